@@ -1,0 +1,57 @@
+# Giftshop: `make run` serves the demo, `make test` runs every check. Nothing else needs installing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/giftshop
+
+.PHONY: run test lint check-migrations worker beat bench browser-deps clean
+
+$(VENV)/.stamp-run: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-run requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.stamp-run
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py load_demo
+	@echo ""
+	@echo "  Giftshop is running on the embedded default (SQLite, Celery eager, sandbox payment and courier)."
+	@echo "  Shop:            http://127.0.0.1:$(PORT)/"
+	@echo "  Merchant admin:  http://127.0.0.1:$(PORT)/merchant/   (merchant / giftshop-demo, merchant2 / giftshop-demo)"
+	@echo "  Operator admin:  http://127.0.0.1:$(PORT)/admin/      (admin / giftshop-demo)"
+	@echo "  API docs:        http://127.0.0.1:$(PORT)/api/v1/docs/"
+	@echo "  Sender: alice, recipients: bob and carol; every demo password is giftshop-demo"
+	@echo ""
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+check-migrations: $(VENV)/.stamp-dev
+	DJANGO_SETTINGS_MODULE=giftshop.settings.test DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py makemigrations --check --dry-run
+
+test: $(VENV)/.stamp-dev browser-deps lint check-migrations
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+worker: $(VENV)/.stamp-run
+	$(VENV)/bin/celery -A giftshop worker -l info
+
+beat: $(VENV)/.stamp-run
+	$(VENV)/bin/celery -A giftshop beat -l info
+
+bench: $(VENV)/.stamp-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,288 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from shops.api.serializers import SkuSerializer
+
+from ..models import Gift, Notification, SavedAddress, Slot, TrackingEvent
+from ..selectors import slots_for_gift
+
+
+class GiftCreateSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField(min_value=1, max_value=2**62)
+    mode = serializers.ChoiceField(choices=Gift.Mode.choices, default=Gift.Mode.SINGLE)
+    recipients = serializers.IntegerField(default=1, min_value=1, max_value=100_000)
+    quantity = serializers.IntegerField(default=1, min_value=1, max_value=10_000)
+    message = serializers.CharField(default="", allow_blank=True, max_length=200)
+    recipient_username = serializers.CharField(default="", allow_blank=True, max_length=150)
+    allow_sku_choice = serializers.BooleanField(default=False)
+    expected_price_fen = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**31, help_text="the price the client showed; 409-free check"
+    )
+
+
+class PaymentOutSerializer(serializers.Serializer):
+    out_trade_no = serializers.CharField()
+    cashier_url = serializers.CharField()
+
+
+class SlotSenderSerializer(serializers.ModelSerializer):
+    """What a sender may know of a recipient slot: never the address or phone."""
+
+    sku_id = serializers.IntegerField(read_only=True)
+    recipient = serializers.SerializerMethodField()
+    opened = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slot
+        fields = [
+            "id",
+            "number",
+            "status",
+            "sku_id",
+            "recipient",
+            "opened",
+            "accepted_at",
+            "shipped_at",
+            "delivered_at",
+            "thanks",
+        ]
+
+    def get_recipient(self, slot) -> str | None:
+        return slot.recipient.username if slot.recipient_id else None
+
+    def get_opened(self, slot) -> bool:
+        return slot.opened_at is not None
+
+
+class GiftSerializer(serializers.ModelSerializer):
+    product = serializers.CharField(source="sku.product.title", read_only=True)
+    product_id = serializers.IntegerField(source="sku.product_id", read_only=True)
+    claim_url = serializers.SerializerMethodField()
+    payment = serializers.SerializerMethodField()
+    slots = serializers.SerializerMethodField()
+    recipient_username = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Gift
+        fields = [
+            "id",
+            "status",
+            "mode",
+            "product",
+            "product_id",
+            "sku_id",
+            "quantity",
+            "recipients_count",
+            "unit_price_fen",
+            "amount_fen",
+            "message",
+            "recipient_username",
+            "allow_sku_choice",
+            "claim_url",
+            "created_at",
+            "paid_at",
+            "expires_at",
+            "payment",
+            "slots",
+        ]
+
+    def get_claim_url(self, gift) -> str | None:
+        if gift.status in ("pending_payment", "cancelled"):
+            return None
+        return settings.SITE_URL.rstrip("/") + gift.claim_path()
+
+    def get_payment(self, gift) -> PaymentOutSerializer:
+        payment = gift.payment
+        return {"out_trade_no": payment.out_trade_no, "cashier_url": payment.cashier_url, "status": payment.status}
+
+    def get_slots(self, gift) -> SlotSenderSerializer(many=True):
+        return SlotSenderSerializer(slots_for_gift(gift=gift), many=True).data
+
+    def get_recipient_username(self, gift) -> str | None:
+        return gift.named_recipient.username if gift.named_recipient_id else None
+
+
+class GiftListSerializer(serializers.ModelSerializer):
+    product = serializers.CharField(source="sku.product.title", read_only=True)
+    slots_accepted = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Gift
+        fields = [
+            "id",
+            "status",
+            "mode",
+            "product",
+            "amount_fen",
+            "recipients_count",
+            "slots_accepted",
+            "created_at",
+            "expires_at",
+        ]
+
+
+class AddressSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=30)
+    phone = serializers.CharField(max_length=20)
+    province = serializers.CharField(max_length=32)
+    city = serializers.CharField(max_length=32)
+    district = serializers.CharField(max_length=32, allow_blank=True)
+    detail = serializers.CharField(max_length=120)
+
+
+class AcceptSerializer(serializers.Serializer):
+    address = AddressSerializer()
+    sku_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    save_address = serializers.BooleanField(default=False)
+
+
+class ClaimCardSerializer(serializers.Serializer):
+    """The gift card as the recipient sees it."""
+
+    sender = serializers.CharField()
+    message = serializers.CharField()
+    mode = serializers.CharField()
+    status = serializers.CharField()
+    product = serializers.DictField()
+    quantity = serializers.IntegerField()
+    skus = SkuSerializer(many=True)
+    allow_sku_choice = serializers.BooleanField()
+    named = serializers.BooleanField(help_text="the sender named one account as recipient")
+    for_you = serializers.BooleanField(help_text="false when the gift is named for another account")
+    slots_total = serializers.IntegerField()
+    slots_left = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    your_slot = serializers.DictField(allow_null=True)
+
+
+class TrackingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrackingEvent
+        fields = ["status", "description", "occurred_at"]
+
+
+class SlotRecipientSerializer(serializers.ModelSerializer):
+    """A received gift, for its recipient: with their own address (masked) and the tracking timeline."""
+
+    sender = serializers.SerializerMethodField()
+    product = serializers.CharField(source="sku.product.title", read_only=True)
+    sku = SkuSerializer(read_only=True)
+    message = serializers.CharField(source="gift.message", read_only=True)
+    address = serializers.SerializerMethodField()
+    waybill = serializers.SerializerMethodField()
+    tracking = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slot
+        fields = [
+            "id",
+            "status",
+            "sender",
+            "product",
+            "sku",
+            "message",
+            "address",
+            "waybill",
+            "tracking",
+            "accepted_at",
+            "shipped_at",
+            "delivered_at",
+            "thanks",
+        ]
+
+    def get_sender(self, slot) -> str:
+        s = slot.gift.sender
+        return s.get_full_name() or s.username
+
+    def get_address(self, slot) -> dict | None:
+        a = getattr(slot, "address", None)
+        if a is None:
+            return None
+        return {"name": a.masked_name, "phone": a.masked_phone, "region": f"{a.province}{a.city}{a.district}"}
+
+    def get_waybill(self, slot) -> dict | None:
+        s = getattr(slot, "shipment", None)
+        return {"carrier": s.carrier, "waybill_no": s.waybill_no} if s and s.waybill_no else None
+
+    def get_tracking(self, slot) -> TrackingSerializer(many=True):
+        s = getattr(slot, "shipment", None)
+        return TrackingSerializer(s.tracking.all(), many=True).data if s else []
+
+
+class ThanksSerializer(serializers.Serializer):
+    thanks = serializers.CharField(max_length=200)
+
+
+class MerchantOrderSerializer(serializers.ModelSerializer):
+    """A recipient order as the shipping merchant sees it: the full address, only here."""
+
+    gift_id = serializers.IntegerField(read_only=True)
+    shop = serializers.IntegerField(source="gift.shop_id", read_only=True)
+    product = serializers.CharField(source="sku.product.title", read_only=True)
+    sku = SkuSerializer(read_only=True)
+    quantity = serializers.IntegerField(source="gift.quantity", read_only=True)
+    blessing = serializers.SerializerMethodField()
+    address = serializers.SerializerMethodField()
+    shipment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slot
+        fields = [
+            "id",
+            "gift_id",
+            "shop",
+            "status",
+            "product",
+            "sku",
+            "quantity",
+            "blessing",
+            "address",
+            "shipment",
+            "accepted_at",
+            "shipped_at",
+            "delivered_at",
+        ]
+
+    def get_blessing(self, slot) -> str | None:
+        return slot.gift.message if slot.gift.shop.print_blessing_card else None
+
+    def get_address(self, slot) -> AddressSerializer:
+        a = getattr(slot, "address", None)
+        if a is None:
+            return None
+        return {
+            "name": a.name,
+            "phone": a.phone,
+            "province": a.province,
+            "city": a.city,
+            "district": a.district,
+            "detail": a.detail,
+        }
+
+    def get_shipment(self, slot) -> dict | None:
+        s = getattr(slot, "shipment", None)
+        if s is None:
+            return None
+        return {"carrier": s.carrier, "waybill_no": s.waybill_no, "status": s.status, "last_error": s.last_error}
+
+
+class ShipSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40)
+    tracking_no = serializers.CharField(max_length=64)
+
+
+class RefundSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, default="", allow_blank=True)
+
+
+class SavedAddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SavedAddress
+        fields = ["id", "name", "phone", "province", "city", "district", "detail", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "link", "created_at", "read_at"]

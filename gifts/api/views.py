@@ -1,0 +1,293 @@
+"""REST endpoints for gifts: thin views that parse input, call one service and render the result."""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from giftshop.errors import AppError
+
+from ..models import Slot, SlotStatus
+from ..selectors import (
+    claim_card,
+    gift_get_for_sender,
+    gifts_for_sender,
+    merchant_slot_get,
+    merchant_slots,
+    slot_get_for_recipient,
+    slots_received,
+)
+from ..services import checkout, claim, fulfilment, payment
+from ..services.claim import AddressInput
+from .serializers import (
+    AcceptSerializer,
+    ClaimCardSerializer,
+    GiftCreateSerializer,
+    GiftListSerializer,
+    GiftSerializer,
+    MerchantOrderSerializer,
+    RefundSerializer,
+    SavedAddressSerializer,
+    ShipSerializer,
+    SlotRecipientSerializer,
+    ThanksSerializer,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ClaimThrottle(UserRateThrottle):
+    scope = "claim"
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+# ----- sender -----
+
+
+class GiftListCreate(generics.ListAPIView):
+    """The sender's gifts (newest first, cursor pagination) and `POST` to send a new one."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = GiftListSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return gifts_for_sender(user=self.request.user)
+
+    @extend_schema(request=GiftCreateSerializer, responses={201: GiftSerializer})
+    def post(self, request):
+        data = GiftCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        gift = checkout.gift_create(sender=request.user, **data.validated_data)
+        return Response(GiftSerializer(gift).data, status=status.HTTP_201_CREATED)
+
+
+class GiftDetail(APIView):
+    """One of the sender's gifts with per-recipient status. Never an address or phone."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=GiftSerializer)
+    def get(self, request, pk: int):
+        return Response(GiftSerializer(gift_get_for_sender(gift_id=pk, user=request.user)).data)
+
+
+# ----- webhooks: authenticated by signature only -----
+
+WebhookAck = inline_serializer("WebhookAck", {"code": serializers.CharField(), "message": serializers.CharField()})
+
+
+class PaymentNotify(APIView):
+    """The sandbox gateway's signed payment and refund notifications. Idempotent."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck})
+    def post(self, request):
+        outcome = payment.payment_notification_handle(body=request.body, headers=request.headers)
+        log.info("payment notification handled: %s", outcome)
+        return Response({"code": "SUCCESS", "message": outcome})
+
+
+class CarrierNotify(APIView):
+    """The sandbox courier's signed tracking updates. Idempotent."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck})
+    def post(self, request):
+        outcome = fulfilment.tracking_notification_handle(body=request.body, headers=request.headers)
+        return Response({"code": "SUCCESS", "message": outcome})
+
+
+# ----- recipient -----
+
+
+class ClaimCard(APIView):
+    """The gift card behind a claim link: who sent it, the blessing, the product, what is left."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=ClaimCardSerializer)
+    def get(self, request, token: str):
+        gift = claim.claim_gift_get(token=token)
+        claim.claim_open(gift=gift, user=request.user)
+        return Response(claim_card(gift=gift, user=request.user))
+
+
+SlotOut = inline_serializer(
+    "ClaimSlot",
+    {"id": serializers.IntegerField(), "status": serializers.CharField(), "sku_id": serializers.IntegerField()},
+)
+
+
+def _slot_out(slot: Slot) -> dict:
+    return {"id": slot.pk, "status": slot.status, "sku_id": slot.sku_id}
+
+
+class ClaimGrab(APIView):
+    """Group gifts: take one slot for this account. 409 `all_taken` or `already_taken_by_you`."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [ClaimThrottle]
+
+    @extend_schema(request=None, responses={200: SlotOut})
+    def post(self, request, token: str):
+        slot = claim.slot_grab(gift=claim.claim_gift_get(token=token), user=request.user)
+        return Response(_slot_out(slot))
+
+
+class ClaimAccept(APIView):
+    """Accept with a shipping address (and optionally another 款式). 202: a worker processes it."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [ClaimThrottle]
+
+    @extend_schema(request=AcceptSerializer, responses={202: SlotOut})
+    def post(self, request, token: str):
+        data = AcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        gift = claim.claim_gift_get(token=token)
+        slot = claim.slot_accept(
+            gift=gift,
+            user=request.user,
+            address=AddressInput.from_dict(data.validated_data["address"]),
+            sku_id=data.validated_data.get("sku_id"),
+            save_address=data.validated_data["save_address"],
+        )
+        return Response(_slot_out(slot), status=status.HTTP_202_ACCEPTED)
+
+
+class ClaimDecline(APIView):
+    """Decline: the sender is refunded (group gifts: your grabbed slot goes back to the pool)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [ClaimThrottle]
+
+    @extend_schema(request=None, responses={200: SlotOut})
+    def post(self, request, token: str):
+        slot = claim.slot_decline(gift=claim.claim_gift_get(token=token), user=request.user)
+        return Response(_slot_out(slot))
+
+
+class ReceivedList(generics.ListAPIView):
+    """Gifts this account received, with tracking."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = SlotRecipientSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return slots_received(user=self.request.user).prefetch_related("shipment__tracking")
+
+
+class ReceivedThanks(APIView):
+    """Send a thank-you note the sender sees."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=ThanksSerializer, responses=SlotRecipientSerializer)
+    def post(self, request, pk: int):
+        data = ThanksSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = slot_get_for_recipient(slot_id=pk, user=request.user)
+        slot = claim.slot_thank(slot=slot, user=request.user, text=data.validated_data["thanks"])
+        return Response(SlotRecipientSerializer(slot).data)
+
+
+class SavedAddressList(generics.ListCreateAPIView):
+    """The account's saved addresses, to reuse when accepting."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = SavedAddressSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return self.request.user.saved_addresses.all()
+
+    def perform_create(self, serializer):
+        address = AddressInput.from_dict(serializer.validated_data)
+        claim.address_validate(address)
+        serializer.instance = claim.address_save(user=self.request.user, address=address)
+
+
+class SavedAddressDetail(generics.DestroyAPIView):
+    """Delete one of your saved addresses."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = SavedAddressSerializer
+
+    def get_queryset(self):
+        return self.request.user.saved_addresses.all()
+
+
+# ----- merchant -----
+
+
+class MerchantOrders(generics.ListAPIView):
+    """The shop's recipient orders, newest first, cursor-paginated. The full address appears only here."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = MerchantOrderSerializer
+    pagination_class = NewestFirst
+
+    @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=SlotStatus.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        status_filter = self.request.query_params.get("status") or None
+        if status_filter and status_filter not in SlotStatus.values:
+            raise AppError("invalid", "unknown status", fields={"status": [f"one of {', '.join(SlotStatus.values)}"]})
+        return merchant_slots(user=self.request.user, status=status_filter)
+
+
+class MerchantShip(APIView):
+    """Manual shipping with the merchant's own courier and tracking number."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=ShipSerializer, responses=MerchantOrderSerializer)
+    def post(self, request, pk: int):
+        data = ShipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = merchant_slot_get(user=request.user, slot_id=pk)
+        fulfilment.slot_ship_manually(
+            slot=slot,
+            carrier_name=data.validated_data["carrier"],
+            tracking_no=data.validated_data["tracking_no"],
+            actor=request.user,
+        )
+        return Response(MerchantOrderSerializer(merchant_slot_get(user=request.user, slot_id=pk)).data)
+
+
+class MerchantRefund(APIView):
+    """After-sales refund of one recipient order; the money goes back to the sender."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=RefundSerializer, responses={202: MerchantOrderSerializer})
+    def post(self, request, pk: int):
+        data = RefundSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = merchant_slot_get(user=request.user, slot_id=pk)
+        fulfilment.slot_refund_after_sales(slot=slot, actor=request.user, reason=data.validated_data["reason"])
+        return Response(
+            MerchantOrderSerializer(merchant_slot_get(user=request.user, slot_id=pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )

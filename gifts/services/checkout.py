@@ -1,0 +1,120 @@
+"""Send-to-friend checkout: validate, reserve stock, create the gift and its slots, open a prepay order."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from giftshop.errors import AppError
+from shops.eligibility import REASON_TEXT, sku_eligibility
+from shops.selectors import sku_get
+from shops.services import stock_reserve
+
+from .. import error_codes as E
+from ..models import Gift, GiftEvent, Payment, Slot
+from ..providers import payment_provider
+
+
+def new_out_trade_no() -> str:
+    return timezone.now().strftime("GS%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+
+
+def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
+    if mode not in Gift.Mode.values:
+        raise AppError(E.BAD_MODE, "mode 只能是 single 或 group", fields={"mode": ["single 或 group"]})
+    if not 1 <= quantity <= settings.GIFT_MAX_QUANTITY:
+        raise AppError(
+            E.BAD_QUANTITY,
+            f"每人份数须在 1 到 {settings.GIFT_MAX_QUANTITY} 之间",
+            fields={"quantity": ["out of range"]},
+        )
+    if mode == Gift.Mode.SINGLE and recipients != 1:
+        raise AppError(E.BAD_RECIPIENTS, "送给一位朋友时人数只能是 1", fields={"recipients": ["must be 1"]})
+    if mode == Gift.Mode.GROUP and not 2 <= recipients <= settings.GIFT_MAX_RECIPIENTS:
+        raise AppError(
+            E.BAD_RECIPIENTS,
+            f"群发礼物人数须在 2 到 {settings.GIFT_MAX_RECIPIENTS} 之间",
+            fields={"recipients": ["out of range"]},
+        )
+
+
+def gift_create(
+    *,
+    sender,
+    sku_id: int,
+    mode: str = Gift.Mode.SINGLE,
+    recipients: int = 1,
+    quantity: int = 1,
+    message: str = "",
+    recipient_username: str = "",
+    allow_sku_choice: bool = False,
+    expected_price_fen: int | None = None,
+) -> Gift:
+    """Create a gift awaiting payment. Stock is taken now, so concurrent orders never oversell."""
+    _validate_shape(mode=mode, recipients=recipients, quantity=quantity)
+    named = None
+    if recipient_username:
+        if mode != Gift.Mode.SINGLE:
+            raise AppError(
+                E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={"recipient_username": ["single only"]}
+            )
+        named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
+        if named is None:
+            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={"recipient_username": ["unknown"]})
+        if named.pk == sender.pk:
+            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={"recipient_username": ["yourself"]})
+
+    sku = sku_get(sku_id=sku_id)
+    units = quantity * recipients
+    eligibility = sku_eligibility(sku, quantity=units)
+    if not eligibility.eligible:
+        raise AppError(
+            E.NOT_ELIGIBLE,
+            "；".join(REASON_TEXT[r] for r in eligibility.reasons),
+            fields={"reasons": eligibility.reasons},
+        )
+    if expected_price_fen is not None and expected_price_fen != sku.price_fen:
+        raise AppError(E.PRICE_CHANGED, "价格已变化，请确认新价格后再下单", fields={"price_fen": [str(sku.price_fen)]})
+
+    now = timezone.now()
+    with transaction.atomic():
+        stock_reserve(sku_id=sku.pk, quantity=units)
+        gift = Gift.objects.create(
+            sender=sender,
+            shop=sku.product.shop,
+            sku=sku,
+            mode=mode,
+            recipients_count=recipients,
+            quantity=quantity,
+            unit_price_fen=sku.price_fen,
+            amount_fen=sku.price_fen * units,
+            message=message.strip()[:200],
+            named_recipient=named,
+            allow_sku_choice=allow_sku_choice,
+            pay_deadline=now + settings.GIFT_PAYMENT_WINDOW,
+        )
+        Slot.objects.bulk_create(Slot(gift=gift, number=n, sku=sku) for n in range(1, recipients + 1))
+        provider = payment_provider()
+        out_trade_no = new_out_trade_no()
+        cashier_url = provider.prepay(
+            out_trade_no=out_trade_no, amount_fen=gift.amount_fen, description=f"礼物：{sku.product.title}"
+        )
+        Payment.objects.create(
+            gift=gift,
+            provider=provider.name,
+            out_trade_no=out_trade_no,
+            amount_fen=gift.amount_fen,
+            cashier_url=cashier_url,
+        )
+        GiftEvent.objects.create(
+            gift=gift,
+            kind="created",
+            to_status=gift.status,
+            actor=sender,
+            data={"units": units, "amount_fen": gift.amount_fen},
+        )
+    return gift

@@ -1,0 +1,116 @@
+"""The expiry sweep: unclaimed slots past their window expire, their stock comes back and the
+sender is refunded, each exactly once.
+
+Batches are taken with FOR UPDATE SKIP LOCKED on the partial index of unclaimed slots by expiry
+time, so several workers can sweep at once without taking the same row, and the cost follows
+the number of rows that expired, not the size of the table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db import transaction
+from django.utils import timezone
+
+from shops.services import stock_release
+
+from ..models import Gift, Payment, Refund, Slot, SlotStatus
+from ..states import slots_transition_bulk
+from .notifications import notify
+from .payment import refund_request
+
+
+def expire_batch(*, limit: int = 500, now=None) -> int:
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Slot.objects.select_for_update(skip_locked=True)
+            .filter(status=SlotStatus.UNCLAIMED, expires_at__lte=now)
+            .order_by("expires_at")
+            .values_list("pk", "gift_id", "sku_id")[:limit]
+        )
+        if not rows:
+            return 0
+        moved = set(
+            slots_transition_bulk(
+                [pk for pk, _, _ in rows],
+                SlotStatus.EXPIRED,
+                source=SlotStatus.UNCLAIMED,
+                data={"reason": "claim_window_passed"},
+            )
+        )
+        gifts = Gift.objects.select_related("sender").in_bulk({gift_id for pk, gift_id, _ in rows if pk in moved})
+        payments = {p.gift_id: p for p in Payment.objects.filter(gift_id__in=gifts)}
+        released: Counter = Counter()
+        for pk, gift_id, sku_id in rows:
+            if pk not in moved:
+                continue
+            gift = gifts[gift_id]
+            released[sku_id] += gift.quantity
+            refund_request(
+                payment=payments[gift_id],
+                slot=Slot(pk=pk, gift_id=gift_id),
+                amount_fen=gift.slot_amount_fen,
+                reason=Refund.Reason.EXPIRED,
+            )
+        for sku_id, units in sorted(released.items()):
+            stock_release(sku_id=sku_id, quantity=units)
+        for gift in gifts.values():
+            notify(
+                user=gift.sender,
+                kind="expired",
+                dedupe_key=f"expired:{gift.pk}",
+                title="礼物超时未领取，未领取部分将原路退款",
+                link=gift.get_absolute_url(),
+            )
+        return len(moved)
+
+
+def expire_due(*, batch_size: int = 500, max_batches: int = 10_000) -> int:
+    total = 0
+    for _ in range(max_batches):
+        n = expire_batch(limit=batch_size)
+        total += n
+        if n == 0:
+            break
+    return total
+
+
+def remind_expiring(*, within=None, limit: int = 1000) -> int:
+    """Remind once, a few hours before expiry: the recipient when we know them, else the sender."""
+    from django.conf import settings
+
+    now = timezone.now()
+    within = within or settings.GIFT_REMINDER_BEFORE
+    rows = list(
+        Slot.objects.filter(
+            status=SlotStatus.UNCLAIMED, reminded_at__isnull=True, expires_at__gt=now, expires_at__lte=now + within
+        )
+        .select_related("gift__sender", "gift__named_recipient", "recipient")
+        .order_by("expires_at")[:limit]
+    )
+    for slot in rows:
+        gift = slot.gift
+        person = slot.recipient or gift.named_recipient
+        with transaction.atomic():
+            if not Slot.objects.filter(pk=slot.pk, reminded_at__isnull=True).update(reminded_at=now):
+                continue
+            if person is not None:
+                notify(
+                    user=person,
+                    kind="reminder",
+                    dedupe_key=f"reminder:{slot.pk}",
+                    title="你有一份礼物即将过期，请尽快填写地址收下",
+                    link=gift.claim_path(),
+                )
+            else:
+                notify(
+                    user=gift.sender,
+                    kind="reminder",
+                    dedupe_key=f"reminder:{slot.pk}",
+                    title="你送出的礼物还没有人领取，即将过期",
+                    body="可以再把礼物卡片发给朋友提醒一下。",
+                    link=gift.get_absolute_url(),
+                )
+    return len(rows)

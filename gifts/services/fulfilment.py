@@ -1,0 +1,210 @@
+"""From to-ship to delivered: e-waybills, manual shipping, courier tracking, after-sales refunds."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from giftshop.errors import AppError, Conflict, NotFound
+
+from .. import error_codes as E
+from ..models import GiftEvent, Refund, Shipment, Slot, SlotStatus, TrackingEvent
+from ..providers import carrier
+from ..providers.base import Parcel
+from ..states import slot_transition
+from .notifications import notify
+from .payment import refund_request
+
+log = logging.getLogger(__name__)
+
+# How far along each tracking status puts a slot; updates only ever move a slot forward.
+_TRACKING_TARGET = {
+    "collected": SlotStatus.SHIPPED,
+    "in_transit": SlotStatus.SHIPPED,
+    "delivered": SlotStatus.DELIVERED,
+}
+
+
+def shipment_dispatch(*, slot_id: int) -> Shipment | None:
+    """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
+    the Shipment row is created first and the carrier call carries the slot's idempotency key."""
+    slot = Slot.objects.select_related("gift__sender", "sku__product", "address").get(pk=slot_id)
+    if slot.status != SlotStatus.TO_SHIP:
+        return None
+    courier = carrier()
+    try:
+        with transaction.atomic():
+            shipment, _ = Shipment.objects.get_or_create(slot=slot, defaults={"carrier": courier.name})
+    except IntegrityError:
+        shipment = Shipment.objects.get(slot=slot)
+    if shipment.waybill_no:
+        return shipment
+    Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
+    address = slot.address
+    waybill_no = courier.create_waybill(
+        Parcel(
+            request_key=f"slot-{slot.pk}",
+            receiver_name=address.name,
+            receiver_phone=address.phone,
+            receiver_address=address.full(),
+            receiver_region=f"{address.province}{address.city}{address.district}",
+            sender_name=slot.gift.shop.name,
+            description=f"{slot.sku.product.title} × {slot.gift.quantity}",
+        )
+    )
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if not shipment.waybill_no:
+            shipment.waybill_no = waybill_no
+            shipment.status = Shipment.Status.ISSUED
+            shipment.issued_at = timezone.now()
+            shipment.last_error = ""
+            shipment.save(update_fields=["waybill_no", "status", "issued_at", "last_error"])
+            GiftEvent.objects.create(
+                gift_id=slot.gift_id,
+                slot=slot,
+                kind="waybill_issued",
+                data={"carrier": shipment.carrier, "waybill_no": waybill_no},
+            )
+    return shipment
+
+
+def shipment_record_failure(*, slot_id: int, error: str, final: bool) -> None:
+    """A dispatch attempt failed. A final failure is shown to the merchant and the operator."""
+    shipment, _ = Shipment.objects.get_or_create(slot_id=slot_id, defaults={"carrier": carrier().name})
+    fields = {"last_error": error[:300]}
+    if final and not shipment.waybill_no:
+        fields["status"] = Shipment.Status.FAILED
+    Shipment.objects.filter(pk=shipment.pk).update(**fields)
+    log.warning("dispatch failed slot=%s final=%s error=%s", slot_id, final, error)
+
+
+def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor) -> Slot:
+    """The merchant ships with their own courier and types the tracking number."""
+    carrier_name, tracking_no = carrier_name.strip(), tracking_no.strip()
+    if not carrier_name or not tracking_no or len(tracking_no) > 64:
+        raise AppError(
+            "bad_tracking", "请填写快递公司和运单号", fields={"tracking_no": ["required, at most 64 characters"]}
+        )
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        if locked.status != SlotStatus.TO_SHIP:
+            raise Conflict(E.NOT_SHIPPABLE, f"订单当前状态为 {locked.get_status_display()}，不能发货")
+        try:
+            with transaction.atomic():
+                Shipment.objects.update_or_create(
+                    slot=locked,
+                    defaults={
+                        "carrier": carrier_name,
+                        "waybill_no": tracking_no,
+                        "status": Shipment.Status.ISSUED,
+                        "issued_at": timezone.now(),
+                    },
+                )
+        except IntegrityError as exc:
+            raise Conflict("duplicate_tracking", "这个运单号已经用于另一个订单") from exc
+        slot_transition(
+            locked, SlotStatus.SHIPPED, actor=actor, data={"carrier": carrier_name, "tracking_no": tracking_no}
+        )
+        _notify_shipped(locked)
+    slot.status = locked.status
+    return slot
+
+
+def _notify_shipped(slot: Slot) -> None:
+    gift = slot.gift
+    notify(
+        user=slot.recipient,
+        kind="shipped",
+        dedupe_key=f"shipped:{slot.pk}:recipient",
+        title="你收下的礼物已发货",
+        link="/received/",
+    )
+    notify(
+        user=gift.sender,
+        kind="shipped",
+        dedupe_key=f"shipped:{slot.pk}:sender",
+        title="你送出的礼物已发货",
+        link=gift.get_absolute_url(),
+    )
+
+
+def tracking_notification_handle(*, body: bytes, headers) -> str:
+    notice = carrier().parse_notification(body=body, headers=headers)
+    return tracking_apply(
+        event_id=notice.event_id,
+        waybill_no=notice.waybill_no,
+        status=notice.status,
+        description=notice.description,
+        occurred_at=notice.occurred_at,
+    )
+
+
+def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: str, occurred_at: str) -> str:
+    """Record a tracking update once and move the slot forward if it says so. Late or
+    out-of-order updates are recorded for the timeline but never move a slot backwards."""
+    occurred = parse_datetime(occurred_at) or timezone.now()
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().filter(waybill_no=waybill_no).first()
+        if shipment is None:
+            raise NotFound("Unknown waybill.")
+        try:
+            with transaction.atomic():
+                TrackingEvent.objects.create(
+                    shipment=shipment, event_id=event_id, status=status, description=description, occurred_at=occurred
+                )
+        except IntegrityError:
+            return "duplicate"
+        target = _TRACKING_TARGET.get(status)
+        slot = Slot.objects.select_related("gift").get(pk=shipment.slot_id)
+        if target is None:
+            return "recorded"
+        if slot.status == SlotStatus.TO_SHIP:
+            slot_transition(slot, SlotStatus.SHIPPED, data={"event_id": event_id})
+            _notify_shipped(slot)
+        if target == SlotStatus.DELIVERED and slot.status == SlotStatus.SHIPPED:
+            slot_transition(slot, SlotStatus.DELIVERED, data={"event_id": event_id})
+            notify(
+                user=slot.gift.sender,
+                kind="delivered",
+                dedupe_key=f"delivered:{slot.pk}",
+                title="你送出的礼物已签收",
+                link=slot.gift.get_absolute_url(),
+            )
+    return "applied"
+
+
+def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | None:
+    """After-sales: the merchant refunds a slot; the money goes back to the sender."""
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().select_related("gift__payment").get(pk=slot.pk)
+        if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
+            raise Conflict(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
+        gift = locked.gift
+        already = sum(r.amount_fen for r in locked.refunds.all())
+        amount = gift.slot_amount_fen - already
+        GiftEvent.objects.create(gift=gift, slot=locked, kind="after_sales", actor=actor, data={"reason": reason})
+        return refund_request(payment=gift.payment, slot=locked, amount_fen=amount, reason=Refund.Reason.AFTER_SALES)
+
+
+def shipments_requeue_stale(*, older_than, limit: int = 1000) -> int:
+    """To-ship slots that still have no waybill (a lost task, a killed worker) get dispatched again."""
+    from ..tasks import dispatch_shipment
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Slot.objects.filter(status=SlotStatus.TO_SHIP, status_changed_at__lte=cutoff)
+        .exclude(shipment__status__in=[Shipment.Status.ISSUED, Shipment.Status.FAILED])
+        .order_by("status_changed_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for slot_id in ids:
+        try:
+            dispatch_shipment.delay(slot_id)
+        except Exception:  # noqa: BLE001 (broker down: try again next sweep)
+            log.warning("broker unavailable; dispatch slot=%s left for the next sweep", slot_id)
+            break
+    return len(ids)

@@ -1,0 +1,49 @@
+"""The in-app inbox and email. Each event notifies a person at most once (dedupe_key)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from ..models import Notification
+
+
+def notify(*, user, kind: str, dedupe_key: str, title: str, body: str = "", link: str = "") -> Notification | None:
+    """Record a notification once; email it from a worker after commit. Returns None for a repeat."""
+    if user is None:
+        return None
+    try:
+        with transaction.atomic():
+            note = Notification.objects.create(
+                user=user, kind=kind, dedupe_key=dedupe_key, title=title[:120], body=body, link=link
+            )
+    except IntegrityError:
+        return None
+    if user.email:
+        from ..tasks import send_notification_email
+
+        transaction.on_commit(lambda: send_notification_email.delay(note.pk))
+    return note
+
+
+def notification_email(*, notification_id: int) -> bool:
+    """Send one notification by email, once."""
+    from django.core.mail import send_mail
+    from django.utils import timezone
+
+    with transaction.atomic():
+        note = Notification.objects.select_for_update().select_related("user").filter(pk=notification_id).first()
+        if note is None or note.emailed_at or not note.user.email:
+            return False
+        send_mail(note.title, f"{note.body}\n\n{note.link}".strip(), None, [note.user.email])
+        note.emailed_at = timezone.now()
+        note.save(update_fields=["emailed_at"])
+    return True
+
+
+def notification_mark_read(*, user, notification_id: int | None = None) -> int:
+    from django.utils import timezone
+
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_id is not None:
+        qs = qs.filter(pk=notification_id)
+    return qs.update(read_at=timezone.now())

@@ -1,0 +1,176 @@
+"""The one place where gift and slot statuses change.
+
+Every change goes through `slot_transition` (or its bulk twin for sweeps) and `gift_transition`:
+lock the row, refuse an illegal move with a coded error, return quietly when the row is already
+where it should be, stamp the time, write a GiftEvent. The gift's status after payment follows
+from its slots (`gift_sync`), so it can never disagree with them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from giftshop.errors import Conflict
+
+from .models import Gift, GiftEvent, GiftStatus, Slot, SlotStatus
+
+S = SlotStatus
+G = GiftStatus
+
+SLOT_TRANSITIONS: dict[str, set[str]] = {
+    S.UNCLAIMED: {S.ACCEPTED, S.DECLINED, S.EXPIRED, S.REFUNDED},
+    S.ACCEPTED: {S.PROCESSING},
+    S.PROCESSING: {S.TO_SHIP},
+    S.TO_SHIP: {S.SHIPPED, S.REFUNDED},
+    S.SHIPPED: {S.DELIVERED, S.REFUNDED},
+    S.DELIVERED: {S.REFUNDED},
+    S.DECLINED: {S.REFUNDED},
+    S.EXPIRED: {S.REFUNDED},
+    S.REFUNDED: set(),
+}
+
+GIFT_TRANSITIONS: dict[str, set[str]] = {
+    G.PENDING_PAYMENT: {G.SENT, G.CANCELLED},
+    G.CANCELLED: set(),
+    G.SENT: {G.PARTLY_CLAIMED, G.CLAIMED, G.FINISHED, G.EXPIRED, G.REFUNDED},
+    G.PARTLY_CLAIMED: {G.CLAIMED, G.FINISHED, G.EXPIRED, G.REFUNDED},
+    G.CLAIMED: {G.FINISHED, G.EXPIRED, G.REFUNDED},
+    G.EXPIRED: {G.REFUNDED, G.FINISHED},
+    G.FINISHED: {G.REFUNDED},
+    G.REFUNDED: set(),
+}
+
+# Slots a recipient holds and the merchant still has to get to them.
+IN_PROGRESS = {S.ACCEPTED, S.PROCESSING, S.TO_SHIP, S.SHIPPED}
+# Slot status -> the timestamp field stamped on entering it.
+_STAMPS = {S.ACCEPTED: "accepted_at", S.SHIPPED: "shipped_at", S.DELIVERED: "delivered_at"}
+
+ILLEGAL = "illegal_transition"
+
+
+def _refuse(kind: str, obj_id: int, current: str, target: str) -> Conflict:
+    return Conflict(ILLEGAL, f"{kind} {obj_id} cannot move from {current} to {target}.")
+
+
+def slot_transition(
+    slot: Slot | int, target: str, *, actor=None, data: dict | None = None, expect: Iterable[str] | None = None
+) -> tuple[Slot, bool]:
+    """Move one slot to `target`. Returns (slot, changed). Idempotent: already there -> (slot, False).
+
+    `expect`, when given, narrows the statuses the move may start from (e.g. only `to_ship` for a
+    manual ship), on top of the transition table.
+    """
+    slot_id = slot if isinstance(slot, int) else slot.pk
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().select_related("gift").get(pk=slot_id)
+        current = locked.status
+        if current == target:
+            return locked, False
+        if target not in SLOT_TRANSITIONS[current] or (expect is not None and current not in set(expect)):
+            raise _refuse("slot", slot_id, current, target)
+        now = timezone.now()
+        locked.status = target
+        locked.status_changed_at = now
+        fields = ["status", "status_changed_at"]
+        stamp = _STAMPS.get(target)
+        if stamp and getattr(locked, stamp) is None:
+            setattr(locked, stamp, now)
+            fields.append(stamp)
+        locked.save(update_fields=fields)
+        GiftEvent.objects.create(
+            gift_id=locked.gift_id,
+            slot=locked,
+            kind="slot_status",
+            from_status=current,
+            to_status=target,
+            actor=actor,
+            data=data or {},
+        )
+        gift_sync(locked.gift_id)
+    if not isinstance(slot, int):
+        slot.status, slot.status_changed_at = locked.status, locked.status_changed_at
+        for stamp in _STAMPS.values():
+            setattr(slot, stamp, getattr(locked, stamp))
+    return locked, True
+
+
+def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data: dict | None = None) -> list[int]:
+    """Move many slots from `source` to `target` in one statement (the expiry sweep).
+
+    Must run inside the caller's transaction, with the slots already locked by the caller.
+    Returns the ids that moved; a slot no longer in `source` is left alone.
+    """
+    if target not in SLOT_TRANSITIONS[source]:
+        raise _refuse("slots", 0, source, target)
+    now = timezone.now()
+    moved = list(Slot.objects.filter(pk__in=slot_ids, status=source).values_list("pk", "gift_id"))
+    if not moved:
+        return []
+    ids = [pk for pk, _ in moved]
+    Slot.objects.filter(pk__in=ids).update(status=target, status_changed_at=now)
+    GiftEvent.objects.bulk_create(
+        GiftEvent(
+            gift_id=gift_id, slot_id=pk, kind="slot_status", from_status=source, to_status=target, data=data or {}
+        )
+        for pk, gift_id in moved
+    )
+    for gift_id in sorted({gift_id for _, gift_id in moved}):
+        gift_sync(gift_id)
+    return ids
+
+
+def gift_transition(gift: Gift | int, target: str, *, actor=None, data: dict | None = None) -> tuple[Gift, bool]:
+    gift_id = gift if isinstance(gift, int) else gift.pk
+    with transaction.atomic():
+        locked = Gift.objects.select_for_update().get(pk=gift_id)
+        changed = _gift_move(locked, target, actor=actor, data=data)
+    if not isinstance(gift, int):
+        gift.status, gift.status_changed_at = locked.status, locked.status_changed_at
+    return locked, changed
+
+
+def _gift_move(locked: Gift, target: str, *, actor=None, data: dict | None = None) -> bool:
+    current = locked.status
+    if current == target:
+        return False
+    if target not in GIFT_TRANSITIONS[current]:
+        raise _refuse("gift", locked.pk, current, target)
+    locked.status = target
+    locked.status_changed_at = timezone.now()
+    locked.save(update_fields=["status", "status_changed_at"])
+    GiftEvent.objects.create(
+        gift_id=locked.pk, kind="gift_status", from_status=current, to_status=target, actor=actor, data=data or {}
+    )
+    return True
+
+
+def derive_gift_status(counts: Counter, total: int) -> str:
+    """What a paid gift's status is, given how many of its slots are in each status."""
+    unclaimed = counts[S.UNCLAIMED]
+    if unclaimed == total:
+        return G.SENT
+    if unclaimed:
+        return G.PARTLY_CLAIMED
+    if sum(counts[s] for s in IN_PROGRESS) or counts[S.DECLINED]:
+        return G.CLAIMED
+    if counts[S.DELIVERED]:
+        return G.FINISHED
+    if counts[S.EXPIRED]:
+        return G.EXPIRED
+    return G.REFUNDED
+
+
+def gift_sync(gift_id: int) -> None:
+    """Recompute a paid gift's status from its slots, under the gift's row lock."""
+    with transaction.atomic():
+        gift = Gift.objects.select_for_update().get(pk=gift_id)
+        if gift.status in (G.PENDING_PAYMENT, G.CANCELLED):
+            return
+        counts = Counter(Slot.objects.filter(gift_id=gift_id).values_list("status", flat=True))
+        target = derive_gift_status(counts, gift.recipients_count)
+        if target != gift.status:
+            _gift_move(gift, target)

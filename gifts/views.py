@@ -1,0 +1,249 @@
+"""Server-rendered pages for senders and recipients. Each parses input, calls one service, renders."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
+
+from giftshop.errors import AppError
+from shops.eligibility import sku_eligibility
+from shops.selectors import product_get
+
+from .forms import AddressForm, CheckoutForm, ThanksForm
+from .models import Gift, Payment, SlotStatus
+from .regions import region_tree
+from .selectors import (
+    claim_card,
+    gift_get_for_sender,
+    gifts_for_sender,
+    slot_get_for_recipient,
+    slots_for_gift,
+    slots_received,
+)
+from .services import checkout as checkout_service
+from .services import claim as claim_service
+from .services.notifications import notification_mark_read
+
+
+def _apply_error(form, exc: AppError) -> None:
+    form.add_error(None, exc.detail)
+    for field, errs in (exc.fields or {}).items():
+        if field in form.fields:
+            for err in errs:
+                form.add_error(field, err)
+
+
+@login_required
+def checkout(request, pk: int):
+    product = product_get(product_id=pk)
+    skus = list(product.skus.all())
+    sku_rows = [(s, sku_eligibility(s)) for s in skus]
+    first_ok = next((s for s, e in sku_rows if e.eligible), None)
+    form = CheckoutForm(request.POST or None, initial={"sku_id": first_ok.pk if first_ok else None})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        mode = d["mode"]
+        try:
+            gift = checkout_service.gift_create(
+                sender=request.user,
+                sku_id=d["sku_id"],
+                mode=mode,
+                recipients=(d["recipients"] or 1) if mode == Gift.Mode.GROUP else 1,
+                quantity=d["quantity"],
+                message=d["message"],
+                recipient_username=d["recipient_username"],
+                allow_sku_choice=d["allow_sku_choice"],
+                expected_price_fen=d["expected_price_fen"],
+            )
+        except AppError as exc:
+            _apply_error(form, exc)
+        else:
+            return redirect(gift.payment.cashier_url)
+    return render(request, "gifts/checkout.html", {"product": product, "sku_rows": sku_rows, "form": form})
+
+
+def sandbox_cashier(request, out_trade_no: str):
+    """The sandbox gateway's hosted cashier page (收银台)."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
+    payment = Payment.objects.select_related("gift__sku__product").filter(out_trade_no=out_trade_no).first()
+    if payment is None:
+        raise Http404
+    return render(request, "gifts/cashier.html", {"payment": payment, "gift": payment.gift})
+
+
+@require_POST
+def sandbox_pay(request, out_trade_no: str):
+    """The cashier's pay button: the gateway marks the order paid and notifies us, signed."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
+    from .providers.sandbox_payment import gateway_pay
+
+    payment = Payment.objects.filter(out_trade_no=out_trade_no).first()
+    if payment is None:
+        raise Http404
+    try:
+        gateway_pay(out_trade_no=out_trade_no)
+    except AppError as exc:
+        messages.error(request, exc.detail)
+        return redirect("sandbox-cashier", out_trade_no)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"code": "SUCCESS", "out_trade_no": out_trade_no})
+    return redirect("gift-card", payment.gift_id)
+
+
+@login_required
+def gift_list(request):
+    gifts = list(gifts_for_sender(user=request.user)[:100])
+    return render(request, "gifts/gift_list.html", {"gifts": gifts})
+
+
+@login_required
+def gift_detail(request, pk: int):
+    gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    return render(request, "gifts/gift_detail.html", {"gift": gift, "slots": list(slots_for_gift(gift=gift))})
+
+
+@login_required
+def gift_card(request, pk: int):
+    gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    claim_url = request.build_absolute_uri(gift.claim_path())
+    return render(
+        request, "gifts/card.html", {"gift": gift, "claim_url": claim_url, "paid": gift.status != "pending_payment"}
+    )
+
+
+@login_required
+@cache_control(private=True, max_age=3600)
+def gift_qr(request, pk: int):
+    gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    img = qrcode.make(
+        request.build_absolute_uri(gift.claim_path()), image_factory=qrcode.image.svg.SvgPathImage, box_size=8
+    )
+    buf = io.BytesIO()
+    img.save(buf)
+    return HttpResponse(buf.getvalue(), content_type="image/svg+xml")
+
+
+def claim(request, token: str):
+    """The blue envelope. Anyone with the link sees the card; acting on it needs an account."""
+    gift = claim_service.claim_gift_get(token=token)
+    user = request.user
+    form = AddressForm(request.POST or None)
+    thanks_form = None
+    if user.is_authenticated:
+        claim_service.claim_open(gift=gift, user=user)
+        if request.method == "POST":
+            action = request.POST.get("action")
+            try:
+                if action == "grab":
+                    claim_service.slot_grab(gift=gift, user=user)
+                    messages.success(request, "抢到啦！填写地址即可收下礼物")
+                    return redirect("claim", token)
+                if action == "decline":
+                    claim_service.slot_decline(gift=gift, user=user)
+                    messages.info(request, "已婉拒这份礼物，款项将原路退回给送礼人")
+                    return redirect("claim", token)
+                if action == "accept" and form.is_valid():
+                    d = form.cleaned_data
+                    claim_service.slot_accept(
+                        gift=gift,
+                        user=user,
+                        address=claim_service.AddressInput.from_dict(d),
+                        sku_id=d.get("sku_id"),
+                        save_address=d.get("save_address", False),
+                    )
+                    messages.success(request, "已收下礼物！商家发货后你可以在「我收到的礼物」里查看物流")
+                    return redirect("claim", token)
+            except AppError as exc:
+                _apply_error(form, exc)
+        form.is_bound = form.is_bound and request.POST.get("action") == "accept"
+    card = claim_card(gift=gift, user=user)
+    mine = claim_service.slot_for_recipient(gift=gift, user=user)
+    if mine is not None and mine.status not in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED):
+        thanks_form = ThanksForm(initial={"thanks": mine.thanks})
+    saved = list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
+    return render(
+        request,
+        "gifts/claim.html",
+        {
+            "gift": gift,
+            "card": card,
+            "form": form,
+            "mine": mine,
+            "thanks_form": thanks_form,
+            "saved_addresses": saved,
+            "state": _claim_state(gift, card, mine, user),
+        },
+    )
+
+
+def _claim_state(gift: Gift, card: dict, mine, user) -> str:
+    """Which face of the card to show."""
+    from django.utils import timezone
+
+    if mine is not None:
+        if mine.status == SlotStatus.UNCLAIMED:
+            return "expired" if gift.expires_at and gift.expires_at <= timezone.now() else "fill_address"
+        return {"declined": "declined", "expired": "expired", "refunded": "refunded"}.get(mine.status, "accepted")
+    if gift.expires_at and gift.expires_at <= timezone.now() or gift.status == "expired":
+        return "expired"
+    if not user.is_authenticated:
+        return "sign_in"
+    if gift.sender_id == user.pk:
+        return "own_gift"
+    if not card["for_you"]:
+        return "not_yours"
+    if card["slots_left"] == 0:
+        return "all_taken" if gift.mode == Gift.Mode.GROUP else "taken"
+    return "grab" if gift.mode == Gift.Mode.GROUP else "fill_address"
+
+
+@login_required
+def received(request):
+    slots = list(slots_received(user=request.user).prefetch_related("shipment__tracking")[:100])
+    return render(request, "gifts/received.html", {"slots": slots, "thanks_form": ThanksForm()})
+
+
+@login_required
+@require_POST
+def thanks(request, pk: int):
+    slot = slot_get_for_recipient(slot_id=pk, user=request.user)
+    form = ThanksForm(request.POST)
+    if form.is_valid():
+        try:
+            claim_service.slot_thank(slot=slot, user=request.user, text=form.cleaned_data["thanks"])
+            messages.success(request, "答谢已送达")
+        except AppError as exc:
+            messages.error(request, exc.detail)
+    else:
+        messages.error(request, "答谢内容须在 1 到 200 字之间")
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+        return redirect(next_url)
+    return redirect("received")
+
+
+@login_required
+def inbox(request):
+    notes = list(request.user.notifications.all()[:50])
+    if request.method == "POST":
+        notification_mark_read(user=request.user)
+        return redirect("inbox")
+    return render(request, "gifts/inbox.html", {"notes": notes})
+
+
+@cache_control(public=True, max_age=86400)
+def regions_json(request):
+    """Province -> city -> districts, for the address form's cascading selects."""
+    return JsonResponse(region_tree(), json_dumps_params={"ensure_ascii": False})

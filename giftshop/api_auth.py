@@ -1,0 +1,62 @@
+"""Account sign-up and token sign-in for API clients (DRF's token auth does the rest)."""
+
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from giftshop.errors import AppError
+
+
+class AuthThrottle(AnonRateThrottle):
+    scope = "auth"
+
+
+class Credentials(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+TokenOut = inline_serializer("Token", {"token": serializers.CharField()})
+
+
+class Register(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(request=Credentials, responses={201: TokenOut})
+    def post(self, request):
+        data = Credentials(data=request.data)
+        data.is_valid(raise_exception=True)
+        username, password = data.validated_data["username"], data.validated_data["password"]
+        User = get_user_model()
+        if User.objects.filter(username__iexact=username).exists():
+            raise AppError("username_taken", "这个用户名已被注册", status_code=409, fields={"username": ["taken"]})
+        try:
+            password_validation.validate_password(password, User(username=username))
+        except ValidationError as exc:
+            raise AppError("weak_password", "密码太简单", fields={"password": list(exc.messages)}) from exc
+        user = User.objects.create_user(username=username, password=password)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key}, status=status.HTTP_201_CREATED)
+
+
+class ObtainToken(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+    throttle_classes = [AuthThrottle]
+
+    @extend_schema(request=Credentials, responses={200: TokenOut})
+    def post(self, request):
+        data = Credentials(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, **data.validated_data)
+        if user is None:
+            raise AppError("bad_credentials", "用户名或密码不正确", status_code=400)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

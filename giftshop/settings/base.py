@@ -1,0 +1,180 @@
+"""Settings shared by every environment. Values come from the environment via django-environ."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_prometheus",
+    "shops",
+    "gifts",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "giftshop.urls"
+WSGI_APPLICATION = "giftshop.wsgi.application"
+ASGI_APPLICATION = "giftshop.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+            "builtins": ["shops.templatetags.money"],
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "giftshop.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env("THROTTLE_AUTH", default="20/min"),
+        "claim": env("THROTTLE_CLAIM", default="60/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Giftshop API",
+    "DESCRIPTION": "Send a physical gift to a friend without knowing their address.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SlotStatusEnum": "gifts.models.SlotStatus",
+        "GiftStatusEnum": "gifts.models.GiftStatus",
+    },
+}
+
+# Celery: a real broker in production; eager in the one-command demo.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "cancel-unpaid-gifts": {"task": "gifts.tasks.cancel_unpaid_gifts", "schedule": timedelta(minutes=1)},
+    "expire-unclaimed-slots": {"task": "gifts.tasks.expire_unclaimed_slots", "schedule": timedelta(minutes=1)},
+    "requeue-stale-claims": {"task": "gifts.tasks.requeue_stale_work", "schedule": timedelta(seconds=30)},
+    "query-unsettled-payments": {"task": "gifts.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
+    "remind-expiring-slots": {"task": "gifts.tasks.remind_expiring_slots", "schedule": timedelta(minutes=10)},
+}
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Giftshop <noreply@giftshop.local>")
+
+# Personal data (recipient addresses): Fernet keys, newest first. Rotating = prepend a new key.
+PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS", default=[])
+
+# Gifting rules and windows.
+GIFT_MAX_ORIGINAL_PRICE_FEN = env.int("GIFT_MAX_ORIGINAL_PRICE_FEN", default=1_000_000)
+GIFT_MAX_RECIPIENTS = env.int("GIFT_MAX_RECIPIENTS", default=500)
+GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
+GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
+GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
+GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
+GIFT_STALE_WORK_AFTER = timedelta(seconds=env.int("GIFT_STALE_WORK_SECONDS", default=60))
+SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
+
+# Providers. The sandbox gateway and courier stand in for outside services.
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="sandbox")
+CARRIER_PROVIDER = env("CARRIER_PROVIDER", default="sandbox")
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+SANDBOX_PAYMENT_SECRET = env("SANDBOX_PAYMENT_SECRET", default="sandbox-payment-secret")
+SANDBOX_CARRIER_SECRET = env("SANDBOX_CARRIER_SECRET", default="sandbox-carrier-secret")
+# Where the sandbox sends its signed callbacks; empty means in-process delivery to this app.
+SANDBOX_CALLBACK_BASE_URL = env("SANDBOX_CALLBACK_BASE_URL", default="")
+SANDBOX_SIGNATURE_TOLERANCE = timedelta(seconds=env.int("SANDBOX_SIGNATURE_TOLERANCE_SECONDS", default=300))
+# Seconds after a waybill at which the sandbox courier scans collected / in transit / delivered; empty = manual.
+SANDBOX_CARRIER_SCAN_DELAYS = env.list("SANDBOX_CARRIER_SCAN_DELAYS", cast=int, default=[])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+# How many copies of each payment callback the sandbox sends, and after how many seconds.
+SANDBOX_CALLBACK_COPIES = env.int("SANDBOX_CALLBACK_COPIES", default=1)
+SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
+SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)

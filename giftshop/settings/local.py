@@ -1,0 +1,10 @@
+"""The one-command demo: SQLite, Celery eager, console email, the sandbox providers."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# A fixed development key so the demo data stays readable across restarts. Never use it in production.
+PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktZ2lmdHNob3AtcGlpLWtleS0zMmJ5dGU="])

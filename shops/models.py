@@ -1,0 +1,122 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Shop(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(_("description"), blank=True)
+    # Rule 4: gifting is switched off for a whole shop only, never per product.
+    gifting_enabled = models.BooleanField(_("gifting enabled"), default=True)
+    print_blessing_card = models.BooleanField(_("print blessing card in parcels"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("shop-detail", args=[self.slug])
+
+
+class ShopStaff(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("owner")
+        MANAGER = "manager", _("manager")
+        SHIPPER = "shipper", _("shipper")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_roles")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MANAGER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="shopstaff_unique_member")]
+        verbose_name = _("shop staff")
+        verbose_name_plural = _("shop staff")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.shop} ({self.role})"
+
+
+class Category(models.Model):
+    """A category tree. The top level decides gifting exclusions (rule 2), as data an operator edits."""
+
+    name = models.CharField(_("name"), max_length=60)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    gifting_excluded = models.BooleanField(
+        _("excluded from gifting"), default=False, help_text=_("Only read on top-level categories.")
+    )
+    # The top-level ancestor, kept on save so eligibility needs no tree walk.
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name if self.parent_id is None else f"{self.parent} / {self.name}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        root_id = self.parent.root_id if self.parent_id else self.pk
+        if self.root_id != root_id:
+            self.root_id = root_id
+            Category.objects.filter(pk=self.pk).update(root_id=root_id)
+            for child in self.children.all():
+                child.save()
+
+
+class Product(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    title = models.CharField(_("title"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    image = models.CharField(_("image path"), max_length=200, blank=True, help_text=_("A path under /static/."))
+    on_sale = models.BooleanField(_("on sale"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["shop", "on_sale"])]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("product-detail", args=[self.pk])
+
+
+class Sku(models.Model):
+    """A 款式: one purchasable variant. Money is integer fen."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True, help_text=_('e.g. {"颜色": "红"}'))
+    price_fen = models.PositiveIntegerField(_("price (fen)"))
+    original_price_fen = models.PositiveIntegerField(_("original price (fen)"))
+    stock = models.IntegerField(_("stock"), default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stock__gte=0), name="sku_stock_not_negative"),
+            models.CheckConstraint(condition=Q(price_fen__gt=0), name="sku_price_positive"),
+        ]
+        verbose_name = _("SKU")
+        verbose_name_plural = _("SKUs")
+
+    def __str__(self) -> str:
+        return f"{self.product.title} · {self.label}"
+
+    @property
+    def label(self) -> str:
+        return " / ".join(str(v) for v in self.attributes.values()) or "默认"

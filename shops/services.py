@@ -1,0 +1,28 @@
+"""Writes for shops: stock moves and the gifting switch."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+
+from giftshop.errors import AppError
+
+from .models import Shop, Sku
+
+
+def stock_reserve(*, sku_id: int, quantity: int) -> None:
+    """Take `quantity` units in one guarded UPDATE: no lock held, no oversell under any concurrency."""
+    taken = Sku.objects.filter(pk=sku_id, stock__gte=quantity).update(stock=F("stock") - quantity)
+    if not taken:
+        raise AppError("out_of_stock", "库存不足")
+
+
+def stock_release(*, sku_id: int, quantity: int) -> None:
+    Sku.objects.filter(pk=sku_id).update(stock=F("stock") + quantity)
+
+
+@transaction.atomic
+def shop_set_gifting(*, shop: Shop, enabled: bool) -> Shop:
+    Shop.objects.filter(pk=shop.pk).update(gifting_enabled=enabled)
+    shop.gifting_enabled = enabled
+    return shop

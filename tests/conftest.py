@@ -1,0 +1,83 @@
+import pytest
+from rest_framework.test import APIClient
+
+from gifts.services.checkout import gift_create
+from gifts.services.claim import AddressInput
+
+from .factories import ShopStaffFactory, SkuFactory, UserFactory
+
+ADDRESS = {
+    "name": "张三",
+    "phone": "13812345678",
+    "province": "广东省",
+    "city": "深圳市",
+    "district": "南山区",
+    "detail": "科技园南路 88 号 3 栋 1201",
+}
+
+
+@pytest.fixture
+def address() -> AddressInput:
+    return AddressInput.from_dict(ADDRESS)
+
+
+@pytest.fixture
+def sender(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def recipient(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def other(db):
+    return UserFactory(username="carol")
+
+
+@pytest.fixture
+def sku(db):
+    return SkuFactory(stock=100, price_fen=9900, original_price_fen=12900)
+
+
+@pytest.fixture
+def merchant(db, sku):
+    return ShopStaffFactory(shop=sku.product.shop, user=UserFactory(username="merchant")).user
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def api_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def pay(gift):
+    """Pay through the sandbox gateway's cashier button: signed notification delivered in-process."""
+    from gifts.providers.sandbox_payment import gateway_pay
+
+    gateway_pay(out_trade_no=gift.payment.out_trade_no)
+    gift.refresh_from_db()
+    return gift
+
+
+@pytest.fixture
+def make_gift(db, django_capture_on_commit_callbacks, sender, sku):
+    """Create and (by default) pay a gift, running on-commit work as production would."""
+
+    def _make(paid: bool = True, **kwargs):
+        kwargs.setdefault("sku_id", sku.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            gift = gift_create(sender=kwargs.pop("sender", sender), **kwargs)
+        if paid:
+            with django_capture_on_commit_callbacks(execute=True):
+                pay(gift)
+        gift.refresh_from_db()
+        return gift
+
+    return _make
