@@ -126,12 +126,12 @@ def _slot_to_accept(*, gift: Gift, user) -> Slot:
         slot = Slot.objects.filter(gift=gift, recipient=user).first()
         if slot is None:
             slot = slot_grab(gift=gift, user=user)
-        return Slot.objects.select_for_update().select_related("sku").get(pk=slot.pk)
+        return Slot.objects.select_for_update(of=("self",)).select_related("sku").get(pk=slot.pk)
     if gift.named_recipient_id and gift.named_recipient_id != user.pk:
         raise AppError(E.NOT_YOURS, "这份礼物是送给另一位朋友的", status_code=403)
     if gift.sender_id == user.pk:
         raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
-    return Slot.objects.select_for_update().select_related("sku").get(gift=gift, number=1)
+    return Slot.objects.select_for_update(of=("self",)).select_related("sku").get(gift=gift, number=1)
 
 
 def _choose_sku(*, gift: Gift, slot: Slot, sku_id: int | None) -> Sku | None:
@@ -262,7 +262,7 @@ def claim_process(*, slot_id: int) -> bool:
     the sender's notice (never the address). Safe to run twice: only an `accepted` slot moves."""
     with transaction.atomic():
         slot = (
-            Slot.objects.select_for_update()
+            Slot.objects.select_for_update(of=("self",))
             .select_related("gift__payment", "gift__sender", "sku__product")
             .get(pk=slot_id)
         )

@@ -180,7 +180,7 @@ def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: 
 def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | None:
     """After-sales: the merchant refunds a slot; the money goes back to the sender."""
     with transaction.atomic():
-        locked = Slot.objects.select_for_update().select_related("gift__payment").get(pk=slot.pk)
+        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise Conflict(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
         gift = locked.gift

@@ -31,7 +31,12 @@ def notification_email(*, notification_id: int) -> bool:
     from django.utils import timezone
 
     with transaction.atomic():
-        note = Notification.objects.select_for_update().select_related("user").filter(pk=notification_id).first()
+        note = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=notification_id)
+            .first()
+        )
         if note is None or note.emailed_at or not note.user.email:
             return False
         send_mail(note.title, f"{note.body}\n\n{note.link}".strip(), None, [note.user.email])

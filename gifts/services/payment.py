@@ -55,7 +55,7 @@ def payment_settle(*, notice: PaymentNotice) -> str:
         payment.transaction_id = notice.transaction_id
         payment.paid_at = timezone.now()
         payment.save(update_fields=["status", "transaction_id", "paid_at"])
-        gift = Gift.objects.select_for_update().select_related("sku__product").get(pk=payment.gift_id)
+        gift = Gift.objects.select_for_update(of=("self",)).select_related("sku__product").get(pk=payment.gift_id)
         if gift.status == GiftStatus.CANCELLED:
             # Paid after we gave up on it (the payer was slow): money goes straight back.
             refund_request(payment=payment, slot=None, amount_fen=payment.amount_fen, reason=Refund.Reason.LATE_PAYMENT)
