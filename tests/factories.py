@@ -8,10 +8,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "giftshop-demo")
+    password = factory.django.Password("giftshop-demo")
 
 
 class ShopFactory(factory.django.DjangoModelFactory):

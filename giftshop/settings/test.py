@@ -15,3 +15,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "1000/min", "claim": "10000/min"}}  # noqa: F405
+# Serve static files straight from the finders; no collectstatic needed outside production.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
