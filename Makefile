@@ -29,10 +29,10 @@ run: $(VENV)/.stamp-run
 	@echo "  API docs:        http://127.0.0.1:$(PORT)/api/v1/docs/"
 	@echo "  Sender: alice, recipients: bob and carol; every demo password is giftshop-demo"
 	@echo ""
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 browser-deps:
-	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@(test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -41,10 +41,22 @@ class Conflict(AppError):
     status_code = status.HTTP_409_CONFLICT
 
 
-def _flatten(detail) -> dict:
-    if isinstance(detail, dict):
-        return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
-    return {"non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
+def _flatten(detail, prefix: str = "") -> dict:
+    """Validation errors as {"field": [messages]}, nested fields dotted: {"address.phone": [...]}."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail}
+    out: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, prefix=f"{name}."))
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                if item:
+                    out.update(_flatten(item, prefix=f"{name}.{i}.") if isinstance(item, dict) else {name: [str(item)]})
+        else:
+            out[name] = [str(x) for x in (value if isinstance(value, list) else [value])]
+    return out
 
 
 def api_exception_handler(exc, context):
@@ -66,3 +78,92 @@ def api_exception_handler(exc, context):
         code = getattr(detail, "code", None) or exc.default_code
         response.data = {"code": str(code), "detail": str(detail)}
     return response
+
+
+# ----- the error body in the OpenAPI schema -----
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body of every 4xx response (schema only)."""
+
+    code = serializers.CharField(help_text="stable machine-readable code, e.g. `invalid`, `not_found`, `all_taken`")
+    detail = serializers.CharField(help_text="a message for people")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="per-field messages; only on validation errors",
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input (`invalid`, `parse_error`) or a business rule refused it (see `code`).",
+    401: "Missing or invalid credentials (`not_authenticated`, `authentication_failed`, `bad_signature`).",
+    403: "Not allowed (`permission_denied`, `not_yours`).",
+    404: "Not found, or not yours (`not_found`).",
+    405: "Method not allowed (`method_not_allowed`).",
+    409: "Conflicts with the current state (see `code`).",
+    410: "Gone: the gift expired (`expired`).",
+    415: "Unsupported media type (`unsupported_media_type`); send JSON.",
+    429: "Too many requests (`throttled`); retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*codes: int) -> dict:
+    """`extend_schema(responses={..., **error_responses(404, 409)})`: documented error bodies."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {c: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[c]) for c in codes}
+
+
+_UNSAFE = {"post", "put", "patch", "delete"}
+
+
+def schema_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: give every operation the errors the framework itself can return.
+
+    Views declare their business errors (`error_responses(409)`); this adds what any endpoint of that shape
+    can answer: 400 for input, 401 for a bad token, 403 for a session without CSRF, 404 for missing ids and
+    bad cursors, 415 for a non-JSON body, and the `Retry-After` header on every 429.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    if "Error" not in schemas:
+        schemas["Error"] = {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "detail": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            },
+            "required": ["code", "detail"],
+        }
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, op in operations.items():
+            if method not in _UNSAFE | {"get", "head", "options"}:
+                continue
+            schemes = {name for requirement in op.get("security", [{}]) for name in requirement}
+            params = op.get("parameters", [])
+            codes = set()
+            if "requestBody" in op or params:
+                codes.add(400)
+            if "requestBody" in op:
+                codes.add(415)
+            if "tokenAuth" in schemes:
+                codes.add(401)
+            if "cookieAuth" in schemes and method in _UNSAFE:
+                codes.add(403)
+            if "{" in path or any(p.get("name") in ("cursor", "page") for p in params):
+                codes.add(404)
+            responses = op.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(
+                    str(code),
+                    {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {"schema": error_ref}}},
+                )
+            if "429" in responses:
+                responses["429"].setdefault("headers", {})["Retry-After"] = {
+                    "schema": {"type": "integer"},
+                    "description": "seconds to wait before trying again",
+                }
+            op["responses"] = dict(sorted(responses.items()))
+    return result

@@ -64,3 +64,13 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("django_prometheus.urls")),
 ]
+
+
+def handler404(request, exception=None):
+    """API paths answer 404 in the API's error format; pages get the friendly page."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
