@@ -105,3 +105,10 @@ def sandbox_carrier_scan(waybill_no: str, status: str) -> dict:
     from .providers.sandbox_carrier import gateway_scan
 
     return gateway_scan(waybill_no, status)
+
+
+@shared_task
+def rollup_shop_stats() -> int:
+    from .services.stats import stats_rollup_recent
+
+    return stats_rollup_recent()

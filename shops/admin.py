@@ -2,6 +2,8 @@
 only their own shop's objects, by list, search, filter, URL and form choice alike."""
 
 from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -9,14 +11,33 @@ from .models import Category, Product, Shop, ShopStaff, Sku
 from .selectors import shop_ids_for_staff
 
 
+class MerchantAuthenticationForm(AuthenticationForm):
+    """Shop staff are not Django `is_staff` users: the merchant login admits anyone on a shop's staff."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not shop_ids_for_staff(user=user):
+            raise ValidationError(_("这个账号不是任何店铺的员工"), code="not_shop_staff")
+
+
 class MerchantSite(admin.AdminSite):
     site_header = _("Giftshop 商家后台")
     site_title = _("商家后台")
     index_title = _("我的店铺")
+    index_template = "merchant/index.html"
+    login_form = MerchantAuthenticationForm
 
     def has_permission(self, request) -> bool:
         user = request.user
         return user.is_active and user.is_authenticated and bool(shop_ids_for_staff(user=user))
+
+    def get_urls(self):
+        from django.urls import path
+
+        from .dashboard import dashboard_view
+
+        return [path("dashboard/", self.admin_view(lambda r: dashboard_view(r, self)), name="dashboard"),
+                *super().get_urls()]
 
 
 merchant_site = MerchantSite(name="merchant")

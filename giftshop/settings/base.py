@@ -104,6 +104,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "claim": env("THROTTLE_CLAIM", default="60/min"),
+        "claim_ip": env("THROTTLE_CLAIM_IP", default="300/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -116,6 +117,11 @@ SPECTACULAR_SETTINGS = {
         "SlotStatusEnum": "gifts.models.SlotStatus",
         "GiftStatusEnum": "gifts.models.GiftStatus",
     },
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "giftshop.errors.schema_error_responses",
+    ],
 }
 
 # Celery: a real broker in production; eager in the one-command demo.
@@ -128,7 +134,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
+# One immediate retry, no back-off sleep: with the broker down an accept answers at once and the
+# accepted row waits for the requeue sweep (kombu's default would sleep 2 s per publish).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "cancel-unpaid-gifts": {"task": "gifts.tasks.cancel_unpaid_gifts", "schedule": timedelta(minutes=1)},
@@ -179,3 +192,4 @@ LOGGING = {
 SANDBOX_CALLBACK_COPIES = env.int("SANDBOX_CALLBACK_COPIES", default=1)
 SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
+CELERY_BEAT_SCHEDULE["rollup-shop-stats"] = {"task": "gifts.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)}
