@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from giftshop.errors import AppError, Conflict, NotFound
 from shops.eligibility import sku_eligibility
-from shops.models import Sku
+from shops.models import ShopStaff, Sku
 from shops.services import stock_release, stock_reserve
 
 from .. import error_codes as E
@@ -96,6 +96,10 @@ def slot_grab(*, gift: Gift, user) -> Slot:
     """
     if gift.mode != Gift.Mode.GROUP:
         raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
+    if gift.sender_id == user.pk:
+        raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
+    if gift.sender_id == user.pk:
+        raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
     mine = Slot.objects.filter(gift=gift, recipient=user).first()
     if mine is not None:
         raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
@@ -154,6 +158,8 @@ def slot_accept(
     """Record the recipient's acceptance and address; the worker processes it after commit."""
     address_validate(address)
     if gift.status not in CLAIMABLE and gift.status != GiftStatus.CLAIMED:
+        if gift.status == GiftStatus.EXPIRED or _is_expired(gift):
+            raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
         raise AppError(E.NOT_CLAIMABLE, "这份礼物已不能领取", status_code=409)
     with transaction.atomic():
         slot = _slot_to_accept(gift=gift, user=user)
@@ -285,6 +291,22 @@ def claim_process(*, slot_id: int) -> bool:
             body="商家将尽快发货。",
             link=gift.get_absolute_url(),
         )
+        notify(
+            user=slot.recipient,
+            kind="accepted",
+            dedupe_key=f"accepted:{slot.pk}:recipient",
+            title=f"你已收下礼物：{slot.sku.product.title}",
+            body="商家发货后可以在「我收到的礼物」里查看物流。",
+            link="/received/",
+        )
+        for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
+            notify(
+                user=member.user,
+                kind="to_ship",
+                dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
+                title=f"新的待发货礼物订单 #{slot.pk}：{slot.sku.product.title}",
+                link=f"/merchant/gifts/slot/{slot.pk}/change/",
+            )
         from ..tasks import dispatch_shipment
 
         transaction.on_commit(lambda: dispatch_shipment.delay(slot.pk))

@@ -61,3 +61,34 @@ def test_declined_gift_refunds_the_sender(django_capture_on_commit_callbacks, ma
     assert gift.status == Gift.objects.get(pk=gift.pk).status == "refunded"
     sku.refresh_from_db()
     assert sku.stock == 100
+
+
+def test_each_step_notifies_each_person_once(
+    django_capture_on_commit_callbacks, make_gift, recipient, merchant, address, mailoutbox
+):
+    from gifts.models import Notification
+    from gifts.providers.sandbox_carrier import gateway_scan
+    from gifts.services.claim import slot_accept
+
+    gift = make_gift()
+    with django_capture_on_commit_callbacks(execute=True):
+        slot = slot_accept(gift=gift, user=recipient, address=address)
+    slot.refresh_from_db()
+    for _ in range(2):  # the courier repeats itself; nobody hears twice
+        with django_capture_on_commit_callbacks(execute=True):
+            gateway_scan(slot.shipment.waybill_no, "collected")
+            gateway_scan(slot.shipment.waybill_no, "delivered")
+    kinds = sorted(Notification.objects.values_list("user__username", "kind"))
+    assert kinds == sorted(
+        [
+            ("alice", "gift_paid"),
+            ("alice", "accepted"),
+            ("bob", "accepted"),
+            ("merchant", "to_ship"),
+            ("bob", "shipped"),
+            ("alice", "shipped"),
+            ("alice", "delivered"),
+        ]
+    )
+    assert len(mailoutbox) == len(kinds)  # every account here has an email address
+    assert all(address.phone not in m.body and address.detail not in m.body for m in mailoutbox)
