@@ -1,6 +1,8 @@
 """The operator sees everything in /admin/; merchants see their shop's recipient orders in /merchant/."""
 
 from django.contrib import admin
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from shops.admin import ShopScopedAdmin, merchant_site
@@ -13,6 +15,7 @@ from .models import (
     Refund,
     Shipment,
     Slot,
+    SlotStatus,
     TrackingEvent,
 )
 
@@ -95,47 +98,168 @@ admin.site.register(TrackingEvent, ReadOnlyAdmin)
 # ----- merchant orders -----
 
 
+class OrderStatusFilter(admin.SimpleListFilter):
+    """Opens on the to-ship queue; "全部" is an explicit choice, so the default never hides it."""
+
+    title = _("订单状态")
+    parameter_name = "status"
+    default = SlotStatus.TO_SHIP
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*SlotStatus.choices, (self.ALL, _("全部"))]
+
+    def value(self):
+        return super().value() or self.default
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in SlotStatus.values:
+            return queryset.filter(status=value)
+        return queryset
+
+    def choices(self, changelist):
+        add_facets = changelist.add_facets
+        counts = self.get_facet_queryset(changelist) if add_facets else {}
+        for i, (lookup, title) in enumerate(self.lookup_choices):
+            if add_facets and f"{i}__c" in counts:
+                title = f"{title} ({counts[f'{i}__c']})"
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class WaybillFilter(admin.SimpleListFilter):
+    title = _("面单")
+    parameter_name = "waybill"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("failed", _("面单失败")),
+            ("retrying", _("申请中（有报错）")),
+            ("requested", _("申请中")),
+            ("issued", _("已出面单")),
+            ("none", _("未申请")),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "failed":
+                return queryset.filter(shipment__status=Shipment.Status.FAILED)
+            case "retrying":
+                return queryset.filter(shipment__status=Shipment.Status.REQUESTED).exclude(shipment__last_error="")
+            case "requested":
+                return queryset.filter(shipment__status=Shipment.Status.REQUESTED)
+            case "issued":
+                return queryset.filter(shipment__status=Shipment.Status.ISSUED)
+            case "none":
+                return queryset.filter(shipment__isnull=True)
+        return queryset
+
+
 class MerchantOrderAdmin(ShopScopedAdmin):
-    """The shop's recipient orders. The full address appears here, for shipping only."""
+    """The shop's recipient orders. The full address appears on the order and the packing slip,
+    for shipping only; lists show the region and a masked phone."""
 
     shop_path = "gift__shop"
     list_display = [
         "id",
+        "row_actions",
         "product",
         "sku_label",
         "quantity",
-        "status",
+        "status_label",
         "region",
         "masked_phone",
-        "accepted_at",
+        "accepted",
         "waybill",
     ]
-    list_filter = ["status"]
-    search_fields = ["id", "shipment__waybill_no"]
-    list_select_related = ["gift", "sku__product", "address", "shipment"]
+    list_filter = [OrderStatusFilter, WaybillFilter]
+    search_fields = ["=id", "=shipment__waybill_no"]
+    list_select_related = ["gift__shop", "sku__product", "address", "shipment"]
+    ordering = ["accepted_at", "id"]
+    actions = ["print_waybills", "export_csv"]
+    change_list_template = "merchant/order_change_list.html"
+    change_form_template = "merchant/order_change_form.html"
     fields = [
         "gift_id_display",
         "product",
         "sku_label",
         "quantity",
-        "status",
+        "status_label",
         "full_address",
         "blessing",
         "waybill",
-        "accepted_at",
-        "shipped_at",
-        "delivered_at",
+        "accepted",
+        "shipped",
+        "delivered",
     ]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(gift__status__in=["pending_payment", "cancelled"])
 
+    def get_urls(self):
+        from . import merchant_views as v
+
+        def wrap(view):
+            def inner(request, *args, **kwargs):
+                return view(self, request, *args, **kwargs)
+
+            return self.admin_site.admin_view(inner)
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("export/", wrap(v.to_ship_export), name=f"{name}_export"),
+            path("import/", wrap(v.tracking_import), name=f"{name}_import"),
+            path("<path:object_id>/waybill/", wrap(v.waybill_print), name=f"{name}_waybill"),
+            path("<path:object_id>/ship/", wrap(v.order_ship), name=f"{name}_ship"),
+            path("<path:object_id>/refund/", wrap(v.order_refund), name=f"{name}_refund"),
+            *super().get_urls(),
+        ]
+
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.action(description=_("打印所选订单的面单 / 装箱单"))
+    def print_waybills(self, request, queryset):
+        from . import merchant_views as v
+
+        return v.render_waybills(self, request, v.print_slots(self, request, queryset.values_list("pk", flat=True)))
+
+    @admin.action(description=_("导出所选待发货订单 CSV"))
+    def export_csv(self, request, queryset):
+        from . import merchant_views as v
+
+        return v.csv_response(self, request, slot_ids=queryset.values_list("pk", flat=True))
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": _("收礼订单"), **(extra_context or {})})
+
+    @admin.display(description=_("状态"), ordering="status")
+    def status_label(self, obj):
+        return obj.get_status_display()
+
+    @admin.display(description=_("收下时间"), ordering="accepted_at")
+    def accepted(self, obj):
+        return obj.accepted_at
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        title = _("收礼订单 %(id)s") % {"id": object_id}
+        return super().changeform_view(request, object_id, form_url, {"title": title, **(extra_context or {})})
+
+    @admin.display(description=_("发货时间"))
+    def shipped(self, obj):
+        return obj.shipped_at
+
+    @admin.display(description=_("签收时间"))
+    def delivered(self, obj):
+        return obj.delivered_at
 
     @admin.display(description=_("礼物单号"))
     def gift_id_display(self, obj):
@@ -177,7 +301,25 @@ class MerchantOrderAdmin(ShopScopedAdmin):
         s = getattr(obj, "shipment", None)
         if s is None:
             return "—"
-        return f"{s.carrier} {s.waybill_no}" if s.waybill_no else f"{s.get_status_display()} {s.last_error}"
+        if s.status == Shipment.Status.FAILED:
+            return format_html(
+                '<strong style="color:var(--error-fg)">面单失败</strong>（尝试 {} 次）：{}', s.attempts, s.last_error
+            )
+        if s.waybill_no:
+            return f"{s.carrier} {s.waybill_no}"
+        if s.last_error:
+            return format_html(
+                '<span style="color:var(--error-fg)">申请中，已失败 {} 次</span>：{}', s.attempts, s.last_error
+            )
+        return s.get_status_display()
+
+    @admin.display(description=_("操作"))
+    def row_actions(self, obj):
+        name = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
+        links = [format_html('<a href="{}">打印</a>', reverse(f"{name}_waybill", args=[obj.pk]))]
+        if obj.status == SlotStatus.TO_SHIP:
+            links.append(format_html('<a href="{}">发货</a>', reverse(f"{name}_ship", args=[obj.pk])))
+        return format_html_join(" | ", "{}", ((link,) for link in links))
 
 
 merchant_site.register(Slot, MerchantOrderAdmin)

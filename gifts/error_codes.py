@@ -29,4 +29,5 @@ NOT_CLAIMABLE = "not_claimable"
 
 NOT_SHIPPABLE = "not_shippable"
 NOT_REFUNDABLE = "not_refundable"
+REFUND_PENDING = "refund_pending"
 UNKNOWN_WAYBILL = "unknown_waybill"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from giftshop.errors import AppError, Conflict, NotFound
+from shops.services import stock_release
 
 from .. import error_codes as E
 from ..models import GiftEvent, Refund, Shipment, Slot, SlotStatus, TrackingEvent
@@ -93,6 +94,8 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
         locked = Slot.objects.select_for_update().get(pk=slot.pk)
         if locked.status != SlotStatus.TO_SHIP:
             raise Conflict(E.NOT_SHIPPABLE, f"订单当前状态为 {locked.get_status_display()}，不能发货")
+        if locked.refunds.filter(reason=Refund.Reason.AFTER_SALES).exists():
+            raise Conflict(E.REFUND_PENDING, "该订单已发起售后退款，不能发货")
         try:
             with transaction.atomic():
                 Shipment.objects.update_or_create(
@@ -187,7 +190,16 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | 
         already = sum(r.amount_fen for r in locked.refunds.all())
         amount = gift.slot_amount_fen - already
         GiftEvent.objects.create(gift=gift, slot=locked, kind="after_sales", actor=actor, data={"reason": reason})
-        return refund_request(payment=gift.payment, slot=locked, amount_fen=amount, reason=Refund.Reason.AFTER_SALES)
+        refund = refund_request(payment=gift.payment, slot=locked, amount_fen=amount, reason=Refund.Reason.AFTER_SALES)
+        if refund is not None and locked.status == SlotStatus.TO_SHIP:
+            _stock_release_unshipped(locked)
+        return refund
+
+
+def _stock_release_unshipped(slot: Slot) -> None:
+    """Refunded before it left the warehouse: the units go back on sale (once: one after-sales
+    refund per slot)."""
+    stock_release(sku_id=slot.sku_id, quantity=slot.gift.quantity)
 
 
 def shipments_requeue_stale(*, older_than, limit: int = 1000) -> int:
