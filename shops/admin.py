@@ -36,8 +36,10 @@ class MerchantSite(admin.AdminSite):
 
         from .dashboard import dashboard_view
 
-        return [path("dashboard/", self.admin_view(lambda r: dashboard_view(r, self)), name="dashboard"),
-                *super().get_urls()]
+        return [
+            path("dashboard/", self.admin_view(lambda r: dashboard_view(r, self)), name="dashboard"),
+            *super().get_urls(),
+        ]
 
 
 merchant_site = MerchantSite(name="merchant")
