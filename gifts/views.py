@@ -113,7 +113,10 @@ def gift_list(request):
 @login_required
 def gift_detail(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
-    return render(request, "gifts/gift_detail.html", {"gift": gift, "slots": list(slots_for_gift(gift=gift))})
+    slots = list(slots_for_gift(gift=gift))
+    for slot in slots:
+        slot.steps = _steps(slot, SENDER_STEPS)
+    return render(request, "gifts/gift_detail.html", {"gift": gift, "slots": slots})
 
 
 @login_required
@@ -175,6 +178,7 @@ def claim(request, token: str):
     if mine is not None and mine.status not in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED):
         thanks_form = ThanksForm(initial={"thanks": mine.thanks})
     saved = list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
+    state = _claim_state(gift, card, mine, user)
     return render(
         request,
         "gifts/claim.html",
@@ -183,11 +187,35 @@ def claim(request, token: str):
             "card": card,
             "form": form,
             "mine": mine,
+            "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
             "thanks_form": thanks_form,
             "saved_addresses": saved,
-            "state": _claim_state(gift, card, mine, user),
+            "state": state,
+            # The envelope starts sealed where the recipient still has something to do.
+            "sealed": state in ("sign_in", "grab", "fill_address"),
+            "faded": state in ("all_taken", "taken", "expired", "not_yours", "declined", "refunded"),
         },
     )
+
+
+# Progress shown as steps: (label, how far each slot status has got). Statuses that end a slot
+# early (declined, expired, refunded) have no place on the line and show no steps.
+SENDER_STEPS = ("已送出", "已打开", "已收下", "已发货", "已签收")
+RECIPIENT_STEPS = ("已收下", "待发货", "已发货", "已签收")
+_REACHED = {
+    SENDER_STEPS: {"accepted": 2, "processing": 2, "to_ship": 2, "shipped": 3, "delivered": 4},
+    RECIPIENT_STEPS: {"accepted": 0, "processing": 0, "to_ship": 1, "shipped": 2, "delivered": 3},
+}
+
+
+def _steps(slot, labels: tuple[str, ...]) -> list[dict]:
+    if slot.status == SlotStatus.UNCLAIMED and labels is SENDER_STEPS:
+        reached = 1 if slot.opened_at else 0
+    else:
+        reached = _REACHED[labels].get(slot.status)
+    if reached is None:
+        return []
+    return [{"label": label, "done": i <= reached, "current": i == reached} for i, label in enumerate(labels)]
 
 
 def _claim_state(gift: Gift, card: dict, mine, user) -> str:
@@ -214,6 +242,8 @@ def _claim_state(gift: Gift, card: dict, mine, user) -> str:
 @login_required
 def received(request):
     slots = list(slots_received(user=request.user).prefetch_related("shipment__tracking")[:100])
+    for slot in slots:
+        slot.steps = _steps(slot, RECIPIENT_STEPS)
     return render(request, "gifts/received.html", {"slots": slots, "thanks_form": ThanksForm()})
 
 

@@ -1,0 +1,128 @@
+"""Headless Chromium against the app served by pytest-django's live_server (PostgreSQL, eager Celery).
+
+Each person gets their own browser context (own cookies); recipients browse on a phone-sized
+viewport. Every step is screenshotted under tests/screenshots/<test name>/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from playwright import sync_api as playwright_sync
+
+expect = playwright_sync.expect
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STEP_TIMEOUT_MS = 15_000
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+PASSWORD = "giftshop-demo"
+
+PHONE = {
+    "viewport": {"width": 375, "height": 812},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+    ),
+}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+
+expect.set_options(timeout=STEP_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser-deps`")
+    # Playwright's sync API keeps an event loop running in this thread, and the tests still use
+    # the ORM here (to load demo data, to play the courier); Django would refuse that without this.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with playwright_sync.sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=STEP_TIMEOUT_MS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The README's demo data: shops, products with SKUs, and the demo accounts."""
+    call_command("load_demo", verbosity=0)
+
+
+class Person:
+    """One person at one browser: their own context, so their own session cookie."""
+
+    def __init__(self, *, name: str, context, base_url: str, shots: Path):
+        self.name = name
+        self.context = context
+        self.page = context.new_page()
+        self.base_url = base_url
+        self._shots = shots
+
+    def goto(self, path: str):
+        url = path if path.startswith("http") else self.base_url + path
+        response = self.page.goto(url, wait_until="domcontentloaded")
+        assert response is not None and response.status < 400, f"{url} answered {response and response.status}"
+        return response
+
+    def shot(self, step: str) -> None:
+        """Save a full-page screenshot named by step, e.g. 03-alice-checkout.png."""
+        self._shots.mkdir(parents=True, exist_ok=True)
+        # A sticky top bar would be painted mid-page in a full-page capture; pin it to the top.
+        self.page.screenshot(
+            path=str(self._shots / f"{step}.png"), full_page=True, style=".topbar { position: static !important; }"
+        )
+
+    def log_in(self, username: str | None = None, password: str = PASSWORD) -> None:
+        """Fill the login form on the current page (or open it) and wait to be sent on."""
+        if "/accounts/login/" not in self.page.url:
+            self.goto("/accounts/login/")
+        self.page.get_by_label("用户名").fill(username or self.name)
+        self.page.get_by_label("密码").fill(password)
+        with self.page.expect_navigation(wait_until="domcontentloaded"):
+            self.page.get_by_role("button", name="登录").click()
+        assert "/accounts/login/" not in self.page.url, f"{username or self.name} could not log in"
+
+    def no_sideways_scroll(self) -> None:
+        overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{self.page.url} scrolls sideways by {overflow}px"
+
+
+@pytest.fixture
+def people(request, browser, live_server):
+    """people("alice") opens a desktop browser for alice; people("bob", phone=True) a phone one."""
+    shots = SCREENSHOTS / re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
+    contexts = []
+
+    def _open(name: str, *, phone: bool = False) -> Person:
+        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **(PHONE if phone else DESKTOP))
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        context.set_default_navigation_timeout(STEP_TIMEOUT_MS)
+        contexts.append(context)
+        return Person(name=name, context=context, base_url=live_server.url, shots=shots)
+
+    yield _open
+    for context in contexts:
+        context.close()
