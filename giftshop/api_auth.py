@@ -2,6 +2,7 @@
 
 from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.authtoken.models import Token
@@ -9,15 +10,17 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from giftshop.errors import AppError
+from giftshop.errors import AppError, error_responses
 
 
 class AuthThrottle(AnonRateThrottle):
+    """Sign-up and sign-in, per client IP (these views never authenticate, so every caller is anonymous)."""
+
     scope = "auth"
 
 
 class Credentials(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}\Z", max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
@@ -25,33 +28,42 @@ TokenOut = inline_serializer("Token", {"token": serializers.CharField()})
 
 
 class Register(APIView):
+    """Create an account and get its API token. 409 `username_taken`; 400 `weak_password`. Throttled per IP."""
+
     permission_classes = [permissions.AllowAny]
     authentication_classes = []
     throttle_classes = [AuthThrottle]
 
-    @extend_schema(request=Credentials, responses={201: TokenOut})
+    @extend_schema(request=Credentials, responses={201: TokenOut, **error_responses(409, 429)})
     def post(self, request):
         data = Credentials(data=request.data)
         data.is_valid(raise_exception=True)
         username, password = data.validated_data["username"], data.validated_data["password"]
         User = get_user_model()
+        taken = AppError("username_taken", "这个用户名已被注册", status_code=409, fields={"username": ["taken"]})
         if User.objects.filter(username__iexact=username).exists():
-            raise AppError("username_taken", "这个用户名已被注册", status_code=409, fields={"username": ["taken"]})
+            raise taken
         try:
             password_validation.validate_password(password, User(username=username))
         except ValidationError as exc:
             raise AppError("weak_password", "密码太简单", fields={"password": list(exc.messages)}) from exc
-        user = User.objects.create_user(username=username, password=password)
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(username=username, password=password)
+        except IntegrityError as exc:  # the same name registered a moment ago
+            raise taken from exc
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
 
 class ObtainToken(APIView):
+    """Sign in: the token of an existing account (send it as `Authorization: Token <token>`). Throttled per IP."""
+
     permission_classes = [permissions.AllowAny]
     authentication_classes = []
     throttle_classes = [AuthThrottle]
 
-    @extend_schema(request=Credentials, responses={200: TokenOut})
+    @extend_schema(request=Credentials, responses={200: TokenOut, **error_responses(429)})
     def post(self, request):
         data = Credentials(data=request.data)
         data.is_valid(raise_exception=True)

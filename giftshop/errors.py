@@ -144,7 +144,7 @@ def schema_error_responses(result, generator, request, public):
             schemes = {name for requirement in op.get("security", [{}]) for name in requirement}
             params = op.get("parameters", [])
             codes = set()
-            if "requestBody" in op or params:
+            if "requestBody" in op or any(p.get("in") == "query" for p in params):
                 codes.add(400)
             if "requestBody" in op:
                 codes.add(415)

@@ -53,3 +53,24 @@ def shop_ids_for_staff(*, user) -> list[int]:
     if not user.is_authenticated:
         return []
     return list(ShopStaff.objects.filter(user=user).values_list("shop_id", flat=True))
+
+
+def products_for_staff(*, user, shop_id: int | None = None) -> QuerySet[Product]:
+    """Every product (on sale or not) of the shops this user works for, with its SKUs."""
+    qs = Product.objects.filter(shop_id__in=shop_ids_for_staff(user=user)).select_related(*_PRODUCT_RELATED)
+    qs = qs.prefetch_related(Prefetch("skus", queryset=Sku.objects.order_by("id")))
+    if shop_id is not None:
+        qs = qs.filter(shop_id=shop_id)
+    return qs.order_by("id")
+
+
+def sku_get_for_staff(*, user, sku_id: int) -> Sku:
+    """A SKU of one of the user's shops; another shop's SKU fails exactly like a missing one."""
+    sku = (
+        Sku.objects.select_related("product__shop")
+        .filter(pk=sku_id, product__shop_id__in=shop_ids_for_staff(user=user))
+        .first()
+    )
+    if sku is None:
+        raise NotFound("款式不存在")
+    return sku

@@ -26,3 +26,19 @@ def shop_set_gifting(*, shop: Shop, enabled: bool) -> Shop:
     Shop.objects.filter(pk=shop.pk).update(gifting_enabled=enabled)
     shop.gifting_enabled = enabled
     return shop
+
+
+STOCK_MAX = 10_000_000
+
+
+def sku_set_stock(*, sku: Sku, stock: int) -> Sku:
+    """The merchant's stock count for a SKU (a stocktake), written in one UPDATE.
+
+    Units already reserved by paid gifts are not in `stock` any more, so the count set here is what
+    is left to sell.
+    """
+    if not 0 <= stock <= STOCK_MAX:
+        raise AppError("invalid", "库存须在 0 到 10000000 之间", fields={"stock": [f"0..{STOCK_MAX}"]})
+    Sku.objects.filter(pk=sku.pk).update(stock=stock)
+    sku.stock = stock
+    return sku

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from shops.api.serializers import SkuSerializer
@@ -23,6 +24,7 @@ class GiftCreateSerializer(serializers.Serializer):
 class PaymentOutSerializer(serializers.Serializer):
     out_trade_no = serializers.CharField()
     cashier_url = serializers.CharField()
+    status = serializers.CharField()
 
 
 class SlotSenderSerializer(serializers.ModelSerializer):
@@ -121,6 +123,37 @@ class GiftListSerializer(serializers.ModelSerializer):
         ]
 
 
+class MaskedAddressSerializer(serializers.Serializer):
+    """The recipient's own address as their list shows it: masked name and phone, region only."""
+
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    region = serializers.CharField()
+
+
+class WaybillSerializer(serializers.Serializer):
+    carrier = serializers.CharField()
+    waybill_no = serializers.CharField()
+
+
+class ShipmentOutSerializer(WaybillSerializer):
+    status = serializers.CharField()
+    last_error = serializers.CharField()
+
+
+class ClaimProductSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    image = serializers.CharField()
+    shop = serializers.CharField(help_text="the shop's name")
+
+
+class ClaimSlotSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    sku_id = serializers.IntegerField()
+
+
 class AddressSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=30)
     phone = serializers.CharField(max_length=20)
@@ -143,7 +176,7 @@ class ClaimCardSerializer(serializers.Serializer):
     message = serializers.CharField()
     mode = serializers.CharField()
     status = serializers.CharField()
-    product = serializers.DictField()
+    product = ClaimProductSerializer()
     quantity = serializers.IntegerField()
     skus = SkuSerializer(many=True)
     allow_sku_choice = serializers.BooleanField()
@@ -152,7 +185,7 @@ class ClaimCardSerializer(serializers.Serializer):
     slots_total = serializers.IntegerField()
     slots_left = serializers.IntegerField()
     expires_at = serializers.DateTimeField()
-    your_slot = serializers.DictField(allow_null=True)
+    your_slot = ClaimSlotSerializer(allow_null=True)
 
 
 class TrackingSerializer(serializers.ModelSerializer):
@@ -194,12 +227,14 @@ class SlotRecipientSerializer(serializers.ModelSerializer):
         s = slot.gift.sender
         return s.get_full_name() or s.username
 
+    @extend_schema_field(MaskedAddressSerializer(allow_null=True))
     def get_address(self, slot) -> dict | None:
         a = getattr(slot, "address", None)
         if a is None:
             return None
         return {"name": a.masked_name, "phone": a.masked_phone, "region": f"{a.province}{a.city}{a.district}"}
 
+    @extend_schema_field(WaybillSerializer(allow_null=True))
     def get_waybill(self, slot) -> dict | None:
         s = getattr(slot, "shipment", None)
         return {"carrier": s.carrier, "waybill_no": s.waybill_no} if s and s.waybill_no else None
@@ -246,7 +281,8 @@ class MerchantOrderSerializer(serializers.ModelSerializer):
     def get_blessing(self, slot) -> str | None:
         return slot.gift.message if slot.gift.shop.print_blessing_card else None
 
-    def get_address(self, slot) -> AddressSerializer:
+    @extend_schema_field(AddressSerializer(allow_null=True))
+    def get_address(self, slot) -> dict | None:
         a = getattr(slot, "address", None)
         if a is None:
             return None
@@ -259,6 +295,7 @@ class MerchantOrderSerializer(serializers.ModelSerializer):
             "detail": a.detail,
         }
 
+    @extend_schema_field(ShipmentOutSerializer(allow_null=True))
     def get_shipment(self, slot) -> dict | None:
         s = getattr(slot, "shipment", None)
         if s is None:
@@ -286,3 +323,7 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "body", "link", "created_at", "read_at"]
+
+
+class NotificationReadSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, min_value=1, max_value=2**62, help_text="omit to mark all read")

@@ -9,10 +9,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from giftshop.errors import AppError
+from giftshop.errors import AppError, error_responses
 
 from ..models import Slot, SlotStatus
 from ..selectors import (
@@ -26,13 +26,17 @@ from ..selectors import (
 )
 from ..services import checkout, claim, fulfilment, payment
 from ..services.claim import AddressInput
+from ..services.notifications import notification_mark_read
 from .serializers import (
     AcceptSerializer,
     ClaimCardSerializer,
+    ClaimSlotSerializer,
     GiftCreateSerializer,
     GiftListSerializer,
     GiftSerializer,
     MerchantOrderSerializer,
+    NotificationReadSerializer,
+    NotificationSerializer,
     RefundSerializer,
     SavedAddressSerializer,
     ShipSerializer,
@@ -44,7 +48,21 @@ log = logging.getLogger(__name__)
 
 
 class ClaimThrottle(UserRateThrottle):
+    """Grab / accept / decline: per account."""
+
     scope = "claim"
+
+
+class ClaimIpThrottle(SimpleRateThrottle):
+    """The same endpoints per client IP, whoever is signed in: one machine cycling many accounts is held too."""
+
+    scope = "claim_ip"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+CLAIM_THROTTLES = [ClaimThrottle, ClaimIpThrottle]
 
 
 class NewestFirst(CursorPagination):
@@ -67,7 +85,7 @@ class GiftListCreate(generics.ListAPIView):
     def get_queryset(self):
         return gifts_for_sender(user=self.request.user)
 
-    @extend_schema(request=GiftCreateSerializer, responses={201: GiftSerializer})
+    @extend_schema(request=GiftCreateSerializer, responses={201: GiftSerializer, **error_responses(404, 409)})
     def post(self, request):
         data = GiftCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,7 +98,7 @@ class GiftDetail(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=GiftSerializer)
+    @extend_schema(responses={200: GiftSerializer, **error_responses(404)})
     def get(self, request, pk: int):
         return Response(GiftSerializer(gift_get_for_sender(gift_id=pk, user=request.user)).data)
 
@@ -96,7 +114,7 @@ class PaymentNotify(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
     def post(self, request):
         outcome = payment.payment_notification_handle(body=request.body, headers=request.headers)
         log.info("payment notification handled: %s", outcome)
@@ -109,7 +127,7 @@ class CarrierNotify(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck})
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
     def post(self, request):
         outcome = fulfilment.tracking_notification_handle(body=request.body, headers=request.headers)
         return Response({"code": "SUCCESS", "message": outcome})
@@ -123,17 +141,14 @@ class ClaimCard(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=ClaimCardSerializer)
+    @extend_schema(responses={200: ClaimCardSerializer, **error_responses(404)})
     def get(self, request, token: str):
         gift = claim.claim_gift_get(token=token)
         claim.claim_open(gift=gift, user=request.user)
         return Response(claim_card(gift=gift, user=request.user))
 
 
-SlotOut = inline_serializer(
-    "ClaimSlot",
-    {"id": serializers.IntegerField(), "status": serializers.CharField(), "sku_id": serializers.IntegerField()},
-)
+SlotOut = ClaimSlotSerializer
 
 
 def _slot_out(slot: Slot) -> dict:
@@ -144,9 +159,9 @@ class ClaimGrab(APIView):
     """Group gifts: take one slot for this account. 409 `all_taken` or `already_taken_by_you`."""
 
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [ClaimThrottle]
+    throttle_classes = CLAIM_THROTTLES
 
-    @extend_schema(request=None, responses={200: SlotOut})
+    @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
         slot = claim.slot_grab(gift=claim.claim_gift_get(token=token), user=request.user)
         return Response(_slot_out(slot))
@@ -156,9 +171,9 @@ class ClaimAccept(APIView):
     """Accept with a shipping address (and optionally another 款式). 202: a worker processes it."""
 
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [ClaimThrottle]
+    throttle_classes = CLAIM_THROTTLES
 
-    @extend_schema(request=AcceptSerializer, responses={202: SlotOut})
+    @extend_schema(request=AcceptSerializer, responses={202: SlotOut, **error_responses(403, 404, 409, 410, 429)})
     def post(self, request, token: str):
         data = AcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -177,9 +192,9 @@ class ClaimDecline(APIView):
     """Decline: the sender is refunded (group gifts: your grabbed slot goes back to the pool)."""
 
     permission_classes = [permissions.IsAuthenticated]
-    throttle_classes = [ClaimThrottle]
+    throttle_classes = CLAIM_THROTTLES
 
-    @extend_schema(request=None, responses={200: SlotOut})
+    @extend_schema(request=None, responses={200: SlotOut, **error_responses(403, 404, 409, 410, 429)})
     def post(self, request, token: str):
         slot = claim.slot_decline(gift=claim.claim_gift_get(token=token), user=request.user)
         return Response(_slot_out(slot))
@@ -201,7 +216,7 @@ class ReceivedThanks(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=ThanksSerializer, responses=SlotRecipientSerializer)
+    @extend_schema(request=ThanksSerializer, responses={200: SlotRecipientSerializer, **error_responses(403, 404, 409)})
     def post(self, request, pk: int):
         data = ThanksSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -262,7 +277,7 @@ class MerchantShip(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=ShipSerializer, responses=MerchantOrderSerializer)
+    @extend_schema(request=ShipSerializer, responses={200: MerchantOrderSerializer, **error_responses(404, 409)})
     def post(self, request, pk: int):
         data = ShipSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -281,7 +296,7 @@ class MerchantRefund(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=RefundSerializer, responses={202: MerchantOrderSerializer})
+    @extend_schema(request=RefundSerializer, responses={202: MerchantOrderSerializer, **error_responses(404, 409)})
     def post(self, request, pk: int):
         data = RefundSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -290,4 +305,35 @@ class MerchantRefund(APIView):
         return Response(
             MerchantOrderSerializer(merchant_slot_get(user=request.user, slot_id=pk)).data,
             status=status.HTTP_202_ACCEPTED,
+        )
+
+
+# ----- the inbox -----
+
+
+class NotificationList(generics.ListAPIView):
+    """The account's inbox, newest first (cursor pagination); `read_at` is null until marked read."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = NotificationSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return self.request.user.notifications.order_by("-id")
+
+
+class NotificationRead(APIView):
+    """Mark one notification (`id`) or, without it, the whole inbox read."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=NotificationReadSerializer,
+        responses={200: inline_serializer("NotificationsMarked", {"marked": serializers.IntegerField()})},
+    )
+    def post(self, request):
+        data = NotificationReadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            {"marked": notification_mark_read(user=request.user, notification_id=data.validated_data.get("id"))}
         )

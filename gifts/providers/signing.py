@@ -30,7 +30,7 @@ def verify(body: bytes, header: str | None, secret: str) -> None:
     except (ValueError, KeyError) as exc:
         raise AppError("bad_signature", "Malformed signature header.", status_code=401) from exc
     expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given):
+    if not given.isascii() or not hmac.compare_digest(expected, given):
         raise AppError("bad_signature", "Signature does not match.", status_code=401)
     if abs(time.time() - ts) > settings.SANDBOX_SIGNATURE_TOLERANCE.total_seconds():
         raise AppError("bad_signature", "Signature timestamp outside the tolerance window.", status_code=401)

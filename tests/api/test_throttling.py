@@ -1,0 +1,105 @@
+"""Rate limits: sign-up/sign-in per IP (scope `auth`); grab/accept/decline per account (`claim`) and per IP
+(`claim_ip`). A throttled call is a 429 with `Retry-After` and the standard error body.
+
+The test settings use huge rates, and DRF reads rates into the throttle class when it is defined, so
+each test patches the class's `THROTTLE_RATES`; the autouse fixture clears the cache between tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gifts.api.views import ClaimIpThrottle, ClaimThrottle
+from giftshop.api_auth import AuthThrottle
+from tests.conftest import ADDRESS, api_for
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    def _set(**rates):
+        for cls in (AuthThrottle, ClaimThrottle, ClaimIpThrottle):
+            monkeypatch.setattr(
+                cls, "THROTTLE_RATES", {"auth": "1000/min", "claim": "1000/min", "claim_ip": "1000/min", **rates}
+            )
+
+    return _set
+
+
+def assert_throttled(response):
+    assert response.status_code == 429, response.content
+    assert int(response["Retry-After"]) > 0
+    body = response.json()
+    assert body["code"] == "throttled" and body["detail"] and "fields" not in body
+
+
+def test_sign_in_is_throttled_per_ip_after_the_limit(rates, api, sender):
+    rates(auth="3/min")
+    creds = {"username": "alice", "password": "wrong-password"}
+    for _ in range(3):
+        assert api.post("/api/v1/auth/token/", creds, format="json").status_code == 400
+    assert_throttled(api.post("/api/v1/auth/token/", {**creds, "password": "giftshop-demo"}, format="json"))
+    elsewhere = api.post(
+        "/api/v1/auth/token/", {**creds, "password": "giftshop-demo"}, format="json", REMOTE_ADDR="10.0.0.9"
+    )
+    assert elsewhere.status_code == 200
+
+
+def test_register_shares_the_auth_limit(rates, api):
+    rates(auth="2/min")
+    assert (
+        api.post(
+            "/api/v1/auth/register/", {"username": "user1", "password": "a-long-passphrase"}, format="json"
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            "/api/v1/auth/token/", {"username": "user1", "password": "a-long-passphrase"}, format="json"
+        ).status_code
+        == 200
+    )
+    assert_throttled(
+        api.post("/api/v1/auth/register/", {"username": "user2", "password": "a-long-passphrase"}, format="json")
+    )
+
+
+def test_grab_is_throttled_per_account_not_for_other_accounts(rates, make_gift, recipient, other):
+    rates(claim="2/min")
+    gift = make_gift(mode="group", recipients=5)
+    bob = api_for(recipient)
+    assert bob.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
+    assert bob.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 409
+    assert_throttled(bob.post(f"/api/v1/claims/{gift.claim_token}/grab/"))
+    assert api_for(other).post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
+
+
+def test_accept_is_throttled_per_account(rates, make_gift, recipient):
+    rates(claim="1/min")
+    gift = make_gift(mode="group", recipients=5)
+    bob = api_for(recipient)
+    bad = {"address": {**ADDRESS, "phone": "123"}}
+    assert bob.post(f"/api/v1/claims/{gift.claim_token}/accept/", bad, format="json").status_code == 400
+    assert_throttled(bob.post(f"/api/v1/claims/{gift.claim_token}/accept/", {"address": ADDRESS}, format="json"))
+
+
+def test_grab_is_throttled_per_ip_across_accounts(rates, make_gift):
+    rates(claim_ip="3/min")
+    gift = make_gift(mode="group", recipients=10)
+    accounts = [api_for(UserFactory()) for _ in range(4)]
+    for client in accounts[:3]:
+        assert client.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
+    assert_throttled(accounts[3].post(f"/api/v1/claims/{gift.claim_token}/grab/"))
+    other_ip = accounts[3].post(f"/api/v1/claims/{gift.claim_token}/grab/", REMOTE_ADDR="10.1.2.3")
+    assert other_ip.status_code == 200
+
+
+def test_reads_are_not_throttled_by_the_claim_limit(rates, make_gift, recipient):
+    rates(claim="1/min", claim_ip="1/min")
+    gift = make_gift(mode="group", recipients=5)
+    bob = api_for(recipient)
+    assert bob.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
+    for _ in range(3):
+        assert bob.get(f"/api/v1/claims/{gift.claim_token}/").status_code == 200
