@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from giftshop.errors import AppError
+from shops.eligibility import OUT_OF_STOCK as OUT_OF_STOCK_REASON
 from shops.eligibility import REASON_TEXT, sku_eligibility
 from shops.selectors import sku_get
 from shops.services import stock_reserve
@@ -71,6 +72,9 @@ def gift_create(
     sku = sku_get(sku_id=sku_id)
     units = quantity * recipients
     eligibility = sku_eligibility(sku, quantity=units)
+    if eligibility.reasons == [OUT_OF_STOCK_REASON]:
+        # Short stock is momentary, not a property of the SKU: the same code the guarded reserve gives.
+        raise AppError(E.OUT_OF_STOCK, "库存不足", fields={"reasons": eligibility.reasons})
     if not eligibility.eligible:
         raise AppError(
             E.NOT_ELIGIBLE,

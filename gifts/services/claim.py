@@ -98,8 +98,6 @@ def slot_grab(*, gift: Gift, user) -> Slot:
         raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
     if gift.sender_id == user.pk:
         raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
-    if gift.sender_id == user.pk:
-        raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
     mine = Slot.objects.filter(gift=gift, recipient=user).first()
     if mine is not None:
         raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")

@@ -1,0 +1,180 @@
+"""The state machine: the one place statuses change."""
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from gifts import states
+from gifts.models import GiftEvent, GiftStatus, Slot, SlotStatus
+from gifts.states import (
+    GIFT_TRANSITIONS,
+    SLOT_TRANSITIONS,
+    derive_gift_status,
+    gift_sync,
+    gift_transition,
+    slot_transition,
+    slots_transition_bulk,
+)
+from giftshop.errors import Conflict
+
+S, G = SlotStatus, GiftStatus
+
+
+def test_every_status_has_a_row_in_the_transition_tables():
+    assert set(SLOT_TRANSITIONS) == set(S.values)
+    assert set(GIFT_TRANSITIONS) == set(G.values)
+    assert SLOT_TRANSITIONS[S.REFUNDED] == set() and GIFT_TRANSITIONS[G.REFUNDED] == set()
+
+
+@pytest.mark.django_db
+def test_illegal_slot_transition_raises_conflict_and_changes_nothing(make_gift):
+    gift = make_gift()
+    slot = gift.slots.get()
+    events = GiftEvent.objects.count()
+    with pytest.raises(Conflict) as info:
+        slot_transition(slot, S.SHIPPED)
+    assert info.value.code == "illegal_transition" and info.value.status_code == 409
+    slot.refresh_from_db()
+    assert slot.status == S.UNCLAIMED and GiftEvent.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_expect_narrows_where_a_slot_may_come_from(make_gift):
+    slot = make_gift().slots.get()
+    with pytest.raises(Conflict) as info:
+        slot_transition(slot, S.REFUNDED, expect=[S.TO_SHIP])
+    assert info.value.code == "illegal_transition"
+    assert Slot.objects.get(pk=slot.pk).status == S.UNCLAIMED
+
+
+@pytest.mark.django_db
+def test_illegal_gift_transition_raises_conflict(make_gift):
+    unpaid = make_gift(paid=False)
+    with pytest.raises(Conflict) as info:
+        gift_transition(unpaid, G.FINISHED)
+    assert info.value.code == "illegal_transition"
+    paid = make_gift()
+    with pytest.raises(Conflict) as info:
+        gift_transition(paid, G.CANCELLED)
+    assert info.value.code == "illegal_transition"
+    paid.refresh_from_db()
+    unpaid.refresh_from_db()
+    assert (paid.status, unpaid.status) == (G.SENT, G.PENDING_PAYMENT)
+
+
+@pytest.mark.django_db
+def test_repeating_a_slot_transition_returns_unchanged_and_writes_no_second_event(make_gift, recipient):
+    slot = make_gift().slots.get()
+    _, changed = slot_transition(slot, S.DECLINED, actor=recipient)
+    assert changed and slot.status == S.DECLINED
+    _, again = slot_transition(slot, S.DECLINED, actor=recipient)
+    assert again is False
+    assert GiftEvent.objects.filter(slot=slot, kind="slot_status", to_status=S.DECLINED).count() == 1
+
+
+@pytest.mark.django_db
+def test_repeating_a_gift_transition_returns_unchanged_and_writes_no_second_event(make_gift):
+    gift = make_gift(paid=False)
+    _, changed = gift_transition(gift, G.CANCELLED)
+    _, again = gift_transition(gift, G.CANCELLED)
+    assert (changed, again) == (True, False)
+    assert GiftEvent.objects.filter(gift=gift, kind="gift_status", to_status=G.CANCELLED).count() == 1
+
+
+@pytest.mark.django_db
+def test_slot_transition_stamps_the_time_once_and_syncs_the_gift(make_gift, recipient):
+    gift = make_gift()
+    slot = gift.slots.get()
+    slot_transition(slot, S.ACCEPTED, actor=recipient)
+    assert slot.accepted_at is not None
+    gift.refresh_from_db()
+    assert gift.status == G.CLAIMED
+    event = GiftEvent.objects.filter(slot=slot, kind="slot_status").get()
+    assert (event.from_status, event.to_status, event.actor) == (S.UNCLAIMED, S.ACCEPTED, recipient)
+
+
+@pytest.mark.django_db
+def test_bulk_transition_moves_only_slots_still_in_the_source_status(make_gift, recipient):
+    gift = make_gift(mode="group", recipients=3)
+    first, second, third = gift.slots.order_by("number")
+    slot_transition(first, S.ACCEPTED, actor=recipient)
+    moved = slots_transition_bulk([first.pk, second.pk, third.pk], S.EXPIRED, source=S.UNCLAIMED)
+    assert sorted(moved) == sorted([second.pk, third.pk])
+    assert dict(gift.slots.values_list("number", "status")) == {1: S.ACCEPTED, 2: S.EXPIRED, 3: S.EXPIRED}
+    gift.refresh_from_db()
+    assert gift.status == G.CLAIMED
+    with pytest.raises(Conflict):
+        slots_transition_bulk([first.pk], S.SHIPPED, source=S.UNCLAIMED)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([S.UNCLAIMED, S.UNCLAIMED], G.SENT),
+        ([S.UNCLAIMED, S.ACCEPTED], G.PARTLY_CLAIMED),
+        ([S.UNCLAIMED, S.DELIVERED], G.PARTLY_CLAIMED),
+        ([S.ACCEPTED, S.DELIVERED], G.CLAIMED),
+        ([S.PROCESSING], G.CLAIMED),
+        ([S.TO_SHIP, S.EXPIRED], G.CLAIMED),
+        ([S.SHIPPED, S.REFUNDED], G.CLAIMED),
+        ([S.DECLINED], G.CLAIMED),
+        ([S.DELIVERED, S.DELIVERED], G.FINISHED),
+        ([S.DELIVERED, S.EXPIRED, S.REFUNDED], G.FINISHED),
+        ([S.EXPIRED, S.EXPIRED], G.EXPIRED),
+        ([S.EXPIRED, S.REFUNDED], G.EXPIRED),
+        ([S.REFUNDED, S.REFUNDED], G.REFUNDED),
+    ],
+)
+def test_derive_gift_status_from_slot_statuses(statuses, expected):
+    assert derive_gift_status(Counter(statuses), len(statuses)) == expected
+
+
+def test_every_derived_status_is_reachable_from_sent():
+    derived = {derive_gift_status(Counter([a, b]), 2) for a in SLOT_TRANSITIONS for b in SLOT_TRANSITIONS}
+    assert derived == {G.SENT, G.PARTLY_CLAIMED, G.CLAIMED, G.FINISHED, G.EXPIRED, G.REFUNDED}
+    assert derived - {G.SENT} <= GIFT_TRANSITIONS[G.SENT]
+
+
+@pytest.mark.django_db
+def test_gift_sync_leaves_unpaid_and_cancelled_gifts_alone(make_gift):
+    gift = make_gift(paid=False)
+    gift_sync(gift.pk)
+    gift.refresh_from_db()
+    assert gift.status == G.PENDING_PAYMENT
+    gift_transition(gift, G.CANCELLED)
+    gift_sync(gift.pk)
+    gift.refresh_from_db()
+    assert gift.status == G.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_slots_of_one_gift_changing_at_once_do_not_deadlock(make_gift, monkeypatch):
+    """Each slot change writes an event row pointing at the gift, then locks the gift to sync it. Hold both
+    transactions at that point so they are truly in flight together: both must still go through."""
+    gift = make_gift(mode="group", recipients=2)
+    first, second = gift.slots.order_by("number")
+    both_wrote_events = threading.Barrier(2, timeout=10)
+    real_sync = states.gift_sync
+
+    def sync_after_the_other_wrote(gift_id):
+        both_wrote_events.wait()
+        real_sync(gift_id)
+
+    monkeypatch.setattr(states, "gift_sync", sync_after_the_other_wrote)
+
+    def decline(slot):
+        try:
+            return slot_transition(slot.pk, S.DECLINED)[1]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(decline, [first, second]))
+
+    assert outcomes == [True, True]
+    assert set(gift.slots.values_list("status", flat=True)) == {S.DECLINED}
+    gift.refresh_from_db()
+    assert gift.status == G.CLAIMED
