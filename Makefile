@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/giftshop
 
-.PHONY: run test lint check-migrations worker beat bench browser-deps clean
+.PHONY: run test lint check-migrations worker beat bench browser-deps messages clean
 
 $(VENV)/.stamp-run: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -52,6 +52,14 @@ beat: $(VENV)/.stamp-run
 
 bench: $(VENV)/.stamp-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/run.py
+
+# Refresh the English catalogue after changing user-facing text, fill in the new msgstr lines in
+# locale/en/LC_MESSAGES/django.po, then run this again to compile. Both files are committed, so
+# running the site or the tests never needs gettext.
+messages: $(VENV)/.stamp-run
+	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
+	$(PY) manage.py makemessages -l en --no-obsolete --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles
+	$(PY) manage.py compilemessages -l en --ignore=.venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -12,6 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -153,11 +155,11 @@ def claim(request, token: str):
             try:
                 if action == "grab":
                     claim_service.slot_grab(gift=gift, user=user)
-                    messages.success(request, "抢到啦！填写地址即可收下礼物")
+                    messages.success(request, _("抢到啦！填写地址即可收下礼物"))
                     return redirect("claim", token)
                 if action == "decline":
                     claim_service.slot_decline(gift=gift, user=user)
-                    messages.info(request, "已婉拒这份礼物，款项将原路退回给送礼人")
+                    messages.info(request, _("已婉拒这份礼物，款项将原路退回给送礼人"))
                     return redirect("claim", token)
                 if action == "accept" and form.is_valid():
                     d = form.cleaned_data
@@ -168,7 +170,7 @@ def claim(request, token: str):
                         sku_id=d.get("sku_id"),
                         save_address=d.get("save_address", False),
                     )
-                    messages.success(request, "已收下礼物！商家发货后你可以在「我收到的礼物」里查看物流")
+                    messages.success(request, _("已收下礼物！商家发货后你可以在「我收到的礼物」里查看物流"))
                     return redirect("claim", token)
             except AppError as exc:
                 _apply_error(form, exc)
@@ -200,8 +202,15 @@ def claim(request, token: str):
 
 # Progress shown as steps: (label, how far each slot status has got). Statuses that end a slot
 # early (declined, expired, refunded) have no place on the line and show no steps.
-SENDER_STEPS = ("已送出", "已打开", "已收下", "已发货", "已签收")
-RECIPIENT_STEPS = ("已收下", "待发货", "已发货", "已签收")
+# Labels stay Chinese here and are translated where templates/gifts/_steps.html shows them.
+SENDER_STEPS = (
+    gettext_noop("已送出"),
+    gettext_noop("已打开"),
+    gettext_noop("已收下"),
+    gettext_noop("已发货"),
+    gettext_noop("已签收"),
+)
+RECIPIENT_STEPS = (gettext_noop("已收下"), gettext_noop("待发货"), gettext_noop("已发货"), gettext_noop("已签收"))
 _REACHED = {
     SENDER_STEPS: {"accepted": 2, "processing": 2, "to_ship": 2, "shipped": 3, "delivered": 4},
     RECIPIENT_STEPS: {"accepted": 0, "processing": 0, "to_ship": 1, "shipped": 2, "delivered": 3},
@@ -255,11 +264,11 @@ def thanks(request, pk: int):
     if form.is_valid():
         try:
             claim_service.slot_thank(slot=slot, user=request.user, text=form.cleaned_data["thanks"])
-            messages.success(request, "答谢已送达")
+            messages.success(request, _("答谢已送达"))
         except AppError as exc:
             messages.error(request, exc.detail)
     else:
-        messages.error(request, "答谢内容须在 1 到 200 字之间")
+        messages.error(request, _("答谢内容须在 1 到 200 字之间"))
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
         return redirect(next_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from .models import Product, Sku
 
@@ -14,13 +15,23 @@ NOT_ON_SALE = "not_on_sale"
 PRICE_OVER_LIMIT = "price_over_limit"
 OUT_OF_STOCK = "out_of_stock"
 
-REASON_TEXT = {
-    SHOP_GIFTING_OFF: "本店已关闭送礼物功能",
-    CATEGORY_EXCLUDED: "该类目商品不支持送礼物",
-    NOT_ON_SALE: "商品已下架",
-    PRICE_OVER_LIMIT: "原价超过 ¥10,000 的款式不支持送礼物",
-    OUT_OF_STOCK: "暂时缺货",
-}
+
+class _ReasonTexts(dict):
+    """Reason codes to lazy texts; reading one gives a plain str in the active language, so callers can join them."""
+
+    def __getitem__(self, code: str) -> str:
+        return str(super().__getitem__(code))
+
+
+REASON_TEXT = _ReasonTexts(
+    {
+        SHOP_GIFTING_OFF: _("本店已关闭送礼物功能"),
+        CATEGORY_EXCLUDED: _("该类目商品不支持送礼物"),
+        NOT_ON_SALE: _("商品已下架"),
+        PRICE_OVER_LIMIT: _("原价超过 ¥10,000 的款式不支持送礼物"),
+        OUT_OF_STOCK: _("暂时缺货"),
+    }
+)
 # Order in which reasons are reported: the most fundamental first.
 _ORDER = [SHOP_GIFTING_OFF, CATEGORY_EXCLUDED, NOT_ON_SALE, PRICE_OVER_LIMIT, OUT_OF_STOCK]
 

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model, login, password_validation
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 
 from .eligibility import product_eligibility, sku_eligibility
 from .models import Shop
@@ -40,7 +41,7 @@ def product_detail(request, pk: int):
 
 
 class SignupForm(UserCreationForm):
-    email = forms.EmailField(label="邮箱（选填，用于接收通知）", required=False)
+    email = forms.EmailField(label=_("邮箱（选填，用于接收通知）"), required=False)
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

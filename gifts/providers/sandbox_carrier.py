@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -46,6 +47,10 @@ class SandboxCarrier:
                 )
         except IntegrityError:
             waybill = SandboxWaybill.objects.get(request_key=parcel.request_key)
+        # A slow courier (worker drills only): the waybill exists here but the caller has not recorded it yet.
+        pause = getattr(settings, "SANDBOX_CARRIER_DELAY_SECONDS", 0)
+        if pause:
+            time.sleep(pause)
         delays = settings.SANDBOX_CARRIER_SCAN_DELAYS
         if delays:
             from ..tasks import sandbox_carrier_scan

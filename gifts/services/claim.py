@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, Conflict, NotFound
 from shops.eligibility import sku_eligibility
@@ -230,7 +231,7 @@ def slot_decline(*, gift: Gift, user) -> Slot:
             user=gift.sender,
             kind="declined",
             dedupe_key=f"declined:{slot.pk}",
-            title="朋友婉拒了你的礼物，款项将原路退回",
+            title=_("朋友婉拒了你的礼物，款项将原路退回"),
             link=gift.get_absolute_url(),
         )
     return slot
@@ -254,7 +255,7 @@ def slot_thank(*, slot: Slot, user, text: str) -> Slot:
                 user=slot.gift.sender,
                 kind="thanks",
                 dedupe_key=f"thanks:{slot.pk}",
-                title=f"{user.get_full_name() or user.username} 给你写了感谢",
+                title=_("%(name)s 给你写了感谢") % {"name": user.get_full_name() or user.username},
                 body=text,
                 link=slot.gift.get_absolute_url(),
             )
@@ -285,16 +286,16 @@ def claim_process(*, slot_id: int) -> bool:
             user=gift.sender,
             kind="accepted",
             dedupe_key=f"accepted:{slot.pk}",
-            title=f"朋友收下了你的礼物：{slot.sku.product.title}",
-            body="商家将尽快发货。",
+            title=_("朋友收下了你的礼物：%(title)s") % {"title": slot.sku.product.title},
+            body=_("商家将尽快发货。"),
             link=gift.get_absolute_url(),
         )
         notify(
             user=slot.recipient,
             kind="accepted",
             dedupe_key=f"accepted:{slot.pk}:recipient",
-            title=f"你已收下礼物：{slot.sku.product.title}",
-            body="商家发货后可以在「我收到的礼物」里查看物流。",
+            title=_("你已收下礼物：%(title)s") % {"title": slot.sku.product.title},
+            body=_("商家发货后可以在「我收到的礼物」里查看物流。"),
             link="/received/",
         )
         for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
@@ -302,7 +303,7 @@ def claim_process(*, slot_id: int) -> bool:
                 user=member.user,
                 kind="to_ship",
                 dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
-                title=f"新的待发货礼物订单 #{slot.pk}：{slot.sku.product.title}",
+                title=_("新的待发货礼物订单 #%(no)s：%(title)s") % {"no": slot.pk, "title": slot.sku.product.title},
                 link=f"/merchant/gifts/slot/{slot.pk}/change/",
             )
         from ..tasks import dispatch_shipment

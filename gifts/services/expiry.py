@@ -12,6 +12,7 @@ from collections import Counter
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from shops.services import stock_release
 
@@ -61,7 +62,7 @@ def expire_batch(*, limit: int = 500, now=None) -> int:
                 user=gift.sender,
                 kind="expired",
                 dedupe_key=f"expired:{gift.pk}",
-                title="礼物超时未领取，未领取部分将原路退款",
+                title=gettext("礼物超时未领取，未领取部分将原路退款"),
                 link=gift.get_absolute_url(),
             )
         return len(moved)
@@ -101,7 +102,7 @@ def remind_expiring(*, within=None, limit: int = 1000) -> int:
                     user=person,
                     kind="reminder",
                     dedupe_key=f"reminder:{slot.pk}",
-                    title="你有一份礼物即将过期，请尽快填写地址收下",
+                    title=gettext("你有一份礼物即将过期，请尽快填写地址收下"),
                     link=gift.claim_path(),
                 )
             else:
@@ -109,8 +110,8 @@ def remind_expiring(*, within=None, limit: int = 1000) -> int:
                     user=gift.sender,
                     kind="reminder",
                     dedupe_key=f"reminder:{slot.pk}",
-                    title="你送出的礼物还没有人领取，即将过期",
-                    body="可以再把礼物卡片发给朋友提醒一下。",
+                    title=gettext("你送出的礼物还没有人领取，即将过期"),
+                    body=gettext("可以再把礼物卡片发给朋友提醒一下。"),
                     link=gift.get_absolute_url(),
                 )
     return len(rows)

@@ -7,6 +7,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, Conflict, NotFound
 from shops.services import stock_release
@@ -123,14 +124,14 @@ def _notify_shipped(slot: Slot) -> None:
         user=slot.recipient,
         kind="shipped",
         dedupe_key=f"shipped:{slot.pk}:recipient",
-        title="你收下的礼物已发货",
+        title=_("你收下的礼物已发货"),
         link="/received/",
     )
     notify(
         user=gift.sender,
         kind="shipped",
         dedupe_key=f"shipped:{slot.pk}:sender",
-        title="你送出的礼物已发货",
+        title=_("你送出的礼物已发货"),
         link=gift.get_absolute_url(),
     )
 
@@ -174,7 +175,7 @@ def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: 
                 user=slot.gift.sender,
                 kind="delivered",
                 dedupe_key=f"delivered:{slot.pk}",
-                title="你送出的礼物已签收",
+                title=_("你送出的礼物已签收"),
                 link=slot.gift.get_absolute_url(),
             )
     return "applied"

@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError
 from shops.services import stock_release
@@ -70,8 +71,8 @@ def payment_settle(*, notice: PaymentNotice) -> str:
             user=gift.sender,
             kind="gift_paid",
             dedupe_key=f"gift_paid:{gift.pk}",
-            title=f"礼物已支付：{gift.sku.product.title}",
-            body="把蓝色礼物卡片发给朋友，朋友填写地址后商家就会发货。",
+            title=_("礼物已支付：%(title)s") % {"title": gift.sku.product.title},
+            body=_("把蓝色礼物卡片发给朋友，朋友填写地址后商家就会发货。"),
             link=gift.get_absolute_url(),
         )
     return "paid"
@@ -209,8 +210,8 @@ def refund_settle(*, out_refund_no: str, amount_fen: int) -> str:
             user=gift.sender,
             kind="refund",
             dedupe_key=f"refund:{refund.pk}",
-            title=f"退款 ¥{refund.amount_fen / 100:.2f} 已原路退回",
-            body=f"原因：{refund.get_reason_display()}",
+            title=_("退款 ¥%(amount).2f 已原路退回") % {"amount": refund.amount_fen / 100},
+            body=_("原因：%(reason)s") % {"reason": refund.get_reason_display()},
             link=gift.get_absolute_url(),
         )
     return "refunded"

@@ -5,7 +5,10 @@ from .base import env
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/giftshop")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_giftshop")}
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager unless a worker test starts a real worker with CELERY_TASK_ALWAYS_EAGER=False.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# The sandbox courier's pause after issuing a waybill: lets a worker drill kill a dispatch mid-flight.
+SANDBOX_CARRIER_DELAY_SECONDS = env.float("SANDBOX_CARRIER_DELAY_SECONDS", default=0.0)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,79 @@
+"""kill -9 in the middle of dispatch, at the worst moment: the courier has issued the waybill and
+we have not recorded it. However the work is picked up again, the slot ends with one waybill."""
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+
+from gifts.models import GiftEvent, SandboxWaybill, Shipment, Slot
+from gifts.services.claim import slot_accept
+from gifts.tasks import requeue_stale_work
+
+from .conftest import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+# The slow courier sleeps this long after issuing a waybill; the tests kill it long before it wakes.
+SLOW_COURIER = {"SANDBOX_CARRIER_DELAY_SECONDS": 120}
+
+
+def dispatch_stuck_after_the_courier_issued(slot: Slot, worker) -> SandboxWaybill:
+    issued = wait_for(
+        lambda: SandboxWaybill.objects.filter(request_key=f"slot-{slot.pk}").first(),
+        what="the sandbox courier to issue a waybill",
+        workers=[worker],
+    )
+    assert Shipment.objects.get(slot=slot).waybill_no == ""
+    return issued
+
+
+def assert_exactly_one_waybill(slot: Slot, issued: SandboxWaybill) -> None:
+    assert SandboxWaybill.objects.filter(request_key=f"slot-{slot.pk}").count() == 1
+    assert list(Shipment.objects.filter(slot=slot).values_list("waybill_no", "status")) == [
+        (issued.waybill_no, "issued")
+    ]
+    assert GiftEvent.objects.filter(slot=slot, kind="waybill_issued").count() == 1
+    assert Slot.objects.get(pk=slot.pk).status == "to_ship"
+
+
+def test_whole_worker_killed_mid_dispatch_then_restart_and_sweep_leave_one_waybill(
+    start_worker, live_broker, paid_gift, recipient, address, settings
+):
+    doomed = start_worker(broker_url=live_broker, concurrency=1, env=SLOW_COURIER)
+    slot = slot_accept(gift=paid_gift(), user=recipient, address=address)
+    issued = dispatch_stuck_after_the_courier_issued(slot, doomed)
+
+    doomed.kill()  # main process and pool: the message stays unacknowledged on the broker
+    assert Shipment.objects.get(slot=slot).waybill_no == ""
+
+    fresh = start_worker(broker_url=live_broker)
+    settings.GIFT_STALE_WORK_AFTER = timedelta(0)
+    assert requeue_stale_work() == 1
+    wait_for(
+        lambda: Shipment.objects.filter(slot=slot).exclude(waybill_no="").exists(),
+        what="the restarted worker to record the waybill",
+        workers=[fresh],
+    )
+    fresh.wait_idle()
+    assert_exactly_one_waybill(slot, issued)
+
+
+def test_pool_process_killed_mid_dispatch_is_redelivered_and_leaves_one_waybill(
+    start_worker, live_broker, paid_gift, recipient, address
+):
+    worker = start_worker(broker_url=live_broker, concurrency=1, env=SLOW_COURIER)
+    slot = slot_accept(gift=paid_gift(), user=recipient, address=address)
+    issued = dispatch_stuck_after_the_courier_issued(slot, worker)
+
+    [pool_process] = worker.pool_children()
+    os.kill(pool_process, signal.SIGKILL)  # acks_late + reject_on_worker_lost: the task goes back to the queue
+
+    wait_for(
+        lambda: Shipment.objects.filter(slot=slot).exclude(waybill_no="").exists(),
+        what="the redelivered dispatch to record the waybill",
+        workers=[worker],
+    )
+    worker.wait_idle()
+    assert_exactly_one_waybill(slot, issued)
