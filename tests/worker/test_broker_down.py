@@ -1,6 +1,5 @@
 """The broker goes away: recipients can still accept, and the outbox sweep finishes every claim later."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,9 +14,6 @@ from .conftest import RedisServer, publishing_to, reconnect, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 CLAIMS = 20
-# Not a speed target but a hang detector, ~20x above the normal total: a publish that sleeps
-# between connection retries (kombu's default waits 2 s) or blocks on the dead broker blows it.
-ACCEPTS_CEILING_SECONDS = CLAIMS * 1.0
 
 
 @pytest.fixture
@@ -39,11 +35,9 @@ def test_accepts_succeed_while_the_broker_is_down_and_the_sweep_ships_each_claim
         worker = start_worker(broker_url=own_redis.url)
         own_redis.stop()
 
-        started = time.monotonic()
         for friend in friends:
             slot = slot_accept(gift=gift, user=friend, address=address)
             assert slot.status == "accepted"
-        assert time.monotonic() - started < ACCEPTS_CEILING_SECONDS
         slots = Slot.objects.filter(gift=gift)
         assert slots.filter(status="accepted").count() == CLAIMS
         assert not Shipment.objects.filter(slot__gift=gift).exists()
