@@ -8,7 +8,10 @@ class CheckoutForm(forms.Form):
     sku_id = forms.IntegerField(widget=forms.RadioSelect)
     quantity = forms.IntegerField(label=_("每人份数"), min_value=1, initial=1)
     mode = forms.ChoiceField(
-        label=_("送给"), choices=Gift.Mode.choices, initial=Gift.Mode.SINGLE, widget=forms.RadioSelect
+        label=_("送给"),
+        choices=[(m.value, m.label) for m in (Gift.Mode.SINGLE, Gift.Mode.GROUP)],
+        initial=Gift.Mode.SINGLE,
+        widget=forms.RadioSelect,
     )
     recipients = forms.IntegerField(label=_("群发人数"), min_value=1, initial=1, required=False)
     recipient_username = forms.CharField(

@@ -112,3 +112,43 @@ def rollup_shop_stats() -> int:
     from .services.stats import stats_rollup_recent
 
     return stats_rollup_recent()
+
+
+# ----- group lottery and bulk gifts -----
+
+
+@shared_task(acks_late=True)
+def draw_lottery(gift_id: int) -> int | None:
+    from .services.lottery import lottery_draw
+
+    draw = lottery_draw(gift_id=gift_id)
+    return draw.pk if draw else None
+
+
+@shared_task
+def group_gifts_due() -> int:
+    """Beat: draw the lotteries whose time has come; resume bulk lists whose chunk task was lost."""
+    from .services.bulk import bulk_order_resume, bulk_orders_resume
+    from .services.lottery import lotteries_due
+
+    due = lotteries_due()
+    for gift_id in due:
+        draw_lottery.delay(gift_id)
+    stale = bulk_orders_resume()
+    for order_id in stale:
+        bulk_order_resume(order_id=order_id)
+    return len(due) + len(stale)
+
+
+@shared_task(acks_late=True)
+def validate_bulk_chunk(order_id: int, start: int) -> bool:
+    from .services.bulk import bulk_validate_chunk
+
+    return bulk_validate_chunk(order_id=order_id, start=start)
+
+
+@shared_task(acks_late=True)
+def send_bulk_links(order_id: int) -> bool:
+    from .services.bulk import bulk_links_send_chunk
+
+    return bulk_links_send_chunk(order_id=order_id)

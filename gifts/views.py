@@ -145,6 +145,10 @@ def gift_qr(request, pk: int):
 def claim(request, token: str):
     """The blue envelope. Anyone with the link sees the card; acting on it needs an account."""
     gift = claim_service.claim_gift_get(token=token)
+    if gift.mode == Gift.Mode.LOTTERY:
+        return redirect("lottery", token)
+    if gift.mode == Gift.Mode.BULK:
+        raise Http404  # each bulk recipient has a personal link; the gift's own token opens nothing
     user = request.user
     form = AddressForm(request.POST or None)
     thanks_form = None

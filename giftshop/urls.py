@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gifts import group_views
 from gifts import views as gift_views
+from gifts.api import group_views as group_api
 from gifts.api import views as gift_api
 from shops import views as shop_views
 from shops.admin import merchant_site
@@ -37,6 +39,21 @@ api_v1 = [
     path("merchant/orders/<int:pk>/refund/", gift_api.MerchantRefund.as_view(), name="api-merchant-refund"),
     path("notifications/", gift_api.NotificationList.as_view(), name="api-notifications"),
     path("notifications/read/", gift_api.NotificationRead.as_view(), name="api-notifications-read"),
+    path("lotteries/", group_api.LotteryCreate.as_view(), name="api-lotteries"),
+    path("lotteries/<str:token>/", group_api.LotteryCard.as_view(), name="api-lottery"),
+    path("lotteries/<str:token>/enter/", group_api.LotteryEnter.as_view(), name="api-lottery-enter"),
+    path("bulk-orders/", group_api.BulkCreate.as_view(), name="api-bulk-orders"),
+    path("bulk-orders/<int:pk>/", group_api.BulkDetail.as_view(), name="api-bulk-order"),
+    path("bulk-orders/<int:pk>/progress/", group_api.BulkProgress.as_view(), name="api-bulk-progress"),
+    path("bulk-orders/<int:pk>/checkout/", group_api.BulkCheckout.as_view(), name="api-bulk-checkout"),
+    path("bulk-claims/<str:token>/", group_api.BulkClaimCard.as_view(), name="api-bulk-claim"),
+    path("bulk-claims/<str:token>/code/", group_api.BulkClaimCode.as_view(), name="api-bulk-claim-code"),
+    path("bulk-claims/<str:token>/verify/", group_api.BulkClaimVerify.as_view(), name="api-bulk-claim-verify"),
+    path("bulk-claims/<str:token>/accept/", group_api.BulkClaimAccept.as_view(), name="api-bulk-claim-accept"),
+    path("bulk-claims/<str:token>/decline/", group_api.BulkClaimDecline.as_view(), name="api-bulk-claim-decline"),
+    path("gifts/<int:pk>/tracker/", group_api.GiftTracker.as_view(), name="api-gift-tracker"),
+    path("gifts/<int:pk>/tracker.csv", group_api.GiftTrackerCsv.as_view(), name="api-gift-tracker-csv"),
+    path("gifts/<int:pk>/slots/<int:slot_id>/resend/", group_api.BulkResend.as_view(), name="api-gift-resend"),
     path("regions/", gift_views.regions_json, name="api-regions"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
@@ -57,6 +74,14 @@ urlpatterns = [
     path("inbox/", gift_views.inbox, name="inbox"),
     path("sandbox/cashier/<str:out_trade_no>/", gift_views.sandbox_cashier, name="sandbox-cashier"),
     path("sandbox/pay/<str:out_trade_no>/", gift_views.sandbox_pay, name="sandbox-pay"),
+    path("products/<int:pk>/lottery/", group_views.lottery_new, name="lottery-new"),
+    path("l/<str:token>/", group_views.lottery_page, name="lottery"),
+    path("products/<int:pk>/bulk/", group_views.bulk_new, name="bulk-new"),
+    path("bulk/<int:pk>/", group_views.bulk_order, name="bulk-order"),
+    path("b/<str:token>/", group_views.bulk_claim, name="bulk-claim"),
+    path("gifts/<int:pk>/tracker/", group_views.tracker_page, name="gift-tracker"),
+    path("gifts/<int:pk>/tracker.csv", group_views.tracker_csv, name="gift-tracker-csv"),
+    path("gifts/<int:pk>/tracker/resend/<int:slot_id>/", group_views.tracker_resend, name="gift-tracker-resend"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", shop_views.signup, name="signup"),

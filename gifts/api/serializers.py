@@ -10,7 +10,9 @@ from ..selectors import slots_for_gift
 
 class GiftCreateSerializer(serializers.Serializer):
     sku_id = serializers.IntegerField(min_value=1, max_value=2**62)
-    mode = serializers.ChoiceField(choices=Gift.Mode.choices, default=Gift.Mode.SINGLE)
+    mode = serializers.ChoiceField(
+        choices=[(m.value, m.label) for m in (Gift.Mode.SINGLE, Gift.Mode.GROUP)], default=Gift.Mode.SINGLE
+    )
     recipients = serializers.IntegerField(default=1, min_value=1, max_value=100_000)
     quantity = serializers.IntegerField(default=1, min_value=1, max_value=10_000)
     message = serializers.CharField(default="", allow_blank=True, max_length=200)

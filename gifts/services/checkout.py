@@ -25,7 +25,7 @@ def new_out_trade_no() -> str:
 
 
 def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
-    if mode not in Gift.Mode.values:
+    if mode not in (Gift.Mode.SINGLE, Gift.Mode.GROUP):  # lotteries and lists have their own checkouts
         raise AppError(E.BAD_MODE, "mode 只能是 single 或 group", fields={"mode": ["single 或 group"]})
     if not 1 <= quantity <= settings.GIFT_MAX_QUANTITY:
         raise AppError(

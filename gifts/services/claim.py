@@ -124,7 +124,17 @@ def slot_grab(*, gift: Gift, user) -> Slot:
     return slot
 
 
-def _slot_to_accept(*, gift: Gift, user) -> Slot:
+def _slot_to_accept(*, gift: Gift, user, slot_token: str = "") -> Slot:
+    if gift.mode == Gift.Mode.LOTTERY:
+        # Winners' slots were given to their accounts by the draw; nobody else has one.
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("sku").filter(gift=gift, recipient=user)
+        if (slot := slot.first()) is None:
+            raise AppError(E.NOT_A_WINNER, "只有中奖的朋友可以领取", status_code=403)
+        return slot
+    if gift.mode == Gift.Mode.BULK:
+        from .bulk import bulk_slot_for_accept
+
+        return bulk_slot_for_accept(gift=gift, user=user, token=slot_token)
     if gift.mode == Gift.Mode.GROUP:
         slot = Slot.objects.filter(gift=gift, recipient=user).first()
         if slot is None:
@@ -152,16 +162,24 @@ def _choose_sku(*, gift: Gift, slot: Slot, sku_id: int | None) -> Sku | None:
 
 
 def slot_accept(
-    *, gift: Gift, user, address: AddressInput, sku_id: int | None = None, save_address: bool = False
+    *,
+    gift: Gift,
+    user,
+    address: AddressInput,
+    sku_id: int | None = None,
+    save_address: bool = False,
+    slot_token: str = "",
 ) -> Slot:
-    """Record the recipient's acceptance and address; the worker processes it after commit."""
+    """Record the recipient's acceptance and address; the worker processes it after commit.
+
+    `slot_token`: bulk gifts, the personal link's token (the slot must be verified by code first)."""
     address_validate(address)
     if gift.status not in CLAIMABLE and gift.status != GiftStatus.CLAIMED:
         if gift.status == GiftStatus.EXPIRED or _is_expired(gift):
             raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
         raise AppError(E.NOT_CLAIMABLE, "这份礼物已不能领取", status_code=409)
     with transaction.atomic():
-        slot = _slot_to_accept(gift=gift, user=user)
+        slot = _slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.recipient_id not in (None, user.pk):
             raise Conflict(E.TAKEN_BY_OTHER, "礼物已被其他人收下")
         if slot.status == SlotStatus.DECLINED:
@@ -204,7 +222,7 @@ def enqueue_claim_processing(slot_id: int) -> None:
         log.warning("broker unavailable; claim slot=%s left for the requeue sweep", slot_id, exc_info=True)
 
 
-def slot_decline(*, gift: Gift, user) -> Slot:
+def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
     """Single gift: decline it and refund the sender. Group gift: give your grabbed slot back."""
     with transaction.atomic():
         if gift.mode == Gift.Mode.GROUP:
@@ -215,7 +233,7 @@ def slot_decline(*, gift: Gift, user) -> Slot:
             slot.save(update_fields=["recipient", "taken_at"])
             GiftEvent.objects.create(gift=gift, slot=slot, kind="grab_released", actor=user)
             return slot
-        slot = _slot_to_accept(gift=gift, user=user)
+        slot = _slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.status == SlotStatus.DECLINED:
             return slot
         if slot.status != SlotStatus.UNCLAIMED:

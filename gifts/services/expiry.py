@@ -105,6 +105,10 @@ def remind_expiring(*, within=None, limit: int = 1000) -> int:
                     title=gettext("你有一份礼物即将过期，请尽快填写地址收下"),
                     link=gift.claim_path(),
                 )
+            elif gift.mode == Gift.Mode.BULK:
+                from .bulk import bulk_remind
+
+                bulk_remind(slot_id=slot.pk)  # to the phone or email the sender typed
             else:
                 notify(
                     user=gift.sender,

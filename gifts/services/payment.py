@@ -63,10 +63,15 @@ def payment_settle(*, notice: PaymentNotice) -> str:
             return "refunded_late_payment"
         now = timezone.now()
         gift.paid_at = now
-        gift.expires_at = now + settings.GIFT_CLAIM_WINDOW
+        # A lottery's claim window opens at its draw; until then its slots must not expire.
+        gift.expires_at = max(now, gift.draw_at or now) + settings.GIFT_CLAIM_WINDOW
         gift.save(update_fields=["paid_at", "expires_at"])
         Slot.objects.filter(gift=gift).update(expires_at=gift.expires_at)
         gift_transition(gift, GiftStatus.SENT, data={"transaction_id": notice.transaction_id})
+        if gift.mode == Gift.Mode.BULK:
+            from .bulk import bulk_links_start
+
+            bulk_links_start(gift=gift)
         notify(
             user=gift.sender,
             kind="gift_paid",
@@ -177,7 +182,7 @@ def refund_submit(*, refund_id: int) -> None:
 
 
 # Refund reasons whose success means the slot's money is back with the sender.
-_SLOT_CLOSING = {Refund.Reason.DECLINED, Refund.Reason.EXPIRED, Refund.Reason.AFTER_SALES}
+_SLOT_CLOSING = {Refund.Reason.DECLINED, Refund.Reason.EXPIRED, Refund.Reason.AFTER_SALES, Refund.Reason.UNDRAWN}
 
 
 def refund_settle(*, out_refund_no: str, amount_fen: int) -> str:

@@ -116,6 +116,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SlotStatusEnum": "gifts.models.SlotStatus",
         "GiftStatusEnum": "gifts.models.GiftStatus",
+        "GiftModeEnum": "gifts.models.Gift.Mode",
+        "GiftCreateModeEnum": ["single", "group"],
     },
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     "POSTPROCESSING_HOOKS": [
@@ -193,3 +195,18 @@ SANDBOX_CALLBACK_COPIES = env.int("SANDBOX_CALLBACK_COPIES", default=1)
 SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
 CELERY_BEAT_SCHEDULE["rollup-shop-stats"] = {"task": "gifts.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)}
+
+# Group lottery (群礼物抽奖) and bulk gifts from a recipient list.
+LOTTERY_MIN_LEAD = timedelta(minutes=env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
+LOTTERY_MAX_LEAD = timedelta(days=env.int("LOTTERY_MAX_LEAD_DAYS", default=7))
+BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
+BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=500)
+BULK_CODE_TTL = timedelta(minutes=env.int("BULK_CODE_TTL_MINUTES", default=10))
+BULK_CODE_RESEND_AFTER = timedelta(seconds=env.int("BULK_CODE_RESEND_SECONDS", default=60))
+BULK_CODE_MAX_ATTEMPTS = env.int("BULK_CODE_MAX_ATTEMPTS", default=5)
+BULK_LINK_RESEND_INTERVAL = timedelta(minutes=env.int("BULK_LINK_RESEND_MINUTES", default=60))
+SMS_PROVIDER = env("SMS_PROVIDER", default="log")
+CELERY_BEAT_SCHEDULE["group-gifts-due"] = {"task": "gifts.tasks.group_gifts_due", "schedule": timedelta(minutes=1)}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"BulkStageEnum": "gifts.models.BulkOrder.Stage", "TrackerStageEnum": "gifts.services.tracker.STAGES"}
+)
