@@ -1,6 +1,7 @@
 """The operator sees everything in /admin/; merchants see their shop's recipient orders in /merchant/."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ from .models import (
     GiftEvent,
     Notification,
     Payment,
+    PiiAccessLog,
     Refund,
     Shipment,
     Slot,
@@ -220,6 +222,15 @@ class MerchantOrderAdmin(ShopScopedAdmin):
             *super().get_urls(),
         ]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from .models import PiiAccessLog
+        from .services.privacy import pii_access_record
+
+        if request.method == "GET":
+            slot = self.get_object(request, unquote(object_id))
+            pii_access_record(user=request.user, slots=[slot], channel=PiiAccessLog.Channel.ADMIN_VIEW)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_add_permission(self, request):
         return False
 
@@ -323,3 +334,33 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
 
 merchant_site.register(Slot, MerchantOrderAdmin)
+
+
+# ----- personal data access log -----
+
+
+class PiiAccessLogAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "shop", "slot", "channel"]
+    list_filter = ["channel"]
+    search_fields = ["user__username", "slot__id", "shop__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user", "shop", "slot"]
+
+
+class MerchantPiiAccessLogAdmin(ShopScopedAdmin):
+    """A merchant sees who in their own shop looked at recipients' addresses."""
+
+    list_display = ["created_at", "user", "slot", "channel"]
+    list_filter = ["channel"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "slot"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(PiiAccessLog, PiiAccessLogAdmin)
+merchant_site.register(PiiAccessLog, MerchantPiiAccessLogAdmin)

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from giftshop.errors import AppError
 
-from .models import Refund, SlotStatus
+from .models import PiiAccessLog, Refund, SlotStatus
 from .services import fulfilment, shipping_tools
+from .services.privacy import pii_access_record
 
 CARRIERS = ["顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "邮政 EMS", "极兔速递"]
 
@@ -87,12 +88,15 @@ def render_waybills(admin, request, slots):
         }
         for slot in slots
     ]
+    pii_access_record(user=request.user, slots=[s["slot"] for s in slips], channel=PiiAccessLog.Channel.WAYBILL_PRINT)
     context = _context(admin, request, f"打印面单（{len(slips)} 单）", slips=slips, printed_at=timezone.now())
     return TemplateResponse(request, "merchant/waybill_print.html", context)
 
 
 def order_ship(admin, request, object_id):
     slot = _order(admin, request, object_id)
+    if request.method == "GET":
+        pii_access_record(user=request.user, slots=[slot], channel=PiiAccessLog.Channel.SHIP_FORM)
     form = ShipForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -160,19 +160,25 @@ class ShippingAddress(models.Model):
     district = models.CharField(max_length=32)
     detail = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the retention sweep or an account deletion erased name, phone and street.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.province}{self.city}{self.district} ({mask_phone(self.phone)})"
 
     @property
     def masked_phone(self) -> str:
-        return mask_phone(self.phone)
+        return self.ERASED_TEXT if self.erased_at else mask_phone(self.phone)
 
     @property
     def masked_name(self) -> str:
         return mask_name(self.name)
 
+    ERASED_TEXT = "（收件人信息已按保留期限删除）"
+
     def full(self) -> str:
+        if self.erased_at:
+            return f"{self.province}{self.city}{self.district} {self.ERASED_TEXT}"
         return f"{self.name} {self.phone} {self.province}{self.city}{self.district}{self.detail}"
 
 
@@ -489,3 +495,49 @@ class BulkRecipient(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("bulk-claim", args=[self.token])
+
+
+# --- Personal data: who saw a full address, and key rotation jobs. ---
+
+
+class PiiAccessLog(models.Model):
+    """One row each time a full address or phone is shown or exported, for audits."""
+
+    class Channel(models.TextChoices):
+        ADMIN_VIEW = "admin_view", _("商家后台订单页")
+        SHIP_FORM = "ship_form", _("手动发货页")
+        WAYBILL_PRINT = "waybill_print", _("打印面单")
+        CSV_EXPORT = "csv_export", _("CSV 导出")
+        API = "api", _("API")
+        CARRIER = "carrier", _("交给快递")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="pii_access")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["shop", "-id"]), models.Index(fields=["slot"])]
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data access log")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.channel} slot {self.slot_id}"
+
+
+class PiiRotationJob(models.Model):
+    """Progress of one key rotation: workers walk each table by id."""
+
+    table = models.CharField(max_length=20, default="shipping")
+    last_id = models.BigIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rotation #{self.pk} {self.done}/{self.total}"

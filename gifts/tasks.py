@@ -152,3 +152,24 @@ def send_bulk_links(order_id: int) -> bool:
     from .services.bulk import bulk_links_send_chunk
 
     return bulk_links_send_chunk(order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def rotate_pii_batch(job_id: int) -> bool:
+    """One batch of a key rotation; queues the next batch until the job is done."""
+    from .services.privacy import pii_rotate_batch
+
+    more = pii_rotate_batch(job_id=job_id)
+    if more:
+        rotate_pii_batch.delay(job_id)
+    return more
+
+
+@shared_task
+def purge_personal_data() -> int:
+    from .services.privacy import pii_purge_due
+
+    total = 0
+    while n := pii_purge_due():
+        total += n
+    return total

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from gifts import group_views
+from gifts import account_views, group_views
 from gifts import views as gift_views
 from gifts.api import group_views as group_api
 from gifts.api import views as gift_api
@@ -72,6 +72,7 @@ urlpatterns = [
     path("received/", gift_views.received, name="received"),
     path("received/<int:pk>/thanks/", gift_views.thanks, name="received-thanks"),
     path("inbox/", gift_views.inbox, name="inbox"),
+    path("account/data/", account_views.account_data, name="account-data"),
     path("sandbox/cashier/<str:out_trade_no>/", gift_views.sandbox_cashier, name="sandbox-cashier"),
     path("sandbox/pay/<str:out_trade_no>/", gift_views.sandbox_pay, name="sandbox-pay"),
     path("products/<int:pk>/lottery/", group_views.lottery_new, name="lottery-new"),

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from giftshop.errors import AppError, error_responses
 
-from ..models import Slot, SlotStatus
+from ..models import PiiAccessLog, Slot, SlotStatus
 from ..selectors import (
     claim_card,
     gift_get_for_sender,
@@ -27,6 +27,7 @@ from ..selectors import (
 from ..services import checkout, claim, fulfilment, payment
 from ..services.claim import AddressInput
 from ..services.notifications import notification_mark_read
+from ..services.privacy import pii_access_record
 from .serializers import (
     AcceptSerializer,
     ClaimCardSerializer,
@@ -264,6 +265,11 @@ class MerchantOrders(generics.ListAPIView):
     @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=SlotStatus.values)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        pii_access_record(user=self.request.user, slots=page, channel=PiiAccessLog.Channel.API)
+        return page
 
     def get_queryset(self):
         status_filter = self.request.query_params.get("status") or None

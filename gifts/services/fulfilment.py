@@ -13,12 +13,13 @@ from giftshop.errors import AppError, Conflict, NotFound
 from shops.services import stock_release
 
 from .. import error_codes as E
-from ..models import GiftEvent, Refund, Shipment, Slot, SlotStatus, TrackingEvent
+from ..models import GiftEvent, PiiAccessLog, Refund, Shipment, Slot, SlotStatus, TrackingEvent
 from ..providers import carrier
 from ..providers.base import Parcel
 from ..states import slot_transition
 from .notifications import notify
 from .payment import refund_request
+from .privacy import pii_access_record
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def shipment_dispatch(*, slot_id: int) -> Shipment | None:
         return shipment
     Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
     address = slot.address
+    pii_access_record(user=None, slots=[slot], channel=PiiAccessLog.Channel.CARRIER)
     waybill_no = courier.create_waybill(
         Parcel(
             request_key=f"slot-{slot.pk}",

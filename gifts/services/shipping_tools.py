@@ -17,9 +17,10 @@ from django.db import transaction
 from giftshop.errors import AppError
 
 from .. import error_codes as E
-from ..models import Refund, Slot, SlotStatus
+from ..models import PiiAccessLog, Refund, Slot, SlotStatus
 from ..selectors import merchant_slots
 from .fulfilment import slot_ship_manually
+from .privacy import pii_access_record
 
 EXPORT_HEADER = ["订单号", "商品", "款式", "数量", "收件人", "手机", "收货地址", "贺卡祝福"]
 
@@ -132,9 +133,15 @@ def to_ship_csv(*, user, slot_ids: Iterable[int] | None = None) -> Iterator[byte
 
     writer.writerow(EXPORT_HEADER)
     yield b"\xef\xbb\xbf" + flush()
+    exported = []
     for slot in to_ship_for_export(user=user, slot_ids=slot_ids).iterator(chunk_size=500):
         writer.writerow(export_row(slot))
+        exported.append(slot)
+        if len(exported) >= 500:
+            pii_access_record(user=user, slots=exported, channel=PiiAccessLog.Channel.CSV_EXPORT)
+            exported = []
         yield flush()
+    pii_access_record(user=user, slots=exported, channel=PiiAccessLog.Channel.CSV_EXPORT)
 
 
 # ----- import -----

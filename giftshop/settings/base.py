@@ -207,6 +207,13 @@ BULK_CODE_MAX_ATTEMPTS = env.int("BULK_CODE_MAX_ATTEMPTS", default=5)
 BULK_LINK_RESEND_INTERVAL = timedelta(minutes=env.int("BULK_LINK_RESEND_MINUTES", default=60))
 SMS_PROVIDER = env("SMS_PROVIDER", default="log")
 CELERY_BEAT_SCHEDULE["group-gifts-due"] = {"task": "gifts.tasks.group_gifts_due", "schedule": timedelta(minutes=1)}
+CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
+    "task": "gifts.tasks.purge_personal_data",
+    "schedule": timedelta(hours=1),
+}
+# Days after delivery (or after decline / expiry for addresses never used) before recipients'
+# name, phone and street are erased.
+PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", default=90)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"BulkStageEnum": "gifts.models.BulkOrder.Stage", "TrackerStageEnum": "gifts.services.tracker.STAGES"}
 )
