@@ -79,6 +79,8 @@ class Gift(models.Model):
             models.Index(fields=["sender", "-id"]),
             models.Index(fields=["pay_deadline"], condition=Q(status="pending_payment"), name="gift_unpaid_idx"),
             models.Index(fields=["draw_at"], condition=Q(mode="lottery", status="sent"), name="gift_lottery_due_idx"),
+            # The dashboard rollup reads one day of payments at a time.
+            models.Index(fields=["paid_at"], condition=Q(paid_at__isnull=False), name="gift_paid_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -141,6 +143,12 @@ class Slot(models.Model):
             models.Index(fields=["status_changed_at"], condition=Q(status="accepted"), name="slot_accepted_idx"),
             models.Index(fields=["gift", "status"]),
             models.Index(fields=["recipient", "-id"]),
+            # The dashboard rollup reads one day of each milestone at a time.
+            models.Index(fields=["accepted_at"], condition=Q(accepted_at__isnull=False), name="slot_accepted_at_idx"),
+            models.Index(fields=["shipped_at"], condition=Q(shipped_at__isnull=False), name="slot_shipped_at_idx"),
+            models.Index(
+                fields=["delivered_at"], condition=Q(delivered_at__isnull=False), name="slot_delivered_at_idx"
+            ),
         ]
         verbose_name = _("recipient slot")
         verbose_name_plural = _("recipient slots")
@@ -269,7 +277,10 @@ class Refund(models.Model):
     succeeded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], condition=Q(status="pending"), name="refund_pending_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="refund_pending_idx"),
+            models.Index(fields=["succeeded_at"], condition=Q(status="succeeded"), name="refund_succeeded_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.out_refund_no
@@ -355,7 +366,7 @@ class SandboxPayOrder(models.Model):
 
 class SandboxRefund(models.Model):
     out_refund_no = models.CharField(max_length=80, unique=True)
-    out_trade_no = models.CharField(max_length=64)
+    out_trade_no = models.CharField(max_length=64, db_index=True)
     amount_fen = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

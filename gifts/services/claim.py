@@ -106,22 +106,23 @@ def slot_grab(*, gift: Gift, user) -> Slot:
         raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
     if gift.status not in CLAIMABLE:
         raise Conflict(E.ALL_TAKEN, "礼物已被领完")
-    try:
-        with transaction.atomic():
-            slot = (
-                Slot.objects.select_for_update(skip_locked=True)
-                .filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED)
-                .order_by("number")
-                .first()
-            )
-            if slot is None:
-                raise Conflict(E.ALL_TAKEN, "手慢了，礼物已被领完")
-            slot.recipient = user
-            slot.taken_at = slot.opened_at = timezone.now()
-            slot.save(update_fields=["recipient", "taken_at", "opened_at"])
-    except IntegrityError as exc:
-        raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
-    return slot
+    free = Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED)
+    for skip_locked in (True, False, False):
+        try:
+            with transaction.atomic():
+                slot = free.select_for_update(skip_locked=skip_locked).order_by("number").first()
+                if slot is not None:
+                    slot.recipient = user
+                    slot.taken_at = slot.opened_at = timezone.now()
+                    slot.save(update_fields=["recipient", "taken_at", "opened_at"])
+                    return slot
+        except IntegrityError as exc:
+            raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
+        # Nothing free was unlocked. Free rows may still exist, locked by grabbers whose
+        # transaction could yet roll back: wait for one of them (no SKIP LOCKED) before saying so.
+        if not free.exists():
+            break
+    raise Conflict(E.ALL_TAKEN, "手慢了，礼物已被领完")
 
 
 def _slot_to_accept(*, gift: Gift, user, slot_token: str = "") -> Slot:

@@ -90,16 +90,7 @@ def gift_cancel_unpaid(*, gift_id: int) -> bool:
         return False
     provider = payment_provider()
     payment = gift.payment
-    query = provider.query(out_trade_no=payment.out_trade_no)
-    if query.status == "paid":
-        payment_settle(
-            notice=PaymentNotice(
-                kind="payment.succeeded",
-                out_trade_no=payment.out_trade_no,
-                amount_fen=query.amount_fen,
-                transaction_id=query.transaction_id,
-            )
-        )
+    if _settle_if_paid_at_gateway(provider, payment):
         return False
     if not provider.close(out_trade_no=payment.out_trade_no):
         return False  # paid at the last second; its notification or the next query settles it
@@ -130,18 +121,24 @@ def payments_query_unsettled(*, older_than_seconds: int = 60, limit: int = 200) 
     settled = 0
     provider = payment_provider()
     for payment in pending.order_by("id")[:limit]:
-        query = provider.query(out_trade_no=payment.out_trade_no)
-        if query.status == "paid":
-            payment_settle(
-                notice=PaymentNotice(
-                    kind="payment.succeeded",
-                    out_trade_no=payment.out_trade_no,
-                    amount_fen=query.amount_fen,
-                    transaction_id=query.transaction_id,
-                )
-            )
-            settled += 1
+        settled += _settle_if_paid_at_gateway(provider, payment)
     return settled
+
+
+def _settle_if_paid_at_gateway(provider, payment: Payment) -> bool:
+    """Ask the gateway (query-order); settle exactly as its notification would have."""
+    query = provider.query(out_trade_no=payment.out_trade_no)
+    if query.status != "paid":
+        return False
+    payment_settle(
+        notice=PaymentNotice(
+            kind="payment.succeeded",
+            out_trade_no=payment.out_trade_no,
+            amount_fen=query.amount_fen,
+            transaction_id=query.transaction_id,
+        )
+    )
+    return True
 
 
 # ----- refunds -----

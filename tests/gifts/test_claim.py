@@ -324,3 +324,42 @@ def test_thanks_only_by_the_recipient_and_notifies_the_sender_once(
     assert Slot.objects.get(pk=slot.pk).thanks == "真的很喜欢"
     assert Notification.objects.filter(user=sender, kind="thanks").count() == 1
     assert GiftEvent.objects.filter(slot=slot, kind="thanks").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grab_waits_for_a_locked_free_slot_instead_of_saying_all_taken(sender, sku):
+    """The last free slot is locked by a grabber whose transaction rolls back: the next grabber
+    must get it, not a false all_taken."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from gifts.models import Slot
+    from gifts.services.checkout import gift_create
+    from gifts.services.claim import slot_grab
+    from tests.conftest import pay
+
+    gift = pay(gift_create(sender=sender, sku_id=sku.pk, mode="group", recipients=2))
+    first, late = UserFactory(username="first"), UserFactory(username="late")
+    slot_grab(gift=gift, user=first)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_and_roll_back():
+        try:
+            with transaction.atomic():
+                Slot.objects.select_for_update().filter(gift=gift, recipient__isnull=True).get()
+                locked.set()
+                release.wait(10)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_and_roll_back)
+    holder.start()
+    assert locked.wait(10)
+    threading.Timer(0.3, release.set).start()
+    slot = slot_grab(gift=gift, user=late)
+    holder.join(10)
+    assert slot.recipient_id == late.pk
