@@ -39,7 +39,7 @@ lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff format --check .
 
 check-migrations: $(VENV)/.stamp-dev
-	DJANGO_SETTINGS_MODULE=giftshop.settings.test DATABASE_URL=$(TEST_DATABASE_URL) $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=giftshop.settings.test DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py makemigrations --check --dry-run
 
 test: $(VENV)/.stamp-dev browser-deps lint check-migrations
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
@@ -51,7 +51,9 @@ beat: $(VENV)/.stamp-run
 	$(VENV)/bin/celery -A giftshop beat -l info
 
 bench: $(VENV)/.stamp-dev
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/run.py
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	@command -v pgbench >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/run.py $(BENCH_ARGS)
 
 # Refresh the English catalogue after changing user-facing text, fill in the new msgstr lines in
 # locale/en/LC_MESSAGES/django.po, then run this again to compile. Both files are committed, so

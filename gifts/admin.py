@@ -291,7 +291,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
     @admin.display(description=_("地区"))
     def region(self, obj):
         a = getattr(obj, "address", None)
-        return f"{a.province}{a.city}{a.district}" if a else "—"
+        return a.region if a else "—"
 
     @admin.display(description=_("手机"))
     def masked_phone(self, obj):
@@ -305,7 +305,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("贺卡祝福"))
     def blessing(self, obj):
-        return obj.gift.message if obj.gift.shop.print_blessing_card else "（本店未开启贺卡）"
+        return obj.gift.message if obj.gift.shop.print_blessing_card else _("（本店未开启贺卡）")
 
     @admin.display(description=_("运单"))
     def waybill(self, obj):
@@ -314,22 +314,26 @@ class MerchantOrderAdmin(ShopScopedAdmin):
             return "—"
         if s.status == Shipment.Status.FAILED:
             return format_html(
-                '<strong style="color:var(--error-fg)">面单失败</strong>（尝试 {} 次）：{}', s.attempts, s.last_error
+                '<strong style="color:var(--error-fg)">{}</strong>{}',
+                _("面单失败"),
+                _("（尝试 %(n)s 次）：%(error)s") % {"n": s.attempts, "error": s.last_error},
             )
         if s.waybill_no:
             return f"{s.carrier} {s.waybill_no}"
         if s.last_error:
             return format_html(
-                '<span style="color:var(--error-fg)">申请中，已失败 {} 次</span>：{}', s.attempts, s.last_error
+                '<span style="color:var(--error-fg)">{}</span>：{}',
+                _("申请中，已失败 %(n)s 次") % {"n": s.attempts},
+                s.last_error,
             )
         return s.get_status_display()
 
     @admin.display(description=_("操作"))
     def row_actions(self, obj):
         name = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
-        links = [format_html('<a href="{}">打印</a>', reverse(f"{name}_waybill", args=[obj.pk]))]
+        links = [format_html('<a href="{}">{}</a>', reverse(f"{name}_waybill", args=[obj.pk]), _("打印"))]
         if obj.status == SlotStatus.TO_SHIP:
-            links.append(format_html('<a href="{}">发货</a>', reverse(f"{name}_ship", args=[obj.pk])))
+            links.append(format_html('<a href="{}">{}</a>', reverse(f"{name}_ship", args=[obj.pk]), _("发货")))
         return format_html_join(" | ", "{}", ((link,) for link in links))
 
 

@@ -157,41 +157,10 @@ class Slot(models.Model):
         return f"Slot #{self.pk} of gift #{self.gift_id}"
 
 
-class ShippingAddress(models.Model):
-    """Where one slot ships. Personal fields are encrypted; the region is kept plain for routing."""
+class AddressFields(models.Model):
+    """A mainland address. Name, phone and street are encrypted at rest; the region stays plain
+    (it routes parcels and feeds statistics, and identifies nobody)."""
 
-    slot = models.OneToOneField(Slot, on_delete=models.CASCADE, related_name="address")
-    name = EncryptedTextField()
-    phone = EncryptedTextField()
-    province = models.CharField(max_length=32)
-    city = models.CharField(max_length=32)
-    district = models.CharField(max_length=32)
-    detail = EncryptedTextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Set when the retention sweep or an account deletion erased name, phone and street.
-    erased_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.province}{self.city}{self.district} ({mask_phone(self.phone)})"
-
-    @property
-    def masked_phone(self) -> str:
-        return self.ERASED_TEXT if self.erased_at else mask_phone(self.phone)
-
-    @property
-    def masked_name(self) -> str:
-        return mask_name(self.name)
-
-    ERASED_TEXT = "（收件人信息已按保留期限删除）"
-
-    def full(self) -> str:
-        if self.erased_at:
-            return f"{self.province}{self.city}{self.district} {self.ERASED_TEXT}"
-        return f"{self.name} {self.phone} {self.province}{self.city}{self.district}{self.detail}"
-
-
-class SavedAddress(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_addresses")
     name = EncryptedTextField()
     phone = EncryptedTextField()
     province = models.CharField(max_length=32)
@@ -201,10 +170,47 @@ class SavedAddress(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
+
+    @property
+    def region(self) -> str:
+        return f"{self.province}{self.city}{self.district}"
+
+
+class ShippingAddress(AddressFields):
+    """Where one slot ships."""
+
+    ERASED_TEXT = "（收件人信息已按保留期限删除）"
+
+    slot = models.OneToOneField(Slot, on_delete=models.CASCADE, related_name="address")
+    # Set when the retention sweep or an account deletion erased name, phone and street.
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.region} ({self.masked_phone})"
+
+    @property
+    def masked_phone(self) -> str:
+        return self.ERASED_TEXT if self.erased_at else mask_phone(self.phone)
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.name)
+
+    def full(self) -> str:
+        if self.erased_at:
+            return f"{self.region} {self.ERASED_TEXT}"
+        return f"{self.name} {self.phone} {self.region}{self.detail}"
+
+
+class SavedAddress(AddressFields):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_addresses")
+
+    class Meta:
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{mask_name(self.name)} {mask_phone(self.phone)} {self.province}{self.city}{self.district}"
+        return f"{mask_name(self.name)} {mask_phone(self.phone)} {self.region}"
 
 
 def mask_phone(phone: str) -> str:

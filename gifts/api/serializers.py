@@ -91,7 +91,9 @@ class GiftSerializer(serializers.ModelSerializer):
         ]
 
     def get_claim_url(self, gift) -> str | None:
-        if gift.status in ("pending_payment", "cancelled"):
+        """The link to share: the claim card, or the lottery page. None for a bulk gift, whose
+        recipients each have a personal link (see the tracker), and before payment."""
+        if gift.status in ("pending_payment", "cancelled") or gift.mode == Gift.Mode.BULK:
             return None
         return settings.SITE_URL.rstrip("/") + gift.claim_path()
 
@@ -234,7 +236,7 @@ class SlotRecipientSerializer(serializers.ModelSerializer):
         a = getattr(slot, "address", None)
         if a is None:
             return None
-        return {"name": a.masked_name, "phone": a.masked_phone, "region": f"{a.province}{a.city}{a.district}"}
+        return {"name": a.masked_name, "phone": a.masked_phone, "region": a.region}
 
     @extend_schema_field(WaybillSerializer(allow_null=True))
     def get_waybill(self, slot) -> dict | None:

@@ -54,7 +54,7 @@ def shipment_dispatch(*, slot_id: int) -> Shipment | None:
             receiver_name=address.name,
             receiver_phone=address.phone,
             receiver_address=address.full(),
-            receiver_region=f"{address.province}{address.city}{address.district}",
+            receiver_region=address.region,
             sender_name=slot.gift.shop.name,
             description=f"{slot.sku.product.title} × {slot.gift.quantity}",
         )

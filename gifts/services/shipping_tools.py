@@ -115,7 +115,7 @@ def export_row(slot: Slot) -> list[str]:
         str(slot.gift.quantity),
         _cell(address.name if address else ""),
         _cell(address.phone if address else ""),
-        _cell(f"{address.province}{address.city}{address.district}{address.detail}" if address else ""),
+        _cell(f"{address.region}{address.detail}" if address else ""),
         _cell(blessing_text(slot)),
     ]
 
