@@ -1,0 +1,150 @@
+"""Group grab storm: 20,000 accounts race for the 1,000 slots of one group gift over HTTP.
+
+Side by side in the same run, with the same tool, concurrency and duration: the no-op endpoint of
+the same server (/healthz), and pgbench running the grab's own SQL on the same database.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .common import RESULTS, SCALE, Server, analyze, bulk_users, catalogue, db_params, log, paid_gift, pg_env, sql, wrk
+
+SLOTS = 1000
+ATTEMPTS = int(20_000 * SCALE)
+CONNECTIONS = 64
+THREADS = 2
+PGBENCH_CLIENTS = 16
+SPARE = 4000
+
+# The statements one grab runs (token auth, the gift, "mine?", then the SKIP LOCKED take), with a
+# per-client counter so every transaction is another account, as over HTTP.
+PGBENCH_SCRIPT = """
+\\set n :n + 1
+\\set uid :ubase + ((:client_id + {clients} * :n) % :nusers)
+SELECT t.key, u.id, u.is_active FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.user_id = :uid;
+SELECT id, status, mode, expires_at FROM gifts_gift WHERE id = :gift AND status NOT IN ('pending_payment', 'cancelled');
+SELECT id FROM gifts_slot WHERE gift_id = :gift AND recipient_id = :uid LIMIT 1;
+BEGIN;
+UPDATE gifts_slot SET recipient_id = :uid, taken_at = now(), opened_at = now()
+ WHERE id = (SELECT id FROM gifts_slot WHERE gift_id = :gift AND recipient_id IS NULL AND status = 'unclaimed'
+             ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED);
+COMMIT;
+"""
+
+
+def _winners(gift_id: int) -> tuple[int, int]:
+    (row,) = sql(
+        "SELECT count(*), count(DISTINCT recipient_id) FROM gifts_slot WHERE gift_id = %s AND recipient_id IS NOT NULL",
+        [gift_id],
+    )
+    return row
+
+
+def _pgbench(*, gift_id: int, ubase: int, nusers: int, duration_s: int) -> dict:
+    db = db_params()
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(PGBENCH_SCRIPT.format(clients=PGBENCH_CLIENTS))
+        script = f.name
+    cmd = [
+        "pgbench",
+        "-n",
+        f"-h{db['host']}",
+        f"-p{db['port']}",
+        f"-U{db['user']}",
+        f"-c{PGBENCH_CLIENTS}",
+        f"-j{THREADS}",
+        f"-T{duration_s}",
+        "-D",
+        "n=0",
+        "-D",
+        f"gift={gift_id}",
+        "-D",
+        f"ubase={ubase}",
+        "-D",
+        f"nusers={nusers}",
+        "-f",
+        script,
+        db["name"],
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=pg_env(), timeout=duration_s + 120)  # noqa: S603
+    Path(script).unlink(missing_ok=True)
+    tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", out.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    if tps is None:
+        raise RuntimeError(f"pgbench gave no tps:\n{out.stdout}\n{out.stderr}")
+    return {
+        "tps": round(float(tps.group(1)), 1),
+        "latency_avg_ms": float(latency.group(1)) if latency else None,
+        "failed": int(failed.group(1)) if failed else 0,
+        "clients": PGBENCH_CLIENTS,
+        "duration_s": duration_s,
+    }
+
+
+def run(server: Server) -> dict:
+    log(f"grab storm: setting up {ATTEMPTS:,} accounts with tokens and two group gifts of {SLOTS} slots")
+    cat = catalogue(slug="grab", stock=10 * SLOTS)
+    from django.contrib.auth import get_user_model
+
+    sender = get_user_model().objects.create_user("grab-sender", password="bench-pass")
+    gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS)
+    pg_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS)
+    # Threads finish their share at slightly different times and go on until the last one has: spares.
+    accounts = bulk_users("grabber", ATTEMPTS + SPARE, with_tokens=True)
+    analyze("auth_user", "authtoken_token", "gifts_slot", "gifts_gift")
+    tokens_file = Path(tempfile.mkstemp(prefix="grab-tokens-", suffix=".txt", dir=RESULTS)[1])
+    tokens_file.write_text("\n".join(token for _, token in accounts) + "\n")
+    grab_url = f"{server.base}/api/v1/claims/{gift.claim_token}/grab/"
+
+    log("grab storm: warming the workers up (no-op and claim card, 3 s each)")
+    wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=3)
+    wrk(f"{server.base}/api/v1/claims/{gift.claim_token}/", connections=8, threads=THREADS, duration_s=3)
+
+    log(f"grab storm: {ATTEMPTS:,} grabs, {CONNECTIONS} connections, each request another account")
+    grab = wrk(
+        grab_url,
+        connections=CONNECTIONS,
+        threads=THREADS,
+        duration_s=600,
+        tokens_file=tokens_file,
+        quota_per_thread=ATTEMPTS // THREADS,
+    )
+    tokens_file.unlink(missing_ok=True)
+    winners, distinct = _winners(gift.pk)
+    log(
+        f"grab storm: {grab.requests:,} answers in {grab.duration_s} s = {grab.rps} grabs/s, "
+        f"p50 {grab.p50_ms} ms, p99 {grab.p99_ms} ms, statuses {grab.statuses}; "
+        f"winners in the database {winners}, distinct {distinct}"
+    )
+
+    duration = max(10, min(30, round(grab.duration_s)))
+    log(f"grab storm: no-op ceiling, GET /healthz, {CONNECTIONS} connections, {duration} s")
+    noop = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=duration)
+    log(f"grab storm: no-op {noop.rps} req/s, p50 {noop.p50_ms} ms, p99 {noop.p99_ms} ms")
+
+    log(f"grab storm: database ceiling, pgbench with the grab's SQL, {PGBENCH_CLIENTS} clients, {duration} s")
+    pg = _pgbench(gift_id=pg_gift.pk, ubase=accounts[0][0], nusers=ATTEMPTS, duration_s=duration)
+    pg_winners, pg_distinct = _winners(pg_gift.pk)
+    log(f"grab storm: pgbench {pg['tps']} tps (avg {pg['latency_avg_ms']} ms), its gift got {pg_winners} winners")
+
+    met_ratio = grab.rps / noop.rps >= 0.5
+    return {
+        "slots": SLOTS,
+        "attempts": grab.requests,
+        "connections": CONNECTIONS,
+        "web_workers": server.workers,
+        "grab": grab.as_dict(),
+        "winners": winners,
+        "winners_distinct": distinct,
+        "winners_ok": winners == SLOTS and distinct == SLOTS,
+        "noop": noop.as_dict(),
+        "pgbench": {**pg, "winners": pg_winners, "winners_distinct": pg_distinct},
+        "ratio_grab_to_noop": round(grab.rps / noop.rps, 3),
+        "ratio_grab_to_pgbench": round(grab.rps / pg["tps"], 3),
+        "target_met": {"throughput_ge_50pct_noop": met_ratio, "p99_lt_100ms": grab.p99_ms < 100},
+    }
