@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -99,13 +100,13 @@ def slot_grab(*, gift: Gift, user) -> Slot:
         raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
     if gift.sender_id == user.pk:
         raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
-    mine = Slot.objects.filter(gift=gift, recipient=user).first()
-    if mine is not None:
-        raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
     if _is_expired(gift) or gift.status == GiftStatus.EXPIRED:
         raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
+    # The hot path asks nothing more before taking a slot: a second slot for the same account is
+    # refused by the (gift, recipient) unique constraint, and "already yours" is told apart from
+    # "all taken" only when taking fails.
     if gift.status not in CLAIMABLE:
-        raise Conflict(E.ALL_TAKEN, "礼物已被领完")
+        _refuse_grab(gift=gift, user=user)
     free = Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED)
     for skip_locked in (True, False, False):
         try:
@@ -122,6 +123,12 @@ def slot_grab(*, gift: Gift, user) -> Slot:
         # transaction could yet roll back: wait for one of them (no SKIP LOCKED) before saying so.
         if not free.exists():
             break
+    _refuse_grab(gift=gift, user=user)
+
+
+def _refuse_grab(*, gift: Gift, user) -> NoReturn:
+    if Slot.objects.filter(gift=gift, recipient=user).exists():
+        raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
     raise Conflict(E.ALL_TAKEN, "手慢了，礼物已被领完")
 
 
