@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from giftshop.errors import Conflict
@@ -118,8 +119,7 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
         )
         for pk, gift_id in moved
     )
-    for gift_id in sorted({gift_id for _, gift_id in moved}):
-        gift_sync(gift_id)
+    gifts_sync_bulk({gift_id for _, gift_id in moved})
     return ids
 
 
@@ -174,3 +174,32 @@ def gift_sync(gift_id: int) -> None:
         target = derive_gift_status(counts, gift.recipients_count)
         if target != gift.status:
             _gift_move(gift, target)
+
+
+def gifts_sync_bulk(gift_ids) -> None:
+    """`gift_sync` for many gifts in a fixed number of statements (the expiry sweep). Locks the
+    gifts in id order, so two sweeps never wait on each other in a cycle."""
+    with transaction.atomic():
+        gifts = list(
+            Gift.objects.select_for_update()
+            .filter(pk__in=list(gift_ids))
+            .exclude(status__in=[G.PENDING_PAYMENT, G.CANCELLED])
+            .order_by("pk")
+        )
+        counts: dict[int, Counter] = {g.pk: Counter() for g in gifts}
+        rows = Slot.objects.filter(gift_id__in=counts).values("gift_id", "status").annotate(n=Count("id"))
+        for row in rows:
+            counts[row["gift_id"]][row["status"]] = row["n"]
+        now = timezone.now()
+        changed, events = [], []
+        for gift in gifts:
+            target = derive_gift_status(counts[gift.pk], gift.recipients_count)
+            if target == gift.status:
+                continue
+            if target not in GIFT_TRANSITIONS[gift.status]:
+                raise _refuse("gift", gift.pk, gift.status, target)
+            events.append(GiftEvent(gift_id=gift.pk, kind="gift_status", from_status=gift.status, to_status=target))
+            gift.status, gift.status_changed_at = target, now
+            changed.append(gift)
+        Gift.objects.bulk_update(changed, ["status", "status_changed_at"])
+        GiftEvent.objects.bulk_create(events)

@@ -18,8 +18,8 @@ from shops.services import stock_release
 
 from ..models import Gift, Payment, Refund, Slot, SlotStatus
 from ..states import slots_transition_bulk
-from .notifications import notify
-from .payment import refund_request
+from .notifications import notify, notify_many
+from .payment import refunds_request_bulk
 
 
 def expire_batch(*, limit: int = 500, now=None) -> int:
@@ -44,27 +44,28 @@ def expire_batch(*, limit: int = 500, now=None) -> int:
         gifts = Gift.objects.select_related("sender").in_bulk({gift_id for pk, gift_id, _ in rows if pk in moved})
         payments = {p.gift_id: p for p in Payment.objects.filter(gift_id__in=gifts)}
         released: Counter = Counter()
+        refunds = []
         for pk, gift_id, sku_id in rows:
-            if pk not in moved:
-                continue
-            gift = gifts[gift_id]
-            released[sku_id] += gift.quantity
-            refund_request(
-                payment=payments[gift_id],
-                slot=Slot(pk=pk, gift_id=gift_id),
-                amount_fen=gift.slot_amount_fen,
-                reason=Refund.Reason.EXPIRED,
-            )
+            if pk in moved:
+                gift = gifts[gift_id]
+                released[sku_id] += gift.quantity
+                refunds.append((payments[gift_id], pk, gift.slot_amount_fen))
+        refunds_request_bulk(items=refunds, reason=Refund.Reason.EXPIRED)
         for sku_id, units in sorted(released.items()):
             stock_release(sku_id=sku_id, quantity=units)
-        for gift in gifts.values():
-            notify(
-                user=gift.sender,
-                kind="expired",
-                dedupe_key=f"expired:{gift.pk}",
-                title=gettext("礼物超时未领取，未领取部分将原路退款"),
-                link=gift.get_absolute_url(),
-            )
+        title = gettext("礼物超时未领取，未领取部分将原路退款")
+        notify_many(
+            notes=[
+                {
+                    "user": g.sender,
+                    "kind": "expired",
+                    "dedupe_key": f"expired:{g.pk}",
+                    "title": title,
+                    "link": g.get_absolute_url(),
+                }
+                for g in gifts.values()
+            ]
+        )
         return len(moved)
 
 

@@ -25,6 +25,25 @@ def notify(*, user, kind: str, dedupe_key: str, title: str, body: str = "", link
     return note
 
 
+def notify_many(*, notes: list[dict]) -> int:
+    """`notify` for a batch (user, kind, dedupe_key, title, link): one insert, repeats skipped."""
+    created = Notification.objects.bulk_create(
+        [Notification(**{**n, "title": n["title"][:120]}) for n in notes if n.get("user") is not None],
+        ignore_conflicts=True,
+    )
+    keys = [n.dedupe_key for n in created]
+    to_email = list(
+        Notification.objects.filter(dedupe_key__in=keys, emailed_at__isnull=True)
+        .exclude(user__email="")
+        .values_list("pk", flat=True)
+    )
+    if to_email:
+        from ..tasks import send_notification_email
+
+        transaction.on_commit(lambda: [send_notification_email.delay(pk) for pk in to_email])
+    return len(to_email)
+
+
 def notification_email(*, notification_id: int) -> bool:
     """Send one notification by email, once."""
     from django.core.mail import send_mail
