@@ -62,6 +62,8 @@ messages: $(VENV)/.stamp-run
 	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
 	$(PY) manage.py makemessages -l en --no-obsolete --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles
 	$(PY) manage.py compilemessages -l en --ignore=.venv
+	# locale/zh_Hans holds only the Chinese names of models and fields (their msgids are English).
+	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -181,3 +181,11 @@ def test_english_catalogue_is_complete_and_compiled():
             assert compiled.pgettext(e["msgctxt"], e["msgid"]) == e["msgstr"]
         else:
             assert compiled.gettext(e["msgid"]) == e["msgstr"], e["msgid"]
+
+
+def test_the_merchant_site_names_models_in_chinese_by_default(client, db):
+    from tests.factories import ShopStaffFactory
+
+    client.force_login(ShopStaffFactory().user)
+    body = client.get("/merchant/").content.decode()
+    assert "收礼订单" in body and "Recipient slots" not in body
