@@ -10,6 +10,8 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from giftshop.errors import AppError
@@ -31,6 +33,10 @@ def _apply_error(form, exc: AppError) -> None:
                 form.add_error(field, str(err))
 
 
+def _saved_addresses(user) -> list:
+    return list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
+
+
 def _sku_rows(product):
     rows = [(s, sku_eligibility(s)) for s in product.skus.all()]
     return rows, next((s for s, e in rows if e.eligible), None)
@@ -41,17 +47,21 @@ def _sku_rows(product):
 
 class LotteryForm(forms.Form):
     sku_id = forms.IntegerField(widget=forms.RadioSelect)
-    winners = forms.IntegerField(label="送出几份（中奖人数）", min_value=1, initial=3)
-    quantity = forms.IntegerField(label="每份件数", min_value=1, initial=1)
+    winners = forms.IntegerField(label=gettext_lazy("送出几份（中奖人数）"), min_value=1, initial=3)
+    quantity = forms.IntegerField(label=gettext_lazy("每份件数"), min_value=1, initial=1)
     draw_at = forms.DateTimeField(
-        label="开奖时间", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        label=gettext_lazy("开奖时间"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     allowed_usernames = forms.CharField(
-        label="谁可以参加（用户名，逗号或换行分隔；留空则拿到链接的人都可以参加）",
+        label=gettext_lazy("谁可以参加"),
+        help_text=gettext_lazy("用户名，逗号或换行分隔；留空则拿到链接的人都可以参加"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2, "aria-describedby": "allowed-help"}),
     )
-    message = forms.CharField(label="祝福语", max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    message = forms.CharField(
+        label=gettext_lazy("祝福语"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean_allowed_usernames(self) -> list[str]:
         raw = self.cleaned_data["allowed_usernames"].replace("，", ",").replace("\n", ",")
@@ -120,16 +130,22 @@ def lottery_page(request, token: str):
             try:
                 if action == "enter":
                     lottery.lottery_enter(gift=gift, user=user)
-                    messages.success(request, "已参加抽奖，开奖后会通知你")
+                    messages.success(request, _("已参加抽奖，开奖后会通知你"))
                     return redirect("lottery", token)
                 if action == "decline":
                     slot_decline(gift=gift, user=user)
-                    messages.info(request, "已放弃这份礼物，款项将原路退回给送礼人")
+                    messages.info(request, _("已放弃这份礼物，款项将原路退回给送礼人"))
                     return redirect("lottery", token)
                 if action == "accept" and form.is_valid():
                     d = form.cleaned_data
-                    slot_accept(gift=gift, user=user, address=AddressInput.from_dict(d), sku_id=d.get("sku_id"))
-                    messages.success(request, "已收下礼物！商家发货后可在「我收到的礼物」查看物流")
+                    slot_accept(
+                        gift=gift,
+                        user=user,
+                        address=AddressInput.from_dict(d),
+                        sku_id=d.get("sku_id"),
+                        save_address=d.get("save_address", False),
+                    )
+                    messages.success(request, _("已收下礼物！商家发货后可在「我收到的礼物」查看物流"))
                     return redirect("lottery", token)
             except AppError as exc:
                 if action == "accept":
@@ -141,7 +157,13 @@ def lottery_page(request, token: str):
     return render(
         request,
         "gifts/lottery.html",
-        {"gift": gift, "card": card, "form": form, "state": _lottery_state(gift, card, user)},
+        {
+            "gift": gift,
+            "card": card,
+            "form": form,
+            "state": _lottery_state(gift, card, user),
+            "saved_addresses": _saved_addresses(user),
+        },
     )
 
 
@@ -150,14 +172,18 @@ def lottery_page(request, token: str):
 
 class BulkForm(forms.Form):
     sku_id = forms.IntegerField(widget=forms.RadioSelect)
-    quantity = forms.IntegerField(label="每人件数", min_value=1, initial=1)
-    file = forms.FileField(label="名单文件（CSV：姓名, 手机号或邮箱, 备注）", required=False)
+    quantity = forms.IntegerField(label=gettext_lazy("每人件数"), min_value=1, initial=1)
+    file = forms.FileField(label=gettext_lazy("名单文件（CSV：姓名, 手机号或邮箱, 备注）"), required=False)
     csv_text = forms.CharField(
-        label="或直接粘贴名单",
+        label=gettext_lazy("或直接粘贴名单"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "张三,13812345678,市场部\n李四,lisi@example.com,"}),
+        widget=forms.Textarea(
+            attrs={"rows": 6, "placeholder": gettext_lazy("张三,13812345678,市场部\n李四,lisi@example.com,")}
+        ),
     )
-    message = forms.CharField(label="祝福语", max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    message = forms.CharField(
+        label=gettext_lazy("祝福语"), max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()
@@ -171,9 +197,9 @@ class BulkForm(forms.Form):
                 except UnicodeDecodeError:
                     continue
             else:
-                raise forms.ValidationError("无法识别文件编码，请另存为 UTF-8 CSV")
+                raise forms.ValidationError(_("无法识别文件编码，请另存为 UTF-8 CSV"))
         if not data.get("csv_text", "").strip():
-            raise forms.ValidationError("请上传名单文件或粘贴名单")
+            raise forms.ValidationError(_("请上传名单文件或粘贴名单"))
         return data
 
 
@@ -219,7 +245,7 @@ def bulk_order(request, pk: int):
 
 
 class CodeForm(forms.Form):
-    code = forms.CharField(label="验证码", max_length=12)
+    code = forms.CharField(label=gettext_lazy("验证码"), max_length=12)
 
 
 def _bulk_state(card: dict, user, gift: Gift) -> str:
@@ -250,22 +276,27 @@ def bulk_claim(request, token: str):
         try:
             if action == "send_code":
                 bulk.bulk_code_send(row=row, user=user)
-                messages.info(request, f"验证码已发送到 {row.contact_masked}")
+                messages.info(request, _("验证码已发送到 %(contact)s") % {"contact": row.contact_masked})
                 return redirect("bulk-claim", token)
             if action == "verify" and code_form.is_valid():
                 bulk.bulk_code_verify(row=row, user=user, code=code_form.cleaned_data["code"])
-                messages.success(request, "身份已确认，请填写收货地址")
+                messages.success(request, _("身份已确认，请填写收货地址"))
                 return redirect("bulk-claim", token)
             if action == "decline":
                 slot_decline(gift=gift, user=user, slot_token=token)
-                messages.info(request, "已婉拒这份礼物，款项将原路退回给送礼人")
+                messages.info(request, _("已婉拒这份礼物，款项将原路退回给送礼人"))
                 return redirect("bulk-claim", token)
             if action == "accept" and form.is_valid():
                 d = form.cleaned_data
                 slot_accept(
-                    gift=gift, user=user, address=AddressInput.from_dict(d), sku_id=d.get("sku_id"), slot_token=token
+                    gift=gift,
+                    user=user,
+                    address=AddressInput.from_dict(d),
+                    sku_id=d.get("sku_id"),
+                    slot_token=token,
+                    save_address=d.get("save_address", False),
                 )
-                messages.success(request, "已收下礼物！商家发货后可在「我收到的礼物」查看物流")
+                messages.success(request, _("已收下礼物！商家发货后可在「我收到的礼物」查看物流"))
                 return redirect("bulk-claim", token)
         except AppError as exc:
             target = {"accept": form, "verify": code_form}.get(action)
@@ -285,6 +316,7 @@ def bulk_claim(request, token: str):
             "form": form,
             "code_form": code_form,
             "state": _bulk_state(card, user, gift),
+            "saved_addresses": _saved_addresses(user),
         },
     )
 
@@ -325,5 +357,5 @@ def tracker_resend(request, pk: int, slot_id: int):
     except AppError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"已重新发送给 {row.name}")
+        messages.success(request, _("已重新发送给 %(name)s") % {"name": row.name})
     return redirect("gift-tracker", pk)

@@ -15,8 +15,11 @@ from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from giftshop.errors import AppError
+from shops.templatetags.money import yuan
 
 from .models import PiiAccessLog, Refund, SlotStatus
 from .services import fulfilment, shipping_tools
@@ -26,18 +29,18 @@ CARRIERS = ["顺丰速运", "中通快递", "圆通速递", "韵达快递", "申
 
 
 class ShipForm(forms.Form):
-    carrier = forms.CharField(label="快递公司", max_length=40)
-    tracking_no = forms.CharField(label="运单号", max_length=64)
+    carrier = forms.CharField(label=_("快递公司"), max_length=40)
+    tracking_no = forms.CharField(label=_("运单号"), max_length=64)
 
 
 class RefundForm(forms.Form):
-    reason = forms.CharField(label="退款原因", max_length=200, required=False, widget=forms.Textarea({"rows": 3}))
+    reason = forms.CharField(label=_("退款原因"), max_length=200, required=False, widget=forms.Textarea({"rows": 3}))
 
 
 class TrackingImportForm(forms.Form):
     file = forms.FileField(
-        label="CSV 文件",
-        help_text="列：order_id,carrier,tracking_no（或 订单号,快递公司,运单号），UTF-8 或 GBK 编码",
+        label=_("CSV 文件"),
+        help_text=_("列：order_id,carrier,tracking_no（或 订单号,快递公司,运单号），UTF-8 或 GBK 编码"),
     )
 
 
@@ -89,7 +92,13 @@ def render_waybills(admin, request, slots):
         for slot in slots
     ]
     pii_access_record(user=request.user, slots=[s["slot"] for s in slips], channel=PiiAccessLog.Channel.WAYBILL_PRINT)
-    context = _context(admin, request, f"打印面单（{len(slips)} 单）", slips=slips, printed_at=timezone.now())
+    context = _context(
+        admin,
+        request,
+        ngettext("打印面单（%(n)d 单）", "打印面单（%(n)d 单）", len(slips)) % {"n": len(slips)},
+        slips=slips,
+        printed_at=timezone.now(),
+    )
     return TemplateResponse(request, "merchant/waybill_print.html", context)
 
 
@@ -107,16 +116,22 @@ def order_ship(admin, request, object_id):
                 actor=request.user,
             )
         except AppError as exc:
-            form.add_error(None, f"{exc.detail}（{exc.code}）")
+            form.add_error(None, _("%(detail)s（%(code)s）") % {"detail": exc.detail, "code": exc.code})
         else:
             messages.success(
-                request, f"订单 {slot.pk} 已发货：{form.cleaned_data['carrier']} {form.cleaned_data['tracking_no']}"
+                request,
+                _("订单 %(id)s 已发货：%(carrier)s %(tracking_no)s")
+                % {
+                    "id": slot.pk,
+                    "carrier": form.cleaned_data["carrier"],
+                    "tracking_no": form.cleaned_data["tracking_no"],
+                },
             )
             return HttpResponseRedirect(_url(admin, "changelist"))
     context = _context(
         admin,
         request,
-        f"手动发货：订单 {slot.pk}",
+        _("手动发货：订单 %(id)s") % {"id": slot.pk},
         original=slot,
         form=form,
         carriers=CARRIERS,
@@ -136,13 +151,15 @@ def order_refund(admin, request, object_id):
                 slot=slot, actor=request.user, reason=form.cleaned_data["reason"]
             )
         except AppError as exc:
-            messages.error(request, f"不能退款：{exc.detail}（{exc.code}）")
+            messages.error(request, _("不能退款：%(detail)s（%(code)s）") % {"detail": exc.detail, "code": exc.code})
         else:
             if refund is None:
-                messages.warning(request, f"订单 {slot.pk} 已发起过售后退款，没有新的退款")
+                messages.warning(request, _("订单 %(id)s 已发起过售后退款，没有新的退款") % {"id": slot.pk})
             else:
                 messages.success(
-                    request, f"订单 {slot.pk} 已发起售后退款 ¥{refund.amount_fen / 100:.2f}，款项原路退回送礼人"
+                    request,
+                    _("订单 %(id)s 已发起售后退款 %(amount)s，款项原路退回送礼人")
+                    % {"id": slot.pk, "amount": yuan(refund.amount_fen)},
                 )
         return HttpResponseRedirect(_url(admin, "change", slot.pk))
     gift = slot.gift
@@ -150,7 +167,7 @@ def order_refund(admin, request, object_id):
     context = _context(
         admin,
         request,
-        f"售后退款：订单 {slot.pk}",
+        _("售后退款：订单 %(id)s") % {"id": slot.pk},
         original=slot,
         form=form,
         amount_fen=max(0, gift.slot_amount_fen - refunded),
@@ -185,8 +202,15 @@ def tracking_import(admin, request):
             form.add_error("file", str(exc.detail))
         else:
             if report.shipped:
-                messages.success(request, f"已发货 {len(report.shipped)} 单")
+                messages.success(
+                    request,
+                    ngettext("已发货 %(n)d 单", "已发货 %(n)d 单", len(report.shipped)) % {"n": len(report.shipped)},
+                )
             if report.failed:
-                messages.error(request, f"{len(report.failed)} 行未能发货，原因见下表")
-    context = _context(admin, request, "批量导入运单号", form=form, report=report)
+                messages.error(
+                    request,
+                    ngettext("%(n)d 行未能发货，原因见下表", "%(n)d 行未能发货，原因见下表", len(report.failed))
+                    % {"n": len(report.failed)},
+                )
+    context = _context(admin, request, _("批量导入运单号"), form=form, report=report)
     return TemplateResponse(request, "merchant/tracking_import.html", context)

@@ -124,6 +124,8 @@ def gift_detail(request, pk: int):
 @login_required
 def gift_card(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    if gift.mode == Gift.Mode.BULK:  # no shared card: each person on the list has a personal link
+        return redirect("bulk-order", gift.bulk_order.pk)
     claim_url = request.build_absolute_uri(gift.claim_path())
     return render(
         request, "gifts/card.html", {"gift": gift, "claim_url": claim_url, "paid": gift.status != "pending_payment"}
@@ -134,6 +136,8 @@ def gift_card(request, pk: int):
 @cache_control(private=True, max_age=3600)
 def gift_qr(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    if gift.mode == Gift.Mode.BULK:
+        raise Http404
     img = qrcode.make(
         request.build_absolute_uri(gift.claim_path()), image_factory=qrcode.image.svg.SvgPathImage, box_size=8
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db.models import Sum
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import Product, ProductDailyStats, ShopDailyStats
 from .selectors import shop_ids_for_staff
@@ -74,15 +75,15 @@ def _bars(days: list[dict], field: str, height: int = 120, width: int = 600) -> 
 
 
 CHART_TITLES = {
-    "gifts_paid": "每日送出礼物",
-    "slots_accepted": "每日收下",
-    "slots_shipped": "每日发货",
-    "refunds": "每日退款笔数",
+    "gifts_paid": _("每日送出礼物"),
+    "slots_accepted": _("每日收下"),
+    "slots_shipped": _("每日发货"),
+    "refunds": _("每日退款笔数"),
 }
 
 
 def dashboard_view(request, site):
     figures = dashboard_figures(shop_ids=shop_ids_for_staff(user=request.user))
     charts = [{"title": CHART_TITLES[f], **_bars(figures["days"], f)} for f in SERIES]
-    context = {**site.each_context(request), "title": "送礼数据", "figures": figures, "charts": charts}
+    context = {**site.each_context(request), "title": _("送礼数据"), "figures": figures, "charts": charts}
     return TemplateResponse(request, "merchant/dashboard.html", context)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Gift, LotteryEntry, Slot, SlotStatus
 
@@ -23,15 +24,15 @@ S = SlotStatus
 # Where a recipient stands, in the order a gift moves.
 STAGES = ("queued", "sent", "opened", "accepted", "shipped", "delivered", "declined", "expired", "refunded")
 STAGE_LABELS = {
-    "queued": "待发送",
-    "sent": "已送出",
-    "opened": "已打开",
-    "accepted": "已收下",
-    "shipped": "已发货",
-    "delivered": "已签收",
-    "declined": "已拒收",
-    "expired": "已过期",
-    "refunded": "已退款",
+    "queued": _("待发送"),
+    "sent": _("已送出"),
+    "opened": _("已打开"),
+    "accepted": _("已收下"),
+    "shipped": _("已发货"),
+    "delivered": _("已签收"),
+    "declined": _("已拒收"),
+    "expired": _("已过期"),
+    "refunded": _("已退款"),
 }
 _BY_STATUS = {
     S.ACCEPTED: "accepted",
@@ -95,7 +96,7 @@ def tracker_row(slot: Slot, *, gift: Gift, claimable: bool) -> TrackerRow:
         note=note,
         contact=contact,
         stage=stage,
-        stage_label=STAGE_LABELS[stage],
+        stage_label=str(STAGE_LABELS[stage]),
         sku=slot.sku.label,
         link_sent_at=link_sent_at,
         opened_at=slot.opened_at,

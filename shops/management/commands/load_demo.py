@@ -1,13 +1,19 @@
-"""Demo data: shops, a category tree with the excluded top levels, products and the demo accounts.
+"""Demo data: shops, a category tree with the excluded top levels, products and the demo accounts,
+plus a group lottery and a bulk gift from alice so those pages have something to show.
 
 Demo accounts exist only here, never in production settings. Safe to run twice.
 """
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from giftshop.celery import app as celery_app
 from shops.models import Category, Product, Shop, ShopStaff, Sku
 
 PASSWORD = "giftshop-demo"
@@ -92,11 +98,29 @@ SHOPS = [
 ]
 
 
+DEMO_LOTTERY_PRODUCT, DEMO_LOTTERY_SKU = "招牌珍珠奶茶 · 两杯装", {"杯型": "中杯"}
+DEMO_LOTTERY_MESSAGE = "周五下午茶，群里抽三位朋友请喝奶茶！"
+DEMO_BULK_PRODUCT, DEMO_BULK_SKU = "节日礼盒", {"口味": "坚果"}
+DEMO_BULK_MESSAGE = "新春快乐，感谢一年的辛苦！"
+DEMO_BULK_LIST = (
+    "姓名,手机号或邮箱,备注\n张伟,13800138001,市场部\n李娜,lina@example.com,研发部\n王芳,13900139002,行政部\n"
+)
+
+
 class Command(BaseCommand):
     help = "Load the demo shops, products and accounts (password: giftshop-demo)."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        users = self._catalogue()
+        self._group_gifts(users)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready. Accounts (password {PASSWORD}): merchant, merchant2, alice, bob, carol; operator: admin"
+            )
+        )
+
+    @transaction.atomic
+    def _catalogue(self) -> dict:
         User = get_user_model()
         users = {}
         for username, email in [
@@ -138,8 +162,46 @@ class Command(BaseCommand):
                         Sku(product=product, attributes=a, price_fen=p, original_price_fen=o, stock=s)
                         for a, p, o, s in skus
                     )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo data ready. Accounts (password {PASSWORD}): merchant, merchant2, alice, bob, carol; operator: admin"
-            )
-        )
+        return users
+
+    def _group_gifts(self, users: dict) -> None:
+        """A paid lottery bob has entered and a paid bulk gift to a short list, made through the
+        services and paid at the sandbox gateway. Outside the catalogue's transaction, so the
+        on-commit work (list validation, the payment callback, sending links) runs at once, eagerly,
+        in-process, whatever broker the environment names."""
+        from gifts.models import BulkOrder, Gift
+        from gifts.providers.sandbox_payment import gateway_pay
+        from gifts.services import bulk, lottery
+
+        if transaction.get_connection().in_atomic_block:
+            # Called inside a caller's transaction (a test wrapped in one): on-commit work would never
+            # run, so the list would never be validated nor the payment confirmed. Leave them out.
+            self.stdout.write("Inside a transaction: the demo lottery and bulk gift are left out.")
+            return
+        alice = users["alice"]
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            with override_settings(SANDBOX_CALLBACK_BASE_URL="", SANDBOX_CALLBACK_DELAY=0):
+                if not Gift.objects.filter(sender=alice, mode=Gift.Mode.LOTTERY, message=DEMO_LOTTERY_MESSAGE).exists():
+                    sku = Sku.objects.get(product__title=DEMO_LOTTERY_PRODUCT, attributes=DEMO_LOTTERY_SKU)
+                    gift = lottery.lottery_create(
+                        sender=alice,
+                        sku_id=sku.pk,
+                        winners=3,
+                        draw_at=timezone.now() + timedelta(days=2),
+                        message=DEMO_LOTTERY_MESSAGE,
+                    )
+                    gateway_pay(out_trade_no=gift.payment.out_trade_no)
+                    gift.refresh_from_db()
+                    lottery.lottery_enter(gift=gift, user=users["bob"])
+                if not BulkOrder.objects.filter(sender=alice, message=DEMO_BULK_MESSAGE).exists():
+                    sku = Sku.objects.get(product__title=DEMO_BULK_PRODUCT, attributes=DEMO_BULK_SKU)
+                    order = bulk.bulk_order_create(
+                        sender=alice, sku_id=sku.pk, csv_text=DEMO_BULK_LIST, message=DEMO_BULK_MESSAGE
+                    )
+                    order.refresh_from_db()
+                    gift = bulk.bulk_checkout(order=order, sender=alice)
+                    gateway_pay(out_trade_no=gift.payment.out_trade_no)
+        finally:
+            celery_app.conf.task_always_eager = eager
