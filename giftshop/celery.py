@@ -2,10 +2,29 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from . import logs, metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftshop.settings.local")
 
 app = Celery("giftshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task metrics (counters, durations) and the backlog gauges read at scrape time: giftshop/metrics.py.
+metrics.connect_celery_signals()
+metrics.register_collectors()
+# Each task run logs with its task name, id and the gift/slot ids among its arguments.
+signals.task_prerun.connect(logs.task_context_open, weak=False)
+signals.task_postrun.connect(logs.task_context_close, weak=False)
+
+
+@signals.setup_logging.connect(weak=False)
+def _django_logging(**_):
+    """Workers log through Django's LOGGING (LOG_FORMAT=json|plain), not Celery's own format."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

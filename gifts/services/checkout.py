@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from giftshop.errors import AppError
+from giftshop.logs import bind
 from shops.eligibility import OUT_OF_STOCK as OUT_OF_STOCK_REASON
 from shops.eligibility import REASON_TEXT, sku_eligibility
 from shops.selectors import sku_get
@@ -18,6 +20,8 @@ from shops.services import stock_reserve
 from .. import error_codes as E
 from ..models import Gift, GiftEvent, Payment, Slot
 from ..providers import payment_provider
+
+log = logging.getLogger(__name__)
 
 
 def new_out_trade_no() -> str:
@@ -121,4 +125,6 @@ def gift_create(
             actor=sender,
             data={"units": units, "amount_fen": gift.amount_fen},
         )
+    bind(gift_id=gift.pk)
+    log.info("gift created: %s units, %s fen", units, gift.amount_fen)
     return gift

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, Conflict, NotFound
+from giftshop.logs import bind
 from shops.eligibility import sku_eligibility
 from shops.models import ShopStaff, Sku
 from shops.services import stock_release, stock_reserve
@@ -209,6 +210,8 @@ def slot_accept(
             address_save(user=user, address=address)
         slot_transition(slot, SlotStatus.ACCEPTED, actor=user, data={"sku_id": slot.sku_id})
         transaction.on_commit(lambda: enqueue_claim_processing(slot.pk))
+    bind(gift_id=gift.pk, slot_id=slot.pk)
+    log.info("claim accepted")
     return slot
 
 
@@ -300,6 +303,7 @@ def claim_process(*, slot_id: int) -> bool:
         if slot.status != SlotStatus.ACCEPTED:
             return False
         gift = slot.gift
+        bind(gift_id=gift.pk, slot_id=slot.pk)
         slot_transition(slot, SlotStatus.PROCESSING)
         if slot.sku_id != gift.sku_id:
             stock_release(sku_id=gift.sku_id, quantity=gift.quantity)
@@ -335,6 +339,7 @@ def claim_process(*, slot_id: int) -> bool:
         from ..tasks import dispatch_shipment
 
         transaction.on_commit(lambda: dispatch_shipment.delay(slot.pk))
+    log.info("claim processed: to ship")
     return True
 
 

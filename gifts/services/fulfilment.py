@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, Conflict, NotFound
+from giftshop.logs import bind
 from shops.services import stock_release
 
 from .. import error_codes as E
@@ -35,6 +36,7 @@ def shipment_dispatch(*, slot_id: int) -> Shipment | None:
     """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
     the Shipment row is created first and the carrier call carries the slot's idempotency key."""
     slot = Slot.objects.select_related("gift__sender", "sku__product", "address").get(pk=slot_id)
+    bind(gift_id=slot.gift_id, slot_id=slot.pk)
     if slot.status != SlotStatus.TO_SHIP:
         return None
     courier = carrier()
@@ -73,6 +75,7 @@ def shipment_dispatch(*, slot_id: int) -> Shipment | None:
                 kind="waybill_issued",
                 data={"carrier": shipment.carrier, "waybill_no": waybill_no},
             )
+            log.info("waybill issued")
     return shipment
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError
+from giftshop.logs import bind
 from shops.services import stock_release
 
 from .. import error_codes as E
@@ -42,6 +43,7 @@ def payment_settle(*, notice: PaymentNotice) -> str:
         payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
         if payment is None:
             raise AppError(E.UNKNOWN_ORDER, "Unknown out_trade_no.", status_code=404)
+        bind(gift_id=payment.gift_id)
         if notice.amount_fen != payment.amount_fen:
             log.error(
                 "payment amount mismatch out_trade_no=%s expected=%s got=%s",
@@ -207,6 +209,26 @@ def refund_submit(*, refund_id: int) -> None:
     payment_provider().refund(
         out_refund_no=refund.out_refund_no, out_trade_no=refund.payment.out_trade_no, amount_fen=refund.amount_fen
     )
+
+
+def refunds_requeue_stale(*, older_than, limit: int = 1000) -> int:
+    """Refunds still pending after `older_than` (a lost task, retries exhausted) are sent to the gateway
+    again; the gateway refunds once per out_refund_no, so a second send is harmless."""
+    from ..tasks import send_refund
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for refund_id in ids:
+        try:
+            send_refund.delay(refund_id)
+        except Exception:  # noqa: BLE001 (broker down: try again later)
+            log.warning("broker unavailable; refund=%s left pending", refund_id)
+            break
+    return len(ids)
 
 
 # Refund reasons whose success means the slot's money is back with the sender.

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from giftshop.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "giftshop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -44,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "giftshop.middleware.AppErrorPageMiddleware",
+    "giftshop.middleware.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -182,14 +186,9 @@ SANDBOX_SIGNATURE_TOLERANCE = timedelta(seconds=env.int("SANDBOX_SIGNATURE_TOLER
 SANDBOX_CARRIER_SCAN_DELAYS = env.list("SANDBOX_CARRIER_SCAN_DELAYS", cast=int, default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# LOG_FORMAT=json: one JSON object per line with request_id / task / gift_id / slot_id (giftshop/logs.py).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))
 # How many copies of each payment callback the sandbox sends, and after how many seconds.
 SANDBOX_CALLBACK_COPIES = env.int("SANDBOX_CALLBACK_COPIES", default=1)
 SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)

@@ -1,13 +1,15 @@
 """Production: every secret from the environment, HTTPS only, PostgreSQL and a real broker."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, logging_config
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A connection left dead by a database restart is noticed before use and replaced.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -21,3 +23,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# One JSON object per line for the log collector (giftshop/logs.py); LOG_FORMAT=plain to read by eye.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))

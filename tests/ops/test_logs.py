@@ -1,0 +1,53 @@
+"""Structured logs: one JSON object per line, carrying the request id and the gift/slot a line is about."""
+
+from django.test import Client
+
+from gifts.tasks import process_claim
+from tests.conftest import api_for
+
+from .helpers import accept
+
+
+def test_request_log_line_is_json_with_the_callers_request_id(db, json_log_lines):
+    response = Client().get("/healthz", headers={"X-Request-ID": "req-4711"})
+    assert response["X-Request-ID"] == "req-4711"
+    lines = [line for line in json_log_lines() if line["logger"] == "giftshop.request"]
+    assert len(lines) == 1
+    assert lines[0]["request_id"] == "req-4711"
+    assert lines[0]["path"] == "/healthz"
+    assert lines[0]["status"] == 200
+    assert lines[0]["level"] == "INFO"
+
+
+def test_request_without_an_id_gets_a_fresh_one_and_a_forged_one_is_replaced(db, json_log_lines):
+    first = Client().get("/healthz")
+    second = Client().get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    ids = [first["X-Request-ID"], second["X-Request-ID"]]
+    assert all(len(i) == 32 for i in ids) and ids[0] != ids[1]
+    assert [line["request_id"] for line in json_log_lines() if line["logger"] == "giftshop.request"] == ids
+
+
+def test_gift_creation_logs_the_gift_id_under_the_request_id(sku, sender, json_log_lines):
+    response = api_for(sender).post(
+        "/api/v1/gifts/", {"sku_id": sku.pk, "mode": "single"}, format="json", headers={"X-Request-ID": "req-gift"}
+    )
+    assert response.status_code == 201
+    created = [line for line in json_log_lines() if line["message"].startswith("gift created")]
+    assert len(created) == 1
+    assert created[0]["request_id"] == "req-gift"
+    assert created[0]["gift_id"] == response.json()["id"]
+
+
+def test_a_task_run_logs_its_slot_id_and_task_name(make_gift, recipient, address, json_log_lines):
+    gift = make_gift()
+    slot = accept(gift, recipient, address)
+    process_claim.delay(slot.pk)
+    processed = [line for line in json_log_lines() if line["message"] == "claim processed: to ship"]
+    assert len(processed) == 1
+    assert processed[0]["slot_id"] == slot.pk
+    assert processed[0]["gift_id"] == gift.pk
+    assert processed[0]["task"] == "gifts.tasks.process_claim"
+    # The task's context closes with the run.
+    from giftshop.logs import current
+
+    assert "task" not in current() and "task_id" not in current()
