@@ -140,6 +140,11 @@ class Slot(models.Model):
         indexes = [
             # The expiry sweep reads only what is due: cost follows expired rows, not the table.
             models.Index(fields=["expires_at"], condition=Q(status="unclaimed"), name="slot_unclaimed_expiry_idx"),
+            # A grab looks only at free slots: without this, every grab (and every "all taken")
+            # would walk past all the slots already grabbed.
+            models.Index(
+                fields=["gift", "number"], condition=Q(recipient__isnull=True, status="unclaimed"), name="slot_free_idx"
+            ),
             models.Index(fields=["status_changed_at"], condition=Q(status="accepted"), name="slot_accepted_idx"),
             models.Index(fields=["gift", "status"]),
             models.Index(fields=["recipient", "-id"]),
