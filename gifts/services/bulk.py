@@ -34,7 +34,7 @@ from .. import error_codes as E
 from ..models import BulkOrder, BulkRecipient, Gift, GiftEvent, GiftStatus, Slot, SlotStatus, mask_phone
 from ..providers.sms import sms_sender
 from ..regions import phone_is_valid
-from .group_checkout import gift_open, quantity_validate, sku_check_giftable
+from .checkout import gift_open, quantity_validate, sku_check_giftable
 
 log = logging.getLogger(__name__)
 

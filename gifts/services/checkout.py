@@ -14,6 +14,7 @@ from giftshop.errors import AppError
 from giftshop.logs import bind
 from shops.eligibility import OUT_OF_STOCK as OUT_OF_STOCK_REASON
 from shops.eligibility import REASON_TEXT, sku_eligibility
+from shops.models import Sku
 from shops.selectors import sku_get
 from shops.services import stock_reserve
 
@@ -28,15 +29,19 @@ def new_out_trade_no() -> str:
     return timezone.now().strftime("GS%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
 
 
-def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
-    if mode not in (Gift.Mode.SINGLE, Gift.Mode.GROUP):  # lotteries and lists have their own checkouts
-        raise AppError(E.BAD_MODE, "mode 只能是 single 或 group", fields={"mode": ["single 或 group"]})
+def quantity_validate(quantity: int) -> None:
     if not 1 <= quantity <= settings.GIFT_MAX_QUANTITY:
         raise AppError(
             E.BAD_QUANTITY,
             f"每人份数须在 1 到 {settings.GIFT_MAX_QUANTITY} 之间",
             fields={"quantity": ["out of range"]},
         )
+
+
+def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
+    if mode not in (Gift.Mode.SINGLE, Gift.Mode.GROUP):  # lotteries and lists have their own checkouts
+        raise AppError(E.BAD_MODE, "mode 只能是 single 或 group", fields={"mode": ["single 或 group"]})
+    quantity_validate(quantity)
     if mode == Gift.Mode.SINGLE and recipients != 1:
         raise AppError(E.BAD_RECIPIENTS, "送给一位朋友时人数只能是 1", fields={"recipients": ["must be 1"]})
     if mode == Gift.Mode.GROUP and not 2 <= recipients <= settings.GIFT_MAX_RECIPIENTS:
@@ -47,34 +52,9 @@ def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
         )
 
 
-def gift_create(
-    *,
-    sender,
-    sku_id: int,
-    mode: str = Gift.Mode.SINGLE,
-    recipients: int = 1,
-    quantity: int = 1,
-    message: str = "",
-    recipient_username: str = "",
-    allow_sku_choice: bool = False,
-    expected_price_fen: int | None = None,
-) -> Gift:
-    """Create a gift awaiting payment. Stock is taken now, so concurrent orders never oversell."""
-    _validate_shape(mode=mode, recipients=recipients, quantity=quantity)
-    named = None
-    if recipient_username:
-        if mode != Gift.Mode.SINGLE:
-            raise AppError(
-                E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={"recipient_username": ["single only"]}
-            )
-        named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
-        if named is None:
-            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={"recipient_username": ["unknown"]})
-        if named.pk == sender.pk:
-            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={"recipient_username": ["yourself"]})
-
+def sku_check_giftable(*, sku_id: int, units: int) -> Sku:
+    """The SKU if `units` of it may be gifted now, else the refusal every checkout gives."""
     sku = sku_get(sku_id=sku_id)
-    units = quantity * recipients
     eligibility = sku_eligibility(sku, quantity=units)
     if eligibility.reasons == [OUT_OF_STOCK_REASON]:
         # Short stock is momentary, not a property of the SKU: the same code the guarded reserve gives.
@@ -85,10 +65,24 @@ def gift_create(
             "；".join(REASON_TEXT[r] for r in eligibility.reasons),
             fields={"reasons": eligibility.reasons},
         )
-    if expected_price_fen is not None and expected_price_fen != sku.price_fen:
-        raise AppError(E.PRICE_CHANGED, "价格已变化，请确认新价格后再下单", fields={"price_fen": [str(sku.price_fen)]})
+    return sku
 
-    now = timezone.now()
+
+def gift_open(
+    *,
+    sender,
+    sku: Sku,
+    mode: str,
+    recipients: int,
+    quantity: int,
+    message: str = "",
+    named_recipient=None,
+    allow_sku_choice: bool = False,
+    draw_at=None,
+) -> tuple[Gift, list[Slot]]:
+    """What every checkout shares: reserve stock, create the gift with its slots up front and one
+    prepay order at the gateway, in one transaction. Returns (gift, slots)."""
+    units = quantity * recipients
     with transaction.atomic():
         stock_reserve(sku_id=sku.pk, quantity=units)
         gift = Gift.objects.create(
@@ -101,11 +95,14 @@ def gift_create(
             unit_price_fen=sku.price_fen,
             amount_fen=sku.price_fen * units,
             message=message.strip()[:200],
-            named_recipient=named,
+            named_recipient=named_recipient,
             allow_sku_choice=allow_sku_choice,
-            pay_deadline=now + settings.GIFT_PAYMENT_WINDOW,
+            pay_deadline=timezone.now() + settings.GIFT_PAYMENT_WINDOW,
+            draw_at=draw_at,
         )
-        Slot.objects.bulk_create(Slot(gift=gift, number=n, sku=sku) for n in range(1, recipients + 1))
+        slots = Slot.objects.bulk_create(
+            [Slot(gift=gift, number=n, sku=sku) for n in range(1, recipients + 1)], batch_size=1000
+        )
         provider = payment_provider()
         out_trade_no = new_out_trade_no()
         cashier_url = provider.prepay(
@@ -127,4 +124,46 @@ def gift_create(
         )
     bind(gift_id=gift.pk)
     log.info("gift created: %s units, %s fen", units, gift.amount_fen)
+    return gift, slots
+
+
+def gift_create(
+    *,
+    sender,
+    sku_id: int,
+    mode: str = Gift.Mode.SINGLE,
+    recipients: int = 1,
+    quantity: int = 1,
+    message: str = "",
+    recipient_username: str = "",
+    allow_sku_choice: bool = False,
+    expected_price_fen: int | None = None,
+) -> Gift:
+    """Send to one friend or a group: create the gift awaiting payment. Stock is taken now, so
+    concurrent orders never oversell."""
+    _validate_shape(mode=mode, recipients=recipients, quantity=quantity)
+    named = None
+    if recipient_username:
+        if mode != Gift.Mode.SINGLE:
+            raise AppError(
+                E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={"recipient_username": ["single only"]}
+            )
+        named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
+        if named is None:
+            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={"recipient_username": ["unknown"]})
+        if named.pk == sender.pk:
+            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={"recipient_username": ["yourself"]})
+    sku = sku_check_giftable(sku_id=sku_id, units=quantity * recipients)
+    if expected_price_fen is not None and expected_price_fen != sku.price_fen:
+        raise AppError(E.PRICE_CHANGED, "价格已变化，请确认新价格后再下单", fields={"price_fen": [str(sku.price_fen)]})
+    gift, _ = gift_open(
+        sender=sender,
+        sku=sku,
+        mode=mode,
+        recipients=recipients,
+        quantity=quantity,
+        message=message,
+        named_recipient=named,
+        allow_sku_choice=allow_sku_choice,
+    )
     return gift

@@ -28,7 +28,7 @@ from shops.services import stock_release
 from .. import error_codes as E
 from ..models import Gift, GiftEvent, GiftStatus, LotteryDraw, LotteryEntry, LotteryInvite, Refund, Slot, SlotStatus
 from ..states import slots_transition_bulk
-from .group_checkout import gift_open, quantity_validate, sku_check_giftable
+from .checkout import gift_open, quantity_validate, sku_check_giftable
 from .notifications import notify
 from .payment import refund_request
 
