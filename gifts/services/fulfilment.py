@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, Conflict, NotFound
 from giftshop.logs import bind
+from shops.models import ShopStaff
 from shops.services import stock_release
 
 from .. import error_codes as E
@@ -193,6 +194,8 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | 
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise Conflict(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
         gift = locked.gift
+        if not _may_refund(actor=actor, shop_id=gift.shop_id):
+            raise AppError(E.ROLE_NOT_ALLOWED, "只有店主或店长可以发起售后退款", status_code=403)
         already = sum(r.amount_fen for r in locked.refunds.all())
         amount = gift.slot_amount_fen - already
         GiftEvent.objects.create(gift=gift, slot=locked, kind="after_sales", actor=actor, data={"reason": reason})
@@ -200,6 +203,15 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | 
         if refund is not None and locked.status == SlotStatus.TO_SHIP:
             _stock_release_unshipped(locked)
         return refund
+
+
+def _may_refund(*, actor, shop_id: int) -> bool:
+    """Money goes out: owners and managers may, shippers may not; operators always may."""
+    if getattr(actor, "is_superuser", False):
+        return True
+    return ShopStaff.objects.filter(
+        shop_id=shop_id, user=actor, role__in=[ShopStaff.Role.OWNER, ShopStaff.Role.MANAGER]
+    ).exists()
 
 
 def _stock_release_unshipped(slot: Slot) -> None:

@@ -384,3 +384,17 @@ def test_orders_search_finds_an_order_by_id_or_waybill_and_tolerates_text(client
     by_waybill = client.get(url("changelist"), {"q": a.shipment.waybill_no})
     assert list(by_waybill.context["cl"].result_list) == [a]
     assert client.get(url("changelist"), {"q": "张三"}).status_code == 200
+
+
+def test_a_shipper_may_ship_but_not_refund(to_ship, shop_sku):
+    from giftshop.errors import AppError
+
+    shipper = ShopStaffFactory(shop=shop_sku.product.shop, user=UserFactory(username="packer"), role="shipper").user
+    (slot,) = to_ship(shop_sku, 1)
+    with pytest.raises(AppError) as refused:
+        slot_refund_after_sales(slot=slot, actor=shipper, reason="想退")
+    assert refused.value.code == "role_not_allowed" and refused.value.status_code == 403
+    assert not slot.refunds.exists()
+    slot_ship_manually(slot=slot, carrier_name="顺丰速运", tracking_no="SF0001", actor=shipper)
+    slot.refresh_from_db()
+    assert slot.status == "shipped"
