@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from giftshop.errors import AppError
-from shops.eligibility import sku_eligibility
 from shops.selectors import product_get
 
 from .forms import AddressForm
@@ -23,24 +22,7 @@ from .models import Gift, SlotStatus
 from .selectors import gift_get_for_sender
 from .services import bulk, lottery, tracker
 from .services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
-
-
-def _apply_error(form, exc: AppError) -> None:
-    form.add_error(None, exc.detail)
-    for field, errs in (exc.fields or {}).items():
-        if field in form.fields:
-            for err in errs if isinstance(errs, list) else [errs]:
-                form.add_error(field, str(err))
-
-
-def _saved_addresses(user) -> list:
-    return list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
-
-
-def _sku_rows(product):
-    rows = [(s, sku_eligibility(s)) for s in product.skus.all()]
-    return rows, next((s for s, e in rows if e.eligible), None)
-
+from .views import apply_error, saved_addresses, sku_rows
 
 # ----- lottery -----
 
@@ -71,7 +53,7 @@ class LotteryForm(forms.Form):
 @login_required
 def lottery_new(request, pk: int):
     product = product_get(product_id=pk)
-    sku_rows, first_ok = _sku_rows(product)
+    rows, first_ok = sku_rows(product)
     default_draw = timezone.localtime() + timezone.timedelta(hours=2)
     form = LotteryForm(
         request.POST or None,
@@ -90,10 +72,10 @@ def lottery_new(request, pk: int):
                 allowed_usernames=d["allowed_usernames"],
             )
         except AppError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect(gift.payment.cashier_url)
-    return render(request, "gifts/lottery_new.html", {"product": product, "sku_rows": sku_rows, "form": form})
+    return render(request, "gifts/lottery_new.html", {"product": product, "sku_rows": rows, "form": form})
 
 
 def _lottery_state(gift: Gift, card: dict, user) -> str:
@@ -149,7 +131,7 @@ def lottery_page(request, token: str):
                     return redirect("lottery", token)
             except AppError as exc:
                 if action == "accept":
-                    _apply_error(form, exc)
+                    apply_error(form, exc)
                 else:
                     messages.error(request, exc.detail)
         form.is_bound = form.is_bound and request.POST.get("action") == "accept"
@@ -162,7 +144,7 @@ def lottery_page(request, token: str):
             "card": card,
             "form": form,
             "state": _lottery_state(gift, card, user),
-            "saved_addresses": _saved_addresses(user),
+            "saved_addresses": saved_addresses(user),
         },
     )
 
@@ -206,7 +188,7 @@ class BulkForm(forms.Form):
 @login_required
 def bulk_new(request, pk: int):
     product = product_get(product_id=pk)
-    sku_rows, first_ok = _sku_rows(product)
+    rows, first_ok = sku_rows(product)
     form = BulkForm(request.POST or None, request.FILES or None, initial={"sku_id": first_ok.pk if first_ok else None})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -219,10 +201,10 @@ def bulk_new(request, pk: int):
                 message=d["message"],
             )
         except AppError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect("bulk-order", order.pk)
-    return render(request, "gifts/bulk_new.html", {"product": product, "sku_rows": sku_rows, "form": form})
+    return render(request, "gifts/bulk_new.html", {"product": product, "sku_rows": rows, "form": form})
 
 
 @login_required
@@ -301,7 +283,7 @@ def bulk_claim(request, token: str):
         except AppError as exc:
             target = {"accept": form, "verify": code_form}.get(action)
             if target is not None:
-                _apply_error(target, exc)
+                apply_error(target, exc)
             else:
                 messages.error(request, exc.detail)
     form.is_bound = form.is_bound and request.POST.get("action") == "accept"
@@ -316,7 +298,7 @@ def bulk_claim(request, token: str):
             "form": form,
             "code_form": code_form,
             "state": _bulk_state(card, user, gift),
-            "saved_addresses": _saved_addresses(user),
+            "saved_addresses": saved_addresses(user),
         },
     )
 

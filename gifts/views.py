@@ -38,20 +38,29 @@ from .services import claim as claim_service
 from .services.notifications import notification_mark_read
 
 
-def _apply_error(form, exc: AppError) -> None:
+def apply_error(form, exc: AppError) -> None:
+    """Show a service's refusal on a form: its detail on top, field messages beside their fields."""
     form.add_error(None, exc.detail)
     for field, errs in (exc.fields or {}).items():
         if field in form.fields:
-            for err in errs:
-                form.add_error(field, err)
+            for err in errs if isinstance(errs, list) else [errs]:
+                form.add_error(field, str(err))
+
+
+def sku_rows(product) -> tuple[list, object]:
+    """Each SKU with its eligibility, and the first one that can be gifted (the sheet's default)."""
+    rows = [(s, sku_eligibility(s)) for s in product.skus.all()]
+    return rows, next((s for s, e in rows if e.eligible), None)
+
+
+def saved_addresses(user) -> list:
+    return list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
 
 
 @login_required
 def checkout(request, pk: int):
     product = product_get(product_id=pk)
-    skus = list(product.skus.all())
-    sku_rows = [(s, sku_eligibility(s)) for s in skus]
-    first_ok = next((s for s, e in sku_rows if e.eligible), None)
+    rows, first_ok = sku_rows(product)
     form = CheckoutForm(request.POST or None, initial={"sku_id": first_ok.pk if first_ok else None})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -69,10 +78,10 @@ def checkout(request, pk: int):
                 expected_price_fen=d["expected_price_fen"],
             )
         except AppError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect(gift.payment.cashier_url)
-    return render(request, "gifts/checkout.html", {"product": product, "sku_rows": sku_rows, "form": form})
+    return render(request, "gifts/checkout.html", {"product": product, "sku_rows": rows, "form": form})
 
 
 def sandbox_cashier(request, out_trade_no: str):
@@ -181,13 +190,13 @@ def claim(request, token: str):
                     messages.success(request, _("已收下礼物！商家发货后你可以在「我收到的礼物」里查看物流"))
                     return redirect("claim", token)
             except AppError as exc:
-                _apply_error(form, exc)
+                apply_error(form, exc)
         form.is_bound = form.is_bound and request.POST.get("action") == "accept"
     card = claim_card(gift=gift, user=user)
     mine = claim_service.slot_for_recipient(gift=gift, user=user)
     if mine is not None and mine.status not in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED):
         thanks_form = ThanksForm(initial={"thanks": mine.thanks})
-    saved = list(user.saved_addresses.all()[:5]) if user.is_authenticated else []
+    saved = saved_addresses(user)
     state = _claim_state(gift, card, mine, user)
     return render(
         request,
