@@ -37,6 +37,7 @@ browser-deps:
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 check-migrations: $(VENV)/.stamp-dev
 	DJANGO_SETTINGS_MODULE=giftshop.settings.test DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py makemigrations --check --dry-run

@@ -9,7 +9,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .common import RESULTS, ROOT, SCALE, VENV_BIN, bulk_users, catalogue, log, paid_gift, pct
+from bench.common import RESULTS, ROOT, SCALE, VENV_BIN, bulk_users, catalogue, log, paid_gift, pct
 
 GIFTS = max(2, int(20 * SCALE))
 SLOTS_PER_GIFT = 100
@@ -78,14 +78,15 @@ def _queue_length() -> int:
 
 
 def _requeue() -> int:
-    from datetime import timedelta
+    from django.utils import timezone
 
-    from gifts.services.claim import claims_requeue_stale
-    from gifts.services.fulfilment import shipments_requeue_stale
+    from outbox.jobs import jobs_publish_due
+    from outbox.models import Job
 
-    n = claims_requeue_stale(older_than=timedelta(0)) + shipments_requeue_stale(older_than=timedelta(0))
+    Job.objects.update(due_at=timezone.now())
+    n = jobs_publish_due(limit=100_000)
     if n:
-        log(f"claim to dispatch: the queue was empty with work left; requeued {n} claims/dispatches")
+        log(f"claim to dispatch: the queue was empty with work left; published {n} outbox jobs again")
     return n
 
 
@@ -105,7 +106,8 @@ def _accept(token: str, user_id: int) -> None:
 def run(server) -> dict:
     from django.contrib.auth import get_user_model
 
-    from gifts.models import Shipment, Slot
+    from fulfilment.models import Shipment
+    from gifts.models import Slot
 
     accepts = GIFTS * SLOTS_PER_GIFT
     log(f"claim to dispatch: {GIFTS} group gifts of {SLOTS_PER_GIFT} slots, {accepts:,} recipients")
@@ -130,7 +132,7 @@ def run(server) -> dict:
         while shipments.count() < accepts and time.monotonic() < deadline:
             time.sleep(0.5)
             # The queue is empty but work is left: messages were lost (another process on this machine
-            # restarted or flushed Redis). Do what beat's requeue sweep does in production.
+            # restarted or flushed Redis). Do what beat's outbox sweep does in production.
             if _queue_length() == 0:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > 3:

@@ -132,9 +132,9 @@ def catalogue(*, slug: str, stock: int = 1_000_000, merchant_username: str | Non
 
 def paid_gift(*, sender, sku, mode: str = "single", recipients: int = 1, message: str = "生日快乐"):
     """A gift created and paid through the services (the gateway's verified notice applied directly)."""
-    from gifts.providers.base import PaymentNotice
     from gifts.services.checkout import gift_create
-    from gifts.services.payment import payment_settle
+    from payments.providers import PaymentNotice
+    from payments.services import payment_settle
 
     gift = gift_create(sender=sender, sku_id=sku.pk, mode=mode, recipients=recipients, message=message)
     payment_settle(

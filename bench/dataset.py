@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .common import SCALE, analyze, bulk_users, catalogue, log, sql
+from bench.common import SCALE, analyze, bulk_users, catalogue, log, sql
 
 SENDERS = 1000
 
@@ -54,8 +54,10 @@ def _insert(model, exprs: dict[str, str | tuple[str, list]], series: str) -> Non
 
 
 def build(*, gifts: int, expired: int) -> Dataset:
-    from gifts.models import Gift, Payment, SandboxPayOrder, ShippingAddress, Slot
+    from gifts.models import Gift, ShippingAddress, Slot
     from giftshop.crypto import encrypt
+    from payments.models import Payment
+    from sandbox.models import SandboxPayOrder
 
     t0 = time.monotonic()
     small = catalogue(slug="small-shop", merchant_username="merchant-small")

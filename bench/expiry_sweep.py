@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from . import dataset
-from .common import SCALE, analyze, count_queries, log, sql
+from bench import dataset
+from bench.common import SCALE, analyze, count_queries, log, sql
 
 SMALL = int(10_000 * SCALE)
 BIG = int(100_000 * SCALE)

@@ -11,7 +11,20 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .common import RESULTS, SCALE, Server, analyze, bulk_users, catalogue, db_params, log, paid_gift, pg_env, sql, wrk
+from bench.common import (
+    RESULTS,
+    SCALE,
+    Server,
+    analyze,
+    bulk_users,
+    catalogue,
+    db_params,
+    log,
+    paid_gift,
+    pg_env,
+    sql,
+    wrk,
+)
 
 SLOTS = 1000
 ATTEMPTS = int(20_000 * SCALE)

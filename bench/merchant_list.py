@@ -11,8 +11,8 @@ import base64
 import json
 from urllib.parse import urlencode
 
-from . import dataset
-from .common import http_get, log, median, pct
+from bench import dataset
+from bench.common import http_get, log, median, pct
 
 REQUESTS = 50
 URL = "/api/v1/merchant/orders/"
@@ -51,7 +51,7 @@ def _measure(server, name: str, token: str, query: dict) -> dict:
 
 
 def _plan(user, position: int | None) -> str:
-    from gifts.selectors import merchant_slots
+    from fulfilment.selectors import merchant_slots
 
     qs = merchant_slots(user=user).order_by("-id")
     if position is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from .common import SCALE, bulk_users, catalogue, log, median, paid_gift
+from bench.common import SCALE, bulk_users, catalogue, log, median, paid_gift
 
 SIZES = (10, max(100, int(10_000 * SCALE)))
 REPEAT = 5
@@ -20,7 +20,9 @@ def _world(size: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from gifts.models import Gift, Payment, Shipment, ShippingAddress, Slot, SlotStatus
+    from fulfilment.models import Shipment
+    from gifts.models import Gift, ShippingAddress, Slot, SlotStatus
+    from payments.models import Payment
 
     cat = catalogue(slug=f"pages-{size}", stock=10 * size + 10_000)
     sender = get_user_model().objects.create_user(f"pages-sender-{size}", password="bench-pass")

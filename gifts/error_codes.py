@@ -1,5 +1,7 @@
-"""Stable machine codes for every refusal the gifts app gives. Clients switch on these."""
+"""Stable machine codes for every refusal of the gift core (checkout, claim, state machine).
+Clients switch on these; their HTTP statuses are in giftshop/errors.py."""
 
+# checkout
 NOT_ELIGIBLE = "not_eligible"
 PRICE_CHANGED = "price_changed"
 OUT_OF_STOCK = "out_of_stock"
@@ -9,11 +11,7 @@ BAD_RECIPIENTS = "bad_recipients"
 UNKNOWN_RECIPIENT = "unknown_recipient"
 CANNOT_GIFT_SELF = "cannot_gift_self"
 
-BAD_SIGNATURE = "bad_signature"
-AMOUNT_MISMATCH = "amount_mismatch"
-UNKNOWN_ORDER = "unknown_order"
-
-NOT_PAID = "not_paid"
+# claim
 ALL_TAKEN = "all_taken"
 ALREADY_TAKEN_BY_YOU = "already_taken_by_you"
 TAKEN_BY_OTHER = "taken_by_other"
@@ -26,24 +24,7 @@ SKU_CHOICE_NOT_ALLOWED = "sku_choice_not_allowed"
 SKU_NOT_ALLOWED = "sku_not_allowed"
 BAD_ADDRESS = "bad_address"
 NOT_CLAIMABLE = "not_claimable"
+BAD_THANKS = "bad_thanks"
 
-NOT_SHIPPABLE = "not_shippable"
-NOT_REFUNDABLE = "not_refundable"
-REFUND_PENDING = "refund_pending"
-UNKNOWN_WAYBILL = "unknown_waybill"
-
-# group lottery and bulk gifts
-NOT_LOTTERY = "not_lottery"
-BAD_DRAW_TIME = "bad_draw_time"
-NOT_INVITED = "not_invited"
-LOTTERY_CLOSED = "lottery_closed"
-NOT_A_WINNER = "not_a_winner"
-BAD_LIST = "bad_list"
-LIST_NOT_READY = "list_not_ready"
-NO_VALID_ROWS = "no_valid_rows"
-CODE_REQUIRED = "code_required"
-BAD_CODE = "bad_code"
-CODE_EXPIRED = "code_expired"
-TOO_MANY_ATTEMPTS = "too_many_attempts"
-TOO_SOON = "too_soon"
-ROLE_NOT_ALLOWED = "role_not_allowed"
+# the state machine
+ILLEGAL_TRANSITION = "illegal_transition"

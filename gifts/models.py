@@ -44,6 +44,17 @@ class SlotStatus(models.TextChoices):
     REFUNDED = "refunded", _("已退款")
 
 
+# The status groups every app asks about, named once.
+# Not paid (yet, or ever): the gift does not exist for recipients, merchants or the tracker.
+GIFT_UNPAID = (GiftStatus.PENDING_PAYMENT, GiftStatus.CANCELLED)
+# Free slots may still be taken (grabbed, entered, opened by a new recipient).
+GIFT_OPEN = (GiftStatus.SENT, GiftStatus.PARTLY_CLAIMED)
+# A slot someone holds may still be accepted or declined (all slots held is `claimed`).
+GIFT_CLAIMABLE = (*GIFT_OPEN, GiftStatus.CLAIMED)
+# Slots a recipient holds and the merchant still has to get to them.
+SLOT_IN_PROGRESS = (SlotStatus.ACCEPTED, SlotStatus.PROCESSING, SlotStatus.TO_SHIP, SlotStatus.SHIPPED)
+
+
 class Gift(models.Model):
     class Mode(models.TextChoices):
         SINGLE = "single", _("送给一位朋友")
@@ -103,10 +114,11 @@ class Gift(models.Model):
     def slot_amount_fen(self) -> int:
         return self.unit_price_fen * self.quantity
 
+    # Mode -> the URL name of the page a shared link opens; filled in by `gifts.modes.register`.
+    CLAIM_VIEWS: dict[str, str] = {}
+
     def claim_path(self) -> str:
-        if self.mode == Gift.Mode.LOTTERY:
-            return reverse("lottery", args=[self.claim_token])
-        return reverse("claim", args=[self.claim_token])
+        return reverse(self.CLAIM_VIEWS.get(self.mode, "claim"), args=[self.claim_token])
 
 
 class Slot(models.Model):
@@ -227,11 +239,25 @@ def mask_name(name: str) -> str:
 
 
 class GiftEvent(models.Model):
-    """The audit trail: one row per status change or notable act, never updated."""
+    """The audit trail: one row per status change or notable act, never updated. Written only
+    through `gifts.events` (and the state modules), so every kind is one of `Kind`."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("下单")
+        GIFT_STATUS = "gift_status", _("礼物状态变化")
+        SLOT_STATUS = "slot_status", _("收礼状态变化")
+        GRAB_RELEASED = "grab_released", _("退回群礼物名额")
+        THANKS = "thanks", _("答谢")
+        REFUND_REQUESTED = "refund_requested", _("申请退款")
+        WAYBILL_ISSUED = "waybill_issued", _("已出面单")
+        AFTER_SALES = "after_sales", _("售后")
+        LOTTERY_DRAWN = "lottery_drawn", _("已开奖")
+        LINK_RESENT = "link_resent", _("重发领取链接")
+        BULK_VERIFIED = "bulk_verified", _("验证身份")
 
     gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="events")
     slot = models.ForeignKey(Slot, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -245,104 +271,26 @@ class GiftEvent(models.Model):
         return f"{self.kind} {self.from_status}->{self.to_status}"
 
 
-class Payment(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("待支付")
-        PAID = "paid", _("已支付")
-        CLOSED = "closed", _("已关闭")
-
-    gift = models.OneToOneField(Gift, on_delete=models.PROTECT, related_name="payment")
-    provider = models.CharField(max_length=20)
-    out_trade_no = models.CharField(max_length=64, unique=True)
-    amount_fen = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    transaction_id = models.CharField(max_length=64, blank=True)
-    cashier_url = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return self.out_trade_no
-
-
-class Refund(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("退款中")
-        SUCCEEDED = "succeeded", _("已退款")
-
-    class Reason(models.TextChoices):
-        DECLINED = "declined", _("拒收")
-        EXPIRED = "expired", _("过期未领")
-        PRICE_DIFFERENCE = "price_difference", _("换款差价")
-        AFTER_SALES = "after_sales", _("售后退款")
-        LATE_PAYMENT = "late_payment", _("订单取消后到账")
-        UNDRAWN = "undrawn", _("未使用份数")
-
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    slot = models.ForeignKey(Slot, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")
-    out_refund_no = models.CharField(max_length=80, unique=True)
-    amount_fen = models.PositiveIntegerField()
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["created_at"], condition=Q(status="pending"), name="refund_pending_idx"),
-            models.Index(fields=["succeeded_at"], condition=Q(status="succeeded"), name="refund_succeeded_at_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return self.out_refund_no
-
-
-class Shipment(models.Model):
-    class Status(models.TextChoices):
-        REQUESTED = "requested", _("面单申请中")
-        ISSUED = "issued", _("已出面单")
-        FAILED = "failed", _("面单失败")
-
-    slot = models.OneToOneField(Slot, on_delete=models.PROTECT, related_name="shipment")
-    carrier = models.CharField(max_length=40)
-    waybill_no = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    issued_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["carrier", "waybill_no"], condition=~Q(waybill_no=""), name="shipment_unique_waybill"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.carrier} {self.waybill_no or '(pending)'}"
-
-
-class TrackingEvent(models.Model):
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking")
-    event_id = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=20)
-    description = models.CharField(max_length=200, blank=True)
-    occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["occurred_at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.status} @ {self.occurred_at}"
-
-
 class Notification(models.Model):
     """The in-app inbox. `dedupe_key` makes every event notify a person at most once."""
 
+    class Kind(models.TextChoices):
+        GIFT_PAID = "gift_paid", _("礼物已支付")
+        ACCEPTED = "accepted", _("已收下")
+        TO_SHIP = "to_ship", _("新的待发货订单")
+        DECLINED = "declined", _("婉拒")
+        THANKS = "thanks", _("答谢")
+        REMINDER = "reminder", _("即将过期提醒")
+        EXPIRED = "expired", _("超时未领")
+        REFUND = "refund", _("退款")
+        SHIPPED = "shipped", _("已发货")
+        DELIVERED = "delivered", _("已签收")
+        LOTTERY_WON = "lottery_won", _("中奖")
+        LOTTERY_LOST = "lottery_lost", _("未中奖")
+        LOTTERY_DRAWN = "lottery_drawn", _("已开奖")
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     dedupe_key = models.CharField(max_length=120, unique=True)
     title = models.CharField(max_length=120)
     body = models.TextField(blank=True)
@@ -357,209 +305,3 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
-
-
-# --- The sandbox gateway's and courier's own books. They stand in for outside systems. ---
-
-
-class SandboxPayOrder(models.Model):
-    out_trade_no = models.CharField(max_length=64, unique=True)
-    transaction_id = models.CharField(max_length=64, unique=True)
-    amount_fen = models.PositiveIntegerField()
-    description = models.CharField(max_length=200, blank=True)
-    status = models.CharField(max_length=10, default="created")  # created, paid, closed
-    paid_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.out_trade_no
-
-
-class SandboxRefund(models.Model):
-    out_refund_no = models.CharField(max_length=80, unique=True)
-    out_trade_no = models.CharField(max_length=64, db_index=True)
-    amount_fen = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.out_refund_no
-
-
-class SandboxWaybill(models.Model):
-    request_key = models.CharField(max_length=80, unique=True)
-    waybill_no = models.CharField(max_length=64, unique=True)
-    receiver_region = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.waybill_no
-
-
-# --- Group lottery (群礼物抽奖) and bulk gifts from a list (员工福利 / client gifts). ---
-
-
-class LotteryInvite(models.Model):
-    """Who may enter a lottery. A lottery without invites is open to anyone with the link."""
-
-    gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="lottery_invites")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["gift", "user"], name="lottery_one_invite_per_account")]
-
-    def __str__(self) -> str:
-        return f"invite gift #{self.gift_id} user #{self.user_id}"
-
-
-class LotteryEntry(models.Model):
-    gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="lottery_entries")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lottery_entries")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["gift_id", "id"]
-        constraints = [models.UniqueConstraint(fields=["gift", "user"], name="lottery_one_entry_per_account")]
-
-    def __str__(self) -> str:
-        return f"entry gift #{self.gift_id} user #{self.user_id}"
-
-
-class LotteryDraw(models.Model):
-    """The audit record of one draw; one per gift (the OneToOne makes a second draw impossible).
-
-    `entrant_ids` is the entrant list in entry order and `picks` the indices the cryptographic
-    source (`source`) chose, in the order chosen: winners are exactly `entrant_ids[i] for i in picks`.
-    """
-
-    gift = models.OneToOneField(Gift, on_delete=models.CASCADE, related_name="lottery_draw")
-    drawn_at = models.DateTimeField()
-    source = models.CharField(max_length=40, default="secrets.SystemRandom")
-    entrant_ids = models.JSONField(default=list)
-    picks = models.JSONField(default=list)
-    winner_ids = models.JSONField(default=list)
-    units_unused = models.PositiveIntegerField(default=0)
-    refund_fen = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"draw of gift #{self.gift_id}"
-
-
-class BulkOrder(models.Model):
-    """A recipient list uploaded for one SKU: validated by workers in chunks, then one payment for all."""
-
-    class Stage(models.TextChoices):
-        VALIDATING = "validating", _("校验中")
-        VALIDATED = "validated", _("待确认")
-        ORDERED = "ordered", _("待支付")
-        SENDING = "sending", _("发送链接中")
-        SENT = "sent", _("已发送")
-
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bulk_orders")
-    sku = models.ForeignKey("shops.Sku", on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField(default=1)
-    message = models.CharField(max_length=200, blank=True)
-    csv_text = EncryptedTextField(help_text=_("the uploaded list, kept until validated"))
-    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.VALIDATING)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    valid_rows = models.PositiveIntegerField(default=0)
-    invalid_rows = models.PositiveIntegerField(default=0)
-    links_sent = models.PositiveIntegerField(default=0)
-    gift = models.OneToOneField(Gift, null=True, blank=True, on_delete=models.PROTECT, related_name="bulk_order")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["sender", "-id"])]
-
-    def __str__(self) -> str:
-        return f"Bulk order #{self.pk}"
-
-
-class BulkRecipient(models.Model):
-    """One row of a bulk list. Valid rows get a slot; the slot is claimed through the row's own
-    link (`token`) by whoever proves, with a one-time code, that they hold the named phone or email."""
-
-    class ContactKind(models.TextChoices):
-        PHONE = "phone", _("手机")
-        EMAIL = "email", _("邮箱")
-
-    order = models.ForeignKey(BulkOrder, on_delete=models.CASCADE, related_name="rows")
-    row_number = models.PositiveIntegerField()
-    name = models.CharField(max_length=60, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    contact = EncryptedTextField(blank=True)
-    contact_kind = models.CharField(max_length=5, choices=ContactKind.choices, blank=True)
-    contact_masked = models.CharField(max_length=80, blank=True)
-    contact_digest = models.CharField(max_length=64, blank=True, help_text=_("keyed hash for duplicate checks"))
-    error = models.CharField(max_length=300, blank=True, help_text=_("why the row was refused; empty if valid"))
-    slot = models.OneToOneField(Slot, null=True, blank=True, on_delete=models.CASCADE, related_name="bulk_recipient")
-    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    link_sent_at = models.DateTimeField(null=True, blank=True)
-    code_hash = models.CharField(max_length=64, blank=True)
-    code_sent_at = models.DateTimeField(null=True, blank=True)
-    code_expires_at = models.DateTimeField(null=True, blank=True)
-    code_attempts = models.PositiveIntegerField(default=0)
-    verified_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["order_id", "row_number"]
-        constraints = [
-            models.UniqueConstraint(fields=["order", "row_number"], name="bulk_row_unique_number"),
-            models.UniqueConstraint(
-                fields=["order", "contact_digest"], condition=Q(error=""), name="bulk_valid_contact_once"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"row {self.row_number} of bulk order #{self.order_id}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("bulk-claim", args=[self.token])
-
-
-# --- Personal data: who saw a full address, and key rotation jobs. ---
-
-
-class PiiAccessLog(models.Model):
-    """One row each time a full address or phone is shown or exported, for audits."""
-
-    class Channel(models.TextChoices):
-        ADMIN_VIEW = "admin_view", _("商家后台订单页")
-        SHIP_FORM = "ship_form", _("手动发货页")
-        WAYBILL_PRINT = "waybill_print", _("打印面单")
-        CSV_EXPORT = "csv_export", _("CSV 导出")
-        API = "api", _("API")
-        CARRIER = "carrier", _("交给快递")
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="pii_access")
-    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="+")
-    channel = models.CharField(max_length=20, choices=Channel.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["shop", "-id"]), models.Index(fields=["slot"])]
-        verbose_name = _("personal data access")
-        verbose_name_plural = _("personal data access log")
-
-    def __str__(self) -> str:
-        return f"{self.user} {self.channel} slot {self.slot_id}"
-
-
-class PiiRotationJob(models.Model):
-    """Progress of one key rotation: workers walk each table by id."""
-
-    table = models.CharField(max_length=20, default="shipping")
-    last_id = models.BigIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"rotation #{self.pk} {self.done}/{self.total}"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
+from gifts.models import Gift, GiftStatus, Slot, SlotStatus
 from giftshop.errors import NotFound
-from shops.selectors import shop_ids_for_staff
-
-from .models import Gift, Slot, SlotStatus
+from shops.eligibility import sku_eligibility
 
 
 def gift_get_for_sender(*, gift_id: int, user) -> Gift:
@@ -61,26 +61,8 @@ def slot_get_for_recipient(*, slot_id: int, user) -> Slot:
     return slot
 
 
-def merchant_slots(*, user, status: str | None = None) -> QuerySet[Slot]:
-    """Recipient orders of the shops this user works for: paid gifts only."""
-    qs = Slot.objects.filter(gift__shop_id__in=shop_ids_for_staff(user=user)).exclude(
-        gift__status__in=["pending_payment", "cancelled"]
-    )
-    if status:
-        qs = qs.filter(status=status)
-    return qs.select_related("gift__shop", "sku__product", "address", "shipment")
-
-
-def merchant_slot_get(*, user, slot_id: int) -> Slot:
-    slot = merchant_slots(user=user).filter(pk=slot_id).first()
-    if slot is None:
-        raise NotFound("订单不存在")
-    return slot
-
-
 def claim_card(*, gift: Gift, user) -> dict:
     """The gift card as a recipient sees it: no other recipient's data, no address."""
-    from shops.eligibility import sku_eligibility
 
     product = gift.sku.product
     mine = Slot.objects.filter(gift=gift, recipient=user).first() if user.is_authenticated else None
@@ -121,3 +103,28 @@ def claim_card(*, gift: Gift, user) -> dict:
         "expires_at": gift.expires_at,
         "your_slot": {"id": mine.pk, "status": mine.status, "sku_id": mine.sku_id} if mine else None,
     }
+
+
+# What a slot that has left `unclaimed` shows on the card, in every mode.
+_SETTLED_FACES = {SlotStatus.DECLINED: "declined", SlotStatus.EXPIRED: "expired", SlotStatus.REFUNDED: "refunded"}
+
+
+def card_face(*, gift: Gift, user, slot_status: str | None, ready: str = "fill_address", before=None) -> str:
+    """Which face of the blue card to show, for every mode (claim, lottery, bulk link).
+
+    `slot_status`: the status of the slot this person holds, or None. `ready`: the face of a held,
+    still unclaimed slot (fill in the address; a lottery says "won"; a bulk link may ask for the
+    code first). `before`: the mode's own faces for someone who holds no slot yet.
+    """
+    expired = (gift.expires_at is not None and gift.expires_at <= timezone.now()) or gift.status == GiftStatus.EXPIRED
+    if not user.is_authenticated:
+        return "expired" if expired else "sign_in"
+    if gift.sender_id == user.pk:
+        return "own_gift"
+    if slot_status == SlotStatus.UNCLAIMED:
+        return "expired" if expired else ready
+    if slot_status is not None:
+        return _SETTLED_FACES.get(slot_status, "accepted")
+    if before is None:
+        return "expired" if expired else ready
+    return before()

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from giftshop.errors import Conflict
-
-from .models import Gift, GiftEvent, GiftStatus, Slot, SlotStatus
+from gifts import error_codes as E
+from gifts.models import GIFT_UNPAID, SLOT_IN_PROGRESS, Gift, GiftEvent, GiftStatus, Slot, SlotStatus
+from giftshop.errors import AppError
 
 S = SlotStatus
 G = GiftStatus
@@ -45,16 +45,14 @@ GIFT_TRANSITIONS: dict[str, set[str]] = {
     G.REFUNDED: set(),
 }
 
-# Slots a recipient holds and the merchant still has to get to them.
-IN_PROGRESS = {S.ACCEPTED, S.PROCESSING, S.TO_SHIP, S.SHIPPED}
 # Slot status -> the timestamp field stamped on entering it.
 _STAMPS = {S.ACCEPTED: "accepted_at", S.SHIPPED: "shipped_at", S.DELIVERED: "delivered_at"}
 
-ILLEGAL = "illegal_transition"
+ILLEGAL = E.ILLEGAL_TRANSITION
 
 
-def _refuse(kind: str, obj_id: int, current: str, target: str) -> Conflict:
-    return Conflict(ILLEGAL, f"{kind} {obj_id} cannot move from {current} to {target}.")
+def _refuse(kind: str, obj_id: int, current: str, target: str) -> AppError:
+    return AppError(ILLEGAL, f"{kind} {obj_id} cannot move from {current} to {target}.")
 
 
 def slot_transition(
@@ -85,7 +83,7 @@ def slot_transition(
         GiftEvent.objects.create(
             gift_id=locked.gift_id,
             slot=locked,
-            kind="slot_status",
+            kind=GiftEvent.Kind.SLOT_STATUS,
             from_status=current,
             to_status=target,
             actor=actor,
@@ -115,7 +113,12 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
     Slot.objects.filter(pk__in=ids).update(status=target, status_changed_at=now)
     GiftEvent.objects.bulk_create(
         GiftEvent(
-            gift_id=gift_id, slot_id=pk, kind="slot_status", from_status=source, to_status=target, data=data or {}
+            gift_id=gift_id,
+            slot_id=pk,
+            kind=GiftEvent.Kind.SLOT_STATUS,
+            from_status=source,
+            to_status=target,
+            data=data or {},
         )
         for pk, gift_id in moved
     )
@@ -143,7 +146,12 @@ def _gift_move(locked: Gift, target: str, *, actor=None, data: dict | None = Non
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
     GiftEvent.objects.create(
-        gift_id=locked.pk, kind="gift_status", from_status=current, to_status=target, actor=actor, data=data or {}
+        gift_id=locked.pk,
+        kind=GiftEvent.Kind.GIFT_STATUS,
+        from_status=current,
+        to_status=target,
+        actor=actor,
+        data=data or {},
     )
     return True
 
@@ -155,7 +163,7 @@ def derive_gift_status(counts: Counter, total: int) -> str:
         return G.SENT
     if unclaimed:
         return G.PARTLY_CLAIMED
-    if sum(counts[s] for s in IN_PROGRESS) or counts[S.DECLINED]:
+    if sum(counts[s] for s in SLOT_IN_PROGRESS) or counts[S.DECLINED]:
         return G.CLAIMED
     if counts[S.DELIVERED]:
         return G.FINISHED
@@ -168,7 +176,7 @@ def gift_sync(gift_id: int) -> None:
     """Recompute a paid gift's status from its slots, under the gift's row lock."""
     with transaction.atomic():
         gift = Gift.objects.select_for_update().get(pk=gift_id)
-        if gift.status in (G.PENDING_PAYMENT, G.CANCELLED):
+        if gift.status in GIFT_UNPAID:
             return
         counts = Counter(Slot.objects.filter(gift_id=gift_id).values_list("status", flat=True))
         target = derive_gift_status(counts, gift.recipients_count)
@@ -183,7 +191,7 @@ def gifts_sync_bulk(gift_ids) -> None:
         gifts = list(
             Gift.objects.select_for_update()
             .filter(pk__in=list(gift_ids))
-            .exclude(status__in=[G.PENDING_PAYMENT, G.CANCELLED])
+            .exclude(status__in=GIFT_UNPAID)
             .order_by("pk")
         )
         counts: dict[int, Counter] = {g.pk: Counter() for g in gifts}
@@ -198,7 +206,9 @@ def gifts_sync_bulk(gift_ids) -> None:
                 continue
             if target not in GIFT_TRANSITIONS[gift.status]:
                 raise _refuse("gift", gift.pk, gift.status, target)
-            events.append(GiftEvent(gift_id=gift.pk, kind="gift_status", from_status=gift.status, to_status=target))
+            events.append(
+                GiftEvent(gift_id=gift.pk, kind=GiftEvent.Kind.GIFT_STATUS, from_status=gift.status, to_status=target)
+            )
             gift.status, gift.status_changed_at = target, now
             changed.append(gift)
         Gift.objects.bulk_update(changed, ["status", "status_changed_at"])

@@ -6,26 +6,23 @@ import io
 
 import qrcode
 import qrcode.image.svg
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.cache import cache_control
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from giftshop.errors import AppError
-from shops.eligibility import sku_eligibility
-from shops.selectors import product_get
-
-from .forms import AddressForm, CheckoutForm, ThanksForm
-from .models import Gift, Payment, SlotStatus
-from .regions import region_tree
-from .selectors import (
+from gifts import modes
+from gifts.forms import AddressForm, CheckoutForm, ThanksForm
+from gifts.models import Gift, SlotStatus
+from gifts.regions import region_tree
+from gifts.selectors import (
+    card_face,
     claim_card,
     gift_get_for_sender,
     gifts_for_sender,
@@ -33,9 +30,12 @@ from .selectors import (
     slots_for_gift,
     slots_received,
 )
-from .services import checkout as checkout_service
-from .services import claim as claim_service
-from .services.notifications import notification_mark_read
+from gifts.services import checkout as checkout_service
+from gifts.services import claim as claim_service
+from gifts.services.notifications import notification_mark_read
+from giftshop.errors import AppError
+from shops.eligibility import sku_eligibility
+from shops.selectors import product_get
 
 
 def apply_error(form, exc: AppError) -> None:
@@ -84,37 +84,6 @@ def checkout(request, pk: int):
     return render(request, "gifts/checkout.html", {"product": product, "sku_rows": rows, "form": form})
 
 
-def sandbox_cashier(request, out_trade_no: str):
-    """The sandbox gateway's hosted cashier page (收银台)."""
-    if not settings.SANDBOX_ENABLED:
-        raise Http404
-    payment = Payment.objects.select_related("gift__sku__product").filter(out_trade_no=out_trade_no).first()
-    if payment is None:
-        raise Http404
-    return render(request, "gifts/cashier.html", {"payment": payment, "gift": payment.gift})
-
-
-@csrf_exempt  # the sandbox gateway's own button: it stands in for another site, not for ours
-@require_POST
-def sandbox_pay(request, out_trade_no: str):
-    """The cashier's pay button: the gateway marks the order paid and notifies us, signed."""
-    if not settings.SANDBOX_ENABLED:
-        raise Http404
-    from .providers.sandbox_payment import gateway_pay
-
-    payment = Payment.objects.filter(out_trade_no=out_trade_no).first()
-    if payment is None:
-        raise Http404
-    try:
-        gateway_pay(out_trade_no=out_trade_no)
-    except AppError as exc:
-        messages.error(request, exc.detail)
-        return redirect("sandbox-cashier", out_trade_no)
-    if request.headers.get("Accept", "").startswith("application/json"):
-        return JsonResponse({"code": "SUCCESS", "out_trade_no": out_trade_no})
-    return redirect("gift-card", payment.gift_id)
-
-
 @login_required
 def gift_list(request):
     gifts = list(gifts_for_sender(user=request.user)[:100])
@@ -133,8 +102,9 @@ def gift_detail(request, pk: int):
 @login_required
 def gift_card(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
-    if gift.mode == Gift.Mode.BULK:  # no shared card: each person on the list has a personal link
-        return redirect("bulk-order", gift.bulk_order.pk)
+    mode = modes.of(gift)
+    if not mode.shares_claim_link:  # e.g. a bulk list: each person on it has a personal link
+        return redirect(mode.sender_page(gift))
     claim_url = request.build_absolute_uri(gift.claim_path())
     return render(
         request, "gifts/card.html", {"gift": gift, "claim_url": claim_url, "paid": gift.status != "pending_payment"}
@@ -145,7 +115,7 @@ def gift_card(request, pk: int):
 @cache_control(private=True, max_age=3600)
 def gift_qr(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
-    if gift.mode == Gift.Mode.BULK:
+    if not modes.of(gift).shares_claim_link:
         raise Http404
     img = qrcode.make(
         request.build_absolute_uri(gift.claim_path()), image_factory=qrcode.image.svg.SvgPathImage, box_size=8
@@ -158,10 +128,11 @@ def gift_qr(request, pk: int):
 def claim(request, token: str):
     """The blue envelope. Anyone with the link sees the card; acting on it needs an account."""
     gift = claim_service.claim_gift_get(token=token)
-    if gift.mode == Gift.Mode.LOTTERY:
-        return redirect("lottery", token)
-    if gift.mode == Gift.Mode.BULK:
-        raise Http404  # each bulk recipient has a personal link; the gift's own token opens nothing
+    mode = modes.of(gift)
+    if not mode.shares_claim_link:
+        raise Http404  # e.g. a bulk list: each person has a personal link; the gift's token opens nothing
+    if mode.claim_view != "claim":
+        return redirect(gift.claim_path())  # e.g. a lottery's own page
     user = request.user
     form = AddressForm(request.POST or None)
     thanks_form = None
@@ -245,24 +216,19 @@ def _steps(slot, labels: tuple[str, ...]) -> list[dict]:
 
 
 def _claim_state(gift: Gift, card: dict, mine, user) -> str:
-    """Which face of the card to show."""
-    from django.utils import timezone
+    """Which face of the card to show (the shared link of a single or group gift)."""
+    group = gift.mode == Gift.Mode.GROUP
 
-    if mine is not None:
-        if mine.status == SlotStatus.UNCLAIMED:
-            return "expired" if gift.expires_at and gift.expires_at <= timezone.now() else "fill_address"
-        return {"declined": "declined", "expired": "expired", "refunded": "refunded"}.get(mine.status, "accepted")
-    if gift.expires_at and gift.expires_at <= timezone.now() or gift.status == "expired":
-        return "expired"
-    if not user.is_authenticated:
-        return "sign_in"
-    if gift.sender_id == user.pk:
-        return "own_gift"
-    if not card["for_you"]:
-        return "not_yours"
-    if card["slots_left"] == 0:
-        return "all_taken" if gift.mode == Gift.Mode.GROUP else "taken"
-    return "grab" if gift.mode == Gift.Mode.GROUP else "fill_address"
+    def before() -> str:
+        if gift.expires_at and gift.expires_at <= timezone.now() or gift.status == "expired":
+            return "expired"
+        if not card["for_you"]:
+            return "not_yours"
+        if card["slots_left"] == 0:
+            return "all_taken" if group else "taken"
+        return "grab" if group else "fill_address"
+
+    return card_face(gift=gift, user=user, slot_status=mine.status if mine else None, before=before)
 
 
 @login_required

@@ -12,6 +12,9 @@ from rest_framework.views import APIView
 
 from giftshop.errors import AppError, error_responses
 
+# The sign-up and token endpoints' refusals (their HTTP statuses: giftshop/errors.py).
+USERNAME_TAKEN, WEAK_PASSWORD, BAD_CREDENTIALS = "username_taken", "weak_password", "bad_credentials"
+
 
 class AuthThrottle(AnonRateThrottle):
     """Sign-up and sign-in, per client IP (these views never authenticate, so every caller is anonymous)."""
@@ -40,13 +43,13 @@ class Register(APIView):
         data.is_valid(raise_exception=True)
         username, password = data.validated_data["username"], data.validated_data["password"]
         User = get_user_model()
-        taken = AppError("username_taken", "这个用户名已被注册", status_code=409, fields={"username": ["taken"]})
+        taken = AppError(USERNAME_TAKEN, "这个用户名已被注册", fields={"username": ["taken"]})
         if User.objects.filter(username__iexact=username).exists():
             raise taken
         try:
             password_validation.validate_password(password, User(username=username))
         except ValidationError as exc:
-            raise AppError("weak_password", "密码太简单", fields={"password": list(exc.messages)}) from exc
+            raise AppError(WEAK_PASSWORD, "密码太简单", fields={"password": list(exc.messages)}) from exc
         try:
             with transaction.atomic():
                 user = User.objects.create_user(username=username, password=password)
@@ -69,6 +72,6 @@ class ObtainToken(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
         if user is None:
-            raise AppError("bad_credentials", "用户名或密码不正确", status_code=400)
+            raise AppError(BAD_CREDENTIALS, "用户名或密码不正确")
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

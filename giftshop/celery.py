@@ -4,7 +4,7 @@ import os
 
 from celery import Celery, signals
 
-from . import logs, metrics
+from giftshop import logs, metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftshop.settings.local")
 

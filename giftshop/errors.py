@@ -9,19 +9,60 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+# Every refusal's HTTP status, in this one place: services raise a code (each app lists its codes in
+# its error_codes.py) and know nothing of HTTP; the API's exception handler and the pages' error
+# middleware answer with the status found here. A code not listed is a 400.
+HTTP_STATUS: dict[str, int] = {
+    # missing, or not yours (they fail alike)
+    "not_found": 404,
+    "unknown_order": 404,
+    "unknown_waybill": 404,
+    # a webhook whose signature does not verify
+    "bad_signature": 401,
+    # someone else's gift, or not allowed to this person or role
+    "not_yours": 403,
+    "not_invited": 403,
+    "not_a_winner": 403,
+    "code_required": 403,
+    "role_not_allowed": 403,
+    # too late
+    "expired": 410,
+    # too often
+    "too_soon": 429,
+    "too_many_attempts": 429,
+    # conflicts with the current state of the row
+    "illegal_transition": 409,
+    "all_taken": 409,
+    "already_taken_by_you": 409,
+    "taken_by_other": 409,
+    "already_accepted": 409,
+    "already_declined": 409,
+    "not_claimable": 409,
+    "lottery_closed": 409,
+    "list_not_ready": 409,
+    "not_shippable": 409,
+    "not_refundable": 409,
+    "refund_pending": 409,
+    "duplicate_tracking": 409,
+    "username_taken": 409,
+    "order_closed": 409,
+    "refund_refused": 409,
+    "refund_exceeds_payment": 409,
+}
+
 
 class AppError(Exception):
     """A business rule said no. `code` is stable and machine-readable; `detail` is for people."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(self, code: str, detail: str = "", *, status_code: int | None = None, fields: dict | None = None):
+    def __init__(self, code: str, detail: str = "", *, fields: dict | None = None):
         super().__init__(detail or code)
         self.code = code
         self.detail = detail or code
         self.fields = fields
-        if status_code is not None:
-            self.status_code = status_code
+
+    @property
+    def status_code(self) -> int:
+        return HTTP_STATUS.get(self.code, status.HTTP_400_BAD_REQUEST)
 
     def as_dict(self) -> dict:
         body = {"code": self.code, "detail": str(self.detail)}
@@ -30,15 +71,13 @@ class AppError(Exception):
         return body
 
 
-class NotFound(AppError):
-    status_code = status.HTTP_404_NOT_FOUND
+class ProviderUnavailable(Exception):
+    """An outside service (gateway, courier, SMS) failed for now (timeout, 5xx): worth retrying with backoff."""
 
+
+class NotFound(AppError):
     def __init__(self, detail: str = "Not found."):
         super().__init__("not_found", detail)
-
-
-class Conflict(AppError):
-    status_code = status.HTTP_409_CONFLICT
 
 
 def _flatten(detail, prefix: str = "") -> dict:
@@ -81,6 +120,13 @@ def api_exception_handler(exc, context):
 
 
 # ----- the error body in the OpenAPI schema -----
+
+
+class WebhookAck(serializers.Serializer):
+    """What our webhooks answer the provider that called them (schema only)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """Liveness (the process answers) and readiness (the database and the broker answer)."""
 
+from celery import current_app
 from django.db import connection
 from django.http import JsonResponse
 
@@ -21,10 +22,8 @@ def ready(request):
     if settings.CELERY_TASK_ALWAYS_EAGER:
         checks["broker"] = "eager"
     else:
-        from giftshop.celery import app
-
         try:
-            with app.connection_for_write() as conn:
+            with current_app.connection_for_write() as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
         except Exception as exc:  # noqa: BLE001

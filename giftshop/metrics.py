@@ -117,7 +117,8 @@ class BacklogCollector:
             family.add_metric(["celery"], depth)
             yield family
         try:
-            from gifts.services.stuck_work import work_backlog
+            # Imported at scrape time: this module loads with the Celery app, before Django's models.
+            from giftshop.stuck_work import work_backlog
 
             counts = work_backlog()
         except Exception:  # noqa: BLE001 (a scrape during a database outage still answers)

@@ -2,7 +2,7 @@
 
 from django.shortcuts import render
 
-from .errors import AppError
+from giftshop.errors import AppError
 
 
 class AppErrorPageMiddleware:

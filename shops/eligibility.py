@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .models import Product, Sku
+from shops.models import Product, Sku
 
 SHOP_GIFTING_OFF = "shop_gifting_off"
 CATEGORY_EXCLUDED = "category_excluded"

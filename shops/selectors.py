@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from giftshop.errors import NotFound
-
-from .models import Product, Shop, ShopStaff, Sku
+from shops.models import Product, Shop, ShopStaff, Sku
 
 _PRODUCT_RELATED = ("shop", "category__root")
 

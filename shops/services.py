@@ -6,15 +6,15 @@ from django.db import transaction
 from django.db.models import F
 
 from giftshop.errors import AppError
-
-from .models import Shop, Sku
+from shops import error_codes as E
+from shops.models import Shop, Sku
 
 
 def stock_reserve(*, sku_id: int, quantity: int) -> None:
     """Take `quantity` units in one guarded UPDATE: no lock held, no oversell under any concurrency."""
     taken = Sku.objects.filter(pk=sku_id, stock__gte=quantity).update(stock=F("stock") - quantity)
     if not taken:
-        raise AppError("out_of_stock", "库存不足")
+        raise AppError(E.OUT_OF_STOCK, "库存不足")
 
 
 def stock_release(*, sku_id: int, quantity: int) -> None:
@@ -38,7 +38,7 @@ def sku_set_stock(*, sku: Sku, stock: int) -> Sku:
     is left to sell.
     """
     if not 0 <= stock <= STOCK_MAX:
-        raise AppError("invalid", "库存须在 0 到 10000000 之间", fields={"stock": [f"0..{STOCK_MAX}"]})
+        raise AppError(E.INVALID, "库存须在 0 到 10000000 之间", fields={"stock": [f"0..{STOCK_MAX}"]})
     Sku.objects.filter(pk=sku.pk).update(stock=stock)
     sku.stock = stock
     return sku

@@ -5,9 +5,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from .eligibility import product_eligibility, sku_eligibility
-from .models import Shop
-from .selectors import product_get, products_on_sale
+from shops.eligibility import product_eligibility, sku_eligibility
+from shops.models import Shop
+from shops.selectors import product_get, products_on_sale
 
 
 def home(request):

@@ -3,8 +3,7 @@ from rest_framework.test import APIClient
 
 from gifts.services.checkout import gift_create
 from gifts.services.claim import AddressInput
-
-from .factories import ShopStaffFactory, SkuFactory, UserFactory
+from tests.factories import ShopStaffFactory, SkuFactory, UserFactory
 
 ADDRESS = {
     "name": "张三",
@@ -59,7 +58,7 @@ def api_for(user) -> APIClient:
 
 def pay(gift):
     """Pay through the sandbox gateway's cashier button: signed notification delivered in-process."""
-    from gifts.providers.sandbox_payment import gateway_pay
+    from sandbox.payment import gateway_pay
 
     gateway_pay(out_trade_no=gift.payment.out_trade_no)
     gift.refresh_from_db()

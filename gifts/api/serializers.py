@@ -2,10 +2,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gifts import modes
+from gifts.models import GIFT_UNPAID, Gift, Notification, SavedAddress, Slot
+from gifts.selectors import slots_for_gift
 from shops.api.serializers import SkuSerializer
-
-from ..models import Gift, Notification, SavedAddress, Slot, TrackingEvent
-from ..selectors import slots_for_gift
 
 
 class GiftCreateSerializer(serializers.Serializer):
@@ -93,7 +93,7 @@ class GiftSerializer(serializers.ModelSerializer):
     def get_claim_url(self, gift) -> str | None:
         """The link to share: the claim card, or the lottery page. None for a bulk gift, whose
         recipients each have a personal link (see the tracker), and before payment."""
-        if gift.status in ("pending_payment", "cancelled") or gift.mode == Gift.Mode.BULK:
+        if gift.status in GIFT_UNPAID or not modes.of(gift).shares_claim_link:
             return None
         return settings.SITE_URL.rstrip("/") + gift.claim_path()
 
@@ -192,10 +192,12 @@ class ClaimCardSerializer(serializers.Serializer):
     your_slot = ClaimSlotSerializer(allow_null=True)
 
 
-class TrackingSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = TrackingEvent
-        fields = ["status", "description", "occurred_at"]
+class TrackingSerializer(serializers.Serializer):
+    """One courier scan (fulfilment's TrackingEvent), as the recipient sees it."""
+
+    status = serializers.CharField(max_length=20)
+    description = serializers.CharField(max_length=200, allow_blank=True)
+    occurred_at = serializers.DateTimeField()
 
 
 class SlotRecipientSerializer(serializers.ModelSerializer):
@@ -250,70 +252,6 @@ class SlotRecipientSerializer(serializers.ModelSerializer):
 
 class ThanksSerializer(serializers.Serializer):
     thanks = serializers.CharField(max_length=200)
-
-
-class MerchantOrderSerializer(serializers.ModelSerializer):
-    """A recipient order as the shipping merchant sees it: the full address, only here."""
-
-    gift_id = serializers.IntegerField(read_only=True)
-    shop = serializers.IntegerField(source="gift.shop_id", read_only=True)
-    product = serializers.CharField(source="sku.product.title", read_only=True)
-    sku = SkuSerializer(read_only=True)
-    quantity = serializers.IntegerField(source="gift.quantity", read_only=True)
-    blessing = serializers.SerializerMethodField()
-    address = serializers.SerializerMethodField()
-    shipment = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Slot
-        fields = [
-            "id",
-            "gift_id",
-            "shop",
-            "status",
-            "product",
-            "sku",
-            "quantity",
-            "blessing",
-            "address",
-            "shipment",
-            "accepted_at",
-            "shipped_at",
-            "delivered_at",
-        ]
-
-    def get_blessing(self, slot) -> str | None:
-        return slot.gift.message if slot.gift.shop.print_blessing_card else None
-
-    @extend_schema_field(AddressSerializer(allow_null=True))
-    def get_address(self, slot) -> dict | None:
-        a = getattr(slot, "address", None)
-        if a is None:
-            return None
-        return {
-            "name": a.name,
-            "phone": a.phone,
-            "province": a.province,
-            "city": a.city,
-            "district": a.district,
-            "detail": a.detail,
-        }
-
-    @extend_schema_field(ShipmentOutSerializer(allow_null=True))
-    def get_shipment(self, slot) -> dict | None:
-        s = getattr(slot, "shipment", None)
-        if s is None:
-            return None
-        return {"carrier": s.carrier, "waybill_no": s.waybill_no, "status": s.status, "last_error": s.last_error}
-
-
-class ShipSerializer(serializers.Serializer):
-    carrier = serializers.CharField(max_length=40)
-    tracking_no = serializers.CharField(max_length=64)
-
-
-class RefundSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, default="", allow_blank=True)
 
 
 class SavedAddressSerializer(serializers.ModelSerializer):

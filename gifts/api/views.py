@@ -4,46 +4,38 @@ from __future__ import annotations
 
 import logging
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from giftshop.errors import AppError, error_responses
-
-from ..models import PiiAccessLog, Slot, SlotStatus
-from ..selectors import (
-    claim_card,
-    gift_get_for_sender,
-    gifts_for_sender,
-    merchant_slot_get,
-    merchant_slots,
-    slot_get_for_recipient,
-    slots_received,
-)
-from ..services import checkout, claim, fulfilment, payment
-from ..services.claim import AddressInput
-from ..services.notifications import notification_mark_read
-from ..services.privacy import pii_access_record
-from .serializers import (
+from gifts.api.serializers import (
     AcceptSerializer,
     ClaimCardSerializer,
     ClaimSlotSerializer,
     GiftCreateSerializer,
     GiftListSerializer,
     GiftSerializer,
-    MerchantOrderSerializer,
     NotificationReadSerializer,
     NotificationSerializer,
-    RefundSerializer,
     SavedAddressSerializer,
-    ShipSerializer,
     SlotRecipientSerializer,
     ThanksSerializer,
 )
+from gifts.models import Slot
+from gifts.selectors import (
+    claim_card,
+    gift_get_for_sender,
+    gifts_for_sender,
+    slot_get_for_recipient,
+    slots_received,
+)
+from gifts.services import checkout, claim
+from gifts.services.claim import AddressInput
+from gifts.services.notifications import notification_mark_read
+from giftshop.errors import error_responses
 
 log = logging.getLogger(__name__)
 
@@ -102,36 +94,6 @@ class GiftDetail(APIView):
     @extend_schema(responses={200: GiftSerializer, **error_responses(404)})
     def get(self, request, pk: int):
         return Response(GiftSerializer(gift_get_for_sender(gift_id=pk, user=request.user)).data)
-
-
-# ----- webhooks: authenticated by signature only -----
-
-WebhookAck = inline_serializer("WebhookAck", {"code": serializers.CharField(), "message": serializers.CharField()})
-
-
-class PaymentNotify(APIView):
-    """The sandbox gateway's signed payment and refund notifications. Idempotent."""
-
-    authentication_classes = []
-    permission_classes = [permissions.AllowAny]
-
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
-    def post(self, request):
-        outcome = payment.payment_notification_handle(body=request.body, headers=request.headers)
-        log.info("payment notification handled: %s", outcome)
-        return Response({"code": "SUCCESS", "message": outcome})
-
-
-class CarrierNotify(APIView):
-    """The sandbox courier's signed tracking updates. Idempotent."""
-
-    authentication_classes = []
-    permission_classes = [permissions.AllowAny]
-
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
-    def post(self, request):
-        outcome = fulfilment.tracking_notification_handle(body=request.body, headers=request.headers)
-        return Response({"code": "SUCCESS", "message": outcome})
 
 
 # ----- recipient -----
@@ -253,65 +215,6 @@ class SavedAddressDetail(generics.DestroyAPIView):
 
 
 # ----- merchant -----
-
-
-class MerchantOrders(generics.ListAPIView):
-    """The shop's recipient orders, newest first, cursor-paginated. The full address appears only here."""
-
-    permission_classes = [permissions.IsAuthenticated]
-    serializer_class = MerchantOrderSerializer
-    pagination_class = NewestFirst
-
-    @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=SlotStatus.values)])
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        pii_access_record(user=self.request.user, slots=page, channel=PiiAccessLog.Channel.API)
-        return page
-
-    def get_queryset(self):
-        status_filter = self.request.query_params.get("status") or None
-        if status_filter and status_filter not in SlotStatus.values:
-            raise AppError("invalid", "unknown status", fields={"status": [f"one of {', '.join(SlotStatus.values)}"]})
-        return merchant_slots(user=self.request.user, status=status_filter)
-
-
-class MerchantShip(APIView):
-    """Manual shipping with the merchant's own courier and tracking number."""
-
-    permission_classes = [permissions.IsAuthenticated]
-
-    @extend_schema(request=ShipSerializer, responses={200: MerchantOrderSerializer, **error_responses(404, 409)})
-    def post(self, request, pk: int):
-        data = ShipSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        slot = merchant_slot_get(user=request.user, slot_id=pk)
-        fulfilment.slot_ship_manually(
-            slot=slot,
-            carrier_name=data.validated_data["carrier"],
-            tracking_no=data.validated_data["tracking_no"],
-            actor=request.user,
-        )
-        return Response(MerchantOrderSerializer(merchant_slot_get(user=request.user, slot_id=pk)).data)
-
-
-class MerchantRefund(APIView):
-    """After-sales refund of one recipient order; the money goes back to the sender."""
-
-    permission_classes = [permissions.IsAuthenticated]
-
-    @extend_schema(request=RefundSerializer, responses={202: MerchantOrderSerializer, **error_responses(404, 409)})
-    def post(self, request, pk: int):
-        data = RefundSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        slot = merchant_slot_get(user=request.user, slot_id=pk)
-        fulfilment.slot_refund_after_sales(slot=slot, actor=request.user, reason=data.validated_data["reason"])
-        return Response(
-            MerchantOrderSerializer(merchant_slot_get(user=request.user, slot_id=pk)).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
 
 
 # ----- the inbox -----

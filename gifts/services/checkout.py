@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import logging
-import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from gifts import error_codes as E
+from gifts.events import gift_created_event
+from gifts.models import Gift, Slot
 from giftshop.errors import AppError
 from giftshop.logs import bind
+from payments.services import payment_open
 from shops.eligibility import OUT_OF_STOCK as OUT_OF_STOCK_REASON
 from shops.eligibility import REASON_TEXT, sku_eligibility
 from shops.models import Sku
 from shops.selectors import sku_get
 from shops.services import stock_reserve
 
-from .. import error_codes as E
-from ..models import Gift, GiftEvent, Payment, Slot
-from ..providers import payment_provider
-
 log = logging.getLogger(__name__)
-
-
-def new_out_trade_no() -> str:
-    return timezone.now().strftime("GS%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
 
 
 def quantity_validate(quantity: int) -> None:
@@ -103,25 +98,8 @@ def gift_open(
         slots = Slot.objects.bulk_create(
             [Slot(gift=gift, number=n, sku=sku) for n in range(1, recipients + 1)], batch_size=1000
         )
-        provider = payment_provider()
-        out_trade_no = new_out_trade_no()
-        cashier_url = provider.prepay(
-            out_trade_no=out_trade_no, amount_fen=gift.amount_fen, description=f"礼物：{sku.product.title}"
-        )
-        Payment.objects.create(
-            gift=gift,
-            provider=provider.name,
-            out_trade_no=out_trade_no,
-            amount_fen=gift.amount_fen,
-            cashier_url=cashier_url,
-        )
-        GiftEvent.objects.create(
-            gift=gift,
-            kind="created",
-            to_status=gift.status,
-            actor=sender,
-            data={"units": units, "amount_fen": gift.amount_fen},
-        )
+        payment_open(gift=gift, amount_fen=gift.amount_fen, description=f"礼物：{sku.product.title}")
+        gift_created_event(gift=gift, actor=sender, units=units)
     bind(gift_id=gift.pk)
     log.info("gift created: %s units, %s fen", units, gift.amount_fen)
     return gift, slots

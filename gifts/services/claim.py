@@ -1,37 +1,47 @@
-"""The recipient's half: open, grab (group), accept with an address, decline, thank.
+"""The recipient's half: open, accept with an address, decline, thank (the group grab: grab.py).
 
-Accepting records the claim and returns fast; a worker (`claim_process`) does the rest. The
-accepted row itself is the outbox: a claim whose task was lost (broker down) is found again by
-`claims_requeue_stale` and processed once the broker is back.
+Accepting records the claim and its job in one transaction and returns fast; a worker
+(`claim_process`) does the rest, and the outbox publishes the job again if its message is lost.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import NoReturn
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from giftshop.errors import AppError, Conflict, NotFound
+from gifts import error_codes as E
+from gifts import modes
+from gifts.events import thanks_event
+from gifts.models import (
+    GIFT_CLAIMABLE,
+    GIFT_UNPAID,
+    Gift,
+    GiftStatus,
+    Notification,
+    SavedAddress,
+    ShippingAddress,
+    Slot,
+    SlotStatus,
+)
+from gifts.regions import phone_is_valid, region_is_valid
+from gifts.services.grab import gift_is_past_expiry, slot_grab  # noqa: F401 (slot_grab: the API and pages grab through here)
+from gifts.services.notifications import notify
+from gifts.states import slot_transition
+from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
+from outbox.jobs import enqueue
+from payments.models import Refund
+from payments.services import refund_request
 from shops.eligibility import sku_eligibility
 from shops.models import ShopStaff, Sku
 from shops.services import stock_release, stock_reserve
 
-from .. import error_codes as E
-from ..models import Gift, GiftEvent, GiftStatus, Refund, SavedAddress, ShippingAddress, Slot, SlotStatus
-from ..regions import phone_is_valid, region_is_valid
-from ..states import slot_transition
-from .notifications import notify
-from .payment import refund_request
-
 log = logging.getLogger(__name__)
 
-CLAIMABLE = (GiftStatus.SENT, GiftStatus.PARTLY_CLAIMED)
 ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
 
 
@@ -68,16 +78,12 @@ def claim_gift_get(*, token: str) -> Gift:
     gift = (
         Gift.objects.select_related("sender", "sku__product__shop", "named_recipient")
         .filter(claim_token=token)
-        .exclude(status__in=[GiftStatus.PENDING_PAYMENT, GiftStatus.CANCELLED])
+        .exclude(status__in=GIFT_UNPAID)
         .first()
     )
     if gift is None:
         raise NotFound("礼物不存在或尚未支付")
     return gift
-
-
-def _is_expired(gift: Gift) -> bool:
-    return gift.expires_at is not None and gift.expires_at <= timezone.now()
 
 
 def slot_for_recipient(*, gift: Gift, user) -> Slot | None:
@@ -87,95 +93,8 @@ def slot_for_recipient(*, gift: Gift, user) -> Slot | None:
 
 
 def claim_open(*, gift: Gift, user) -> None:
-    """Stamp the first time a recipient opens a single gift, for the sender's tracker."""
-    if gift.mode == Gift.Mode.SINGLE and (gift.named_recipient_id in (None, user.pk)):
-        Slot.objects.filter(gift=gift, opened_at__isnull=True).update(opened_at=timezone.now())
-
-
-def slot_grab(*, gift: Gift, user) -> Slot:
-    """Take one slot of a group gift for this account: first come, first served, one per account.
-
-    One statement, its own transaction: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
-    RETURNING`, so grabbers never queue on each other's rows and no lock outlives the statement;
-    the (gift, recipient) unique constraint settles a same-account race.
-    """
-    if gift.mode != Gift.Mode.GROUP:
-        raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
-    if gift.sender_id == user.pk:
-        raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
-    if _is_expired(gift) or gift.status == GiftStatus.EXPIRED:
-        raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
-    # The hot path asks nothing more before taking a slot: a second slot for the same account is
-    # refused by the (gift, recipient) unique constraint, and "already yours" is told apart from
-    # "all taken" only when taking fails.
-    if gift.status not in CLAIMABLE:
-        _refuse_grab(gift=gift, user=user)
-    for skip_locked in (True, False, False):
-        try:
-            slot = _take_free_slot(gift=gift, user=user, skip_locked=skip_locked)
-        except IntegrityError as exc:
-            raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
-        if slot is not None:
-            return slot
-        # Nothing free was unlocked. Free rows may still exist, locked by grabbers whose
-        # transaction could yet roll back: wait for one of them (no SKIP LOCKED) before saying so.
-        if not Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED).exists():
-            break
-    _refuse_grab(gift=gift, user=user)
-
-
-def _take_free_slot(*, gift: Gift, user, skip_locked: bool) -> Slot | None:
-    """Give the first free slot to `user` in one statement; None when no free slot was taken."""
-    features = connection.features
-    lock = ""
-    if features.has_select_for_update:
-        lock = "FOR UPDATE SKIP LOCKED" if skip_locked and features.has_select_for_update_skip_locked else "FOR UPDATE"
-    table = connection.ops.quote_name(Slot._meta.db_table)
-    sql = (
-        f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
-        f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
-        f"ORDER BY number LIMIT 1 {lock}) RETURNING id, sku_id"
-    )
-    now = timezone.now()
-    # Inside a caller's transaction (accept grabs on the way) a refusal must not break it: savepoint.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, now, now, gift.pk, SlotStatus.UNCLAIMED])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return Slot(
-        pk=row[0], gift=gift, sku_id=row[1], recipient=user, status=SlotStatus.UNCLAIMED, taken_at=now, opened_at=now
-    )
-
-
-def _refuse_grab(*, gift: Gift, user) -> NoReturn:
-    if Slot.objects.filter(gift=gift, recipient=user).exists():
-        raise Conflict(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
-    raise Conflict(E.ALL_TAKEN, "手慢了，礼物已被领完")
-
-
-def _slot_to_accept(*, gift: Gift, user, slot_token: str = "") -> Slot:
-    if gift.mode == Gift.Mode.LOTTERY:
-        # Winners' slots were given to their accounts by the draw; nobody else has one.
-        slot = Slot.objects.select_for_update(of=("self",)).select_related("sku").filter(gift=gift, recipient=user)
-        if (slot := slot.first()) is None:
-            raise AppError(E.NOT_A_WINNER, "只有中奖的朋友可以领取", status_code=403)
-        return slot
-    if gift.mode == Gift.Mode.BULK:
-        from .bulk import bulk_slot_for_accept
-
-        return bulk_slot_for_accept(gift=gift, user=user, token=slot_token)
-    if gift.mode == Gift.Mode.GROUP:
-        slot = Slot.objects.filter(gift=gift, recipient=user).first()
-        if slot is None:
-            slot = slot_grab(gift=gift, user=user)
-        return Slot.objects.select_for_update(of=("self",)).select_related("sku").get(pk=slot.pk)
-    if gift.named_recipient_id and gift.named_recipient_id != user.pk:
-        raise AppError(E.NOT_YOURS, "这份礼物是送给另一位朋友的", status_code=403)
-    if gift.sender_id == user.pk:
-        raise AppError(E.NOT_YOURS, "不能领取自己送出的礼物", status_code=403)
-    return Slot.objects.select_for_update(of=("self",)).select_related("sku").get(gift=gift, number=1)
+    """The recipient opened the card: the mode decides what the sender's tracker learns."""
+    modes.of(gift).on_open(gift=gift, user=user)
 
 
 def _choose_sku(*, gift: Gift, slot: Slot, sku_id: int | None) -> Sku | None:
@@ -205,20 +124,20 @@ def slot_accept(
 
     `slot_token`: bulk gifts, the personal link's token (the slot must be verified by code first)."""
     address_validate(address)
-    if gift.status not in CLAIMABLE and gift.status != GiftStatus.CLAIMED:
-        if gift.status == GiftStatus.EXPIRED or _is_expired(gift):
-            raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
-        raise AppError(E.NOT_CLAIMABLE, "这份礼物已不能领取", status_code=409)
+    if gift.status not in GIFT_CLAIMABLE:
+        if gift.status == GiftStatus.EXPIRED or gift_is_past_expiry(gift):
+            raise AppError(E.EXPIRED, "礼物已过期")
+        raise AppError(E.NOT_CLAIMABLE, "这份礼物已不能领取")
     with transaction.atomic():
-        slot = _slot_to_accept(gift=gift, user=user, slot_token=slot_token)
+        slot = modes.of(gift).slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.recipient_id not in (None, user.pk):
-            raise Conflict(E.TAKEN_BY_OTHER, "礼物已被其他人收下")
+            raise AppError(E.TAKEN_BY_OTHER, "礼物已被其他人收下")
         if slot.status == SlotStatus.DECLINED:
-            raise Conflict(E.ALREADY_DECLINED, "你已经拒收了这份礼物")
-        if slot.status in (SlotStatus.EXPIRED, SlotStatus.REFUNDED) or _is_expired(gift):
-            raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
+            raise AppError(E.ALREADY_DECLINED, "你已经拒收了这份礼物")
+        if slot.status in (SlotStatus.EXPIRED, SlotStatus.REFUNDED) or gift_is_past_expiry(gift):
+            raise AppError(E.EXPIRED, "礼物已过期")
         if slot.status != SlotStatus.UNCLAIMED:
-            raise Conflict(E.ALREADY_ACCEPTED, "你已经收下了这份礼物")
+            raise AppError(E.ALREADY_ACCEPTED, "你已经收下了这份礼物")
         new_sku = _choose_sku(gift=gift, slot=slot, sku_id=sku_id)
         if new_sku is not None:
             # Reserve the new 款式 now so the answer is immediate; the worker releases the old one.
@@ -231,7 +150,7 @@ def slot_accept(
         if save_address:
             address_save(user=user, address=address)
         slot_transition(slot, SlotStatus.ACCEPTED, actor=user, data={"sku_id": slot.sku_id})
-        transaction.on_commit(lambda: enqueue_claim_processing(slot.pk))
+        enqueue("gifts.tasks.process_claim", slot.pk)
     bind(gift_id=gift.pk, slot_id=slot.pk)
     log.info("claim accepted")
     return slot
@@ -244,35 +163,19 @@ def address_save(*, user, address: AddressInput) -> SavedAddress:
     return SavedAddress.objects.create(user=user, **address.__dict__)
 
 
-def enqueue_claim_processing(slot_id: int) -> None:
-    """Hand a claim to the workers. If the broker is down the claim stays `accepted` and the
-    requeue sweep hands it over later: nothing is lost, nothing fails for the recipient."""
-    from ..tasks import process_claim
-
-    try:
-        process_claim.delay(slot_id)
-    except Exception:  # noqa: BLE001 (any broker error: the row is the outbox)
-        log.warning("broker unavailable; claim slot=%s left for the requeue sweep", slot_id, exc_info=True)
-
-
 def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
     """Single gift: decline it and refund the sender. Group gift: give your grabbed slot back."""
+    mode = modes.of(gift)
     with transaction.atomic():
-        if gift.mode == Gift.Mode.GROUP:
-            slot = Slot.objects.select_for_update().filter(gift=gift, recipient=user).first()
-            if slot is None or slot.status != SlotStatus.UNCLAIMED:
-                raise Conflict(E.NOT_CLAIMABLE, "没有可以退回的礼物")
-            slot.recipient, slot.taken_at = None, None
-            slot.save(update_fields=["recipient", "taken_at"])
-            GiftEvent.objects.create(gift=gift, slot=slot, kind="grab_released", actor=user)
-            return slot
-        slot = _slot_to_accept(gift=gift, user=user, slot_token=slot_token)
+        if mode.decline_releases_slot():
+            return mode.release(gift=gift, user=user)
+        slot = modes.of(gift).slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.status == SlotStatus.DECLINED:
             return slot
         if slot.status != SlotStatus.UNCLAIMED:
-            raise Conflict(E.ALREADY_ACCEPTED, "礼物已收下，不能拒收")
-        if _is_expired(gift):
-            raise AppError(E.EXPIRED, "礼物已过期", status_code=410)
+            raise AppError(E.ALREADY_ACCEPTED, "礼物已收下，不能拒收")
+        if gift_is_past_expiry(gift):
+            raise AppError(E.EXPIRED, "礼物已过期")
         slot.recipient = user
         slot.save(update_fields=["recipient"])
         slot_transition(slot, SlotStatus.DECLINED, actor=user)
@@ -280,7 +183,7 @@ def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
         refund_request(payment=gift.payment, slot=slot, amount_fen=gift.slot_amount_fen, reason=Refund.Reason.DECLINED)
         notify(
             user=gift.sender,
-            kind="declined",
+            kind=Notification.Kind.DECLINED,
             dedupe_key=f"declined:{slot.pk}",
             title=_("朋友婉拒了你的礼物，款项将原路退回"),
             link=gift.get_absolute_url(),
@@ -291,20 +194,20 @@ def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
 def slot_thank(*, slot: Slot, user, text: str) -> Slot:
     text = text.strip()
     if slot.recipient_id != user.pk:
-        raise AppError(E.NOT_YOURS, "只有收礼人可以答谢", status_code=403)
+        raise AppError(E.NOT_YOURS, "只有收礼人可以答谢")
     if not 1 <= len(text) <= 200:
-        raise AppError("bad_thanks", "答谢内容须在 1 到 200 字之间", fields={"thanks": ["1-200"]})
+        raise AppError(E.BAD_THANKS, "答谢内容须在 1 到 200 字之间", fields={"thanks": ["1-200"]})
     if slot.status in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED, SlotStatus.EXPIRED):
-        raise Conflict(E.NOT_CLAIMABLE, "收下礼物后才能答谢")
+        raise AppError(E.NOT_CLAIMABLE, "收下礼物后才能答谢")
     with transaction.atomic():
         first = not slot.thanks
         Slot.objects.filter(pk=slot.pk).update(thanks=text)
         slot.thanks = text
-        GiftEvent.objects.create(gift_id=slot.gift_id, slot=slot, kind="thanks", actor=user)
+        thanks_event(slot=slot, actor=user)
         if first:
             notify(
                 user=slot.gift.sender,
-                kind="thanks",
+                kind=Notification.Kind.THANKS,
                 dedupe_key=f"thanks:{slot.pk}",
                 title=_("%(name)s 给你写了感谢") % {"name": user.get_full_name() or user.username},
                 body=text,
@@ -336,7 +239,7 @@ def claim_process(*, slot_id: int) -> bool:
         slot_transition(slot, SlotStatus.TO_SHIP)
         notify(
             user=gift.sender,
-            kind="accepted",
+            kind=Notification.Kind.ACCEPTED,
             dedupe_key=f"accepted:{slot.pk}",
             title=_("朋友收下了你的礼物：%(title)s") % {"title": slot.sku.product.title},
             body=_("商家将尽快发货。"),
@@ -344,7 +247,7 @@ def claim_process(*, slot_id: int) -> bool:
         )
         notify(
             user=slot.recipient,
-            kind="accepted",
+            kind=Notification.Kind.ACCEPTED,
             dedupe_key=f"accepted:{slot.pk}:recipient",
             title=_("你已收下礼物：%(title)s") % {"title": slot.sku.product.title},
             body=_("商家发货后可以在「我收到的礼物」里查看物流。"),
@@ -353,26 +256,11 @@ def claim_process(*, slot_id: int) -> bool:
         for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
             notify(
                 user=member.user,
-                kind="to_ship",
+                kind=Notification.Kind.TO_SHIP,
                 dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
                 title=_("新的待发货礼物订单 #%(no)s：%(title)s") % {"no": slot.pk, "title": slot.sku.product.title},
                 link=f"/merchant/gifts/slot/{slot.pk}/change/",
             )
-        from ..tasks import dispatch_shipment
-
-        transaction.on_commit(lambda: dispatch_shipment.delay(slot.pk))
+        enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
     log.info("claim processed: to ship")
     return True
-
-
-def claims_requeue_stale(*, older_than, limit: int = 1000) -> int:
-    """Find accepted claims whose task never ran (broker was down, worker died) and enqueue them again."""
-    cutoff = timezone.now() - older_than
-    ids = list(
-        Slot.objects.filter(status=SlotStatus.ACCEPTED, status_changed_at__lte=cutoff)
-        .order_by("status_changed_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for slot_id in ids:
-        enqueue_claim_processing(slot_id)
-    return len(ids)

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from gifts import modes
+from gifts.models import Gift, Notification, Slot, SlotStatus
+from gifts.services.notifications import notify, notify_many
+from gifts.states import slots_transition_bulk
+from payments.models import Payment, Refund
+from payments.services import refunds_request_bulk
 from shops.services import stock_release
-
-from ..models import Gift, Payment, Refund, Slot, SlotStatus
-from ..states import slots_transition_bulk
-from .notifications import notify, notify_many
-from .payment import refunds_request_bulk
 
 
 def expire_batch(*, limit: int = 500, now=None) -> int:
@@ -58,7 +60,7 @@ def expire_batch(*, limit: int = 500, now=None) -> int:
             notes=[
                 {
                     "user": g.sender,
-                    "kind": "expired",
+                    "kind": Notification.Kind.EXPIRED,
                     "dedupe_key": f"expired:{g.pk}",
                     "title": title,
                     "link": g.get_absolute_url(),
@@ -81,8 +83,6 @@ def expire_due(*, batch_size: int = 500, max_batches: int = 10_000) -> int:
 
 def remind_expiring(*, within=None, limit: int = 1000) -> int:
     """Remind once, a few hours before expiry: the recipient when we know them, else the sender."""
-    from django.conf import settings
-
     now = timezone.now()
     within = within or settings.GIFT_REMINDER_BEFORE
     rows = list(
@@ -101,19 +101,15 @@ def remind_expiring(*, within=None, limit: int = 1000) -> int:
             if person is not None:
                 notify(
                     user=person,
-                    kind="reminder",
+                    kind=Notification.Kind.REMINDER,
                     dedupe_key=f"reminder:{slot.pk}",
                     title=gettext("你有一份礼物即将过期，请尽快填写地址收下"),
                     link=gift.claim_path(),
                 )
-            elif gift.mode == Gift.Mode.BULK:
-                from .bulk import bulk_remind
-
-                bulk_remind(slot_id=slot.pk)  # to the phone or email the sender typed
-            else:
+            elif not modes.of(gift).remind_unnamed(slot=slot):  # e.g. a bulk row's phone or email
                 notify(
                     user=gift.sender,
-                    kind="reminder",
+                    kind=Notification.Kind.REMINDER,
                     dedupe_key=f"reminder:{slot.pk}",
                     title=gettext("你送出的礼物还没有人领取，即将过期"),
                     body=gettext("可以再把礼物卡片发给朋友提醒一下。"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from ..models import Notification
+from gifts.models import Notification
+from outbox.jobs import enqueue, enqueue_many
 
 
 def notify(*, user, kind: str, dedupe_key: str, title: str, body: str = "", link: str = "") -> Notification | None:
@@ -19,9 +22,7 @@ def notify(*, user, kind: str, dedupe_key: str, title: str, body: str = "", link
     except IntegrityError:
         return None
     if user.email:
-        from ..tasks import send_notification_email
-
-        transaction.on_commit(lambda: send_notification_email.delay(note.pk))
+        enqueue("gifts.tasks.send_notification_email", note.pk)
     return note
 
 
@@ -37,18 +38,12 @@ def notify_many(*, notes: list[dict]) -> int:
         .exclude(user__email="")
         .values_list("pk", flat=True)
     )
-    if to_email:
-        from ..tasks import send_notification_email
-
-        transaction.on_commit(lambda: [send_notification_email.delay(pk) for pk in to_email])
+    enqueue_many("gifts.tasks.send_notification_email", [(pk,) for pk in to_email])
     return len(to_email)
 
 
 def notification_email(*, notification_id: int) -> bool:
     """Send one notification by email, once."""
-    from django.core.mail import send_mail
-    from django.utils import timezone
-
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update(of=("self",))
@@ -65,8 +60,6 @@ def notification_email(*, notification_id: int) -> bool:
 
 
 def notification_mark_read(*, user, notification_id: int | None = None) -> int:
-    from django.utils import timezone
-
     qs = Notification.objects.filter(user=user, read_at__isnull=True)
     if notification_id is not None:
         qs = qs.filter(pk=notification_id)

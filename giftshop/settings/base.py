@@ -30,8 +30,16 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_prometheus",
+    "outbox",
     "shops",
+    "payments",
     "gifts",
+    "privacy",
+    "fulfilment",
+    "campaigns",
+    "merchant",
+    "sandbox",
+    "giftshop",  # the project itself: operator commands (load_demo, stuck_work)
 ]
 
 MIDDLEWARE = [
@@ -150,12 +158,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "publish-due-jobs": {
+        "task": "outbox.tasks.publish_due_jobs",
+        "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=10)),
+    },
     "cancel-unpaid-gifts": {"task": "gifts.tasks.cancel_unpaid_gifts", "schedule": timedelta(minutes=1)},
     "expire-unclaimed-slots": {"task": "gifts.tasks.expire_unclaimed_slots", "schedule": timedelta(minutes=1)},
-    "requeue-stale-claims": {"task": "gifts.tasks.requeue_stale_work", "schedule": timedelta(seconds=30)},
-    "query-unsettled-payments": {"task": "gifts.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
     "remind-expiring-slots": {"task": "gifts.tasks.remind_expiring_slots", "schedule": timedelta(minutes=10)},
+    "query-unsettled-payments": {"task": "payments.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
+    "rollup-shop-stats": {"task": "merchant.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)},
+    "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": timedelta(minutes=1)},
+    "purge-personal-data": {"task": "privacy.tasks.purge_personal_data", "schedule": timedelta(hours=1)},
 }
+
+# The outbox (outbox/jobs.py): a job not finished this long after it was published is published
+# again by beat (doubling each time, at most OUTBOX_MAX_PUBLICATIONS times); beat looks every
+# OUTBOX_SWEEP_SECONDS. Work whose message died with the broker is done within about
+# OUTBOX_RETRY_SECONDS + OUTBOX_SWEEP_SECONDS of the broker coming back.
+OUTBOX_RETRY_AFTER = timedelta(seconds=env.int("OUTBOX_RETRY_SECONDS", default=30))
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
+OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=12)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Giftshop <noreply@giftshop.local>")
@@ -170,7 +192,6 @@ GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
 GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
 GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
 GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
-GIFT_STALE_WORK_AFTER = timedelta(seconds=env.int("GIFT_STALE_WORK_SECONDS", default=60))
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 
 # Providers. The sandbox gateway and courier stand in for outside services.
@@ -193,7 +214,6 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="
 SANDBOX_CALLBACK_COPIES = env.int("SANDBOX_CALLBACK_COPIES", default=1)
 SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
-CELERY_BEAT_SCHEDULE["rollup-shop-stats"] = {"task": "gifts.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)}
 
 # Group lottery (群礼物抽奖) and bulk gifts from a recipient list.
 LOTTERY_MIN_LEAD = timedelta(minutes=env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
@@ -205,14 +225,9 @@ BULK_CODE_RESEND_AFTER = timedelta(seconds=env.int("BULK_CODE_RESEND_SECONDS", d
 BULK_CODE_MAX_ATTEMPTS = env.int("BULK_CODE_MAX_ATTEMPTS", default=5)
 BULK_LINK_RESEND_INTERVAL = timedelta(minutes=env.int("BULK_LINK_RESEND_MINUTES", default=60))
 SMS_PROVIDER = env("SMS_PROVIDER", default="log")
-CELERY_BEAT_SCHEDULE["group-gifts-due"] = {"task": "gifts.tasks.group_gifts_due", "schedule": timedelta(minutes=1)}
-CELERY_BEAT_SCHEDULE["purge-personal-data"] = {
-    "task": "gifts.tasks.purge_personal_data",
-    "schedule": timedelta(hours=1),
-}
 # Days after delivery (or after decline / expiry for addresses never used) before recipients'
 # name, phone and street are erased.
 PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", default=90)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {"BulkStageEnum": "gifts.models.BulkOrder.Stage", "TrackerStageEnum": "gifts.services.tracker.STAGES"}
+    {"BulkStageEnum": "campaigns.models.BulkOrder.Stage", "TrackerStageEnum": "campaigns.services.tracker.STAGES"}
 )

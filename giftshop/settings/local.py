@@ -1,7 +1,7 @@
 """The one-command demo: SQLite, Celery eager, console email, the sandbox providers."""
 
-from .base import *  # noqa: F403
-from .base import env
+from giftshop.settings.base import *  # noqa: F403
+from giftshop.settings.base import env
 
 DEBUG = env.bool("DEBUG", default=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)

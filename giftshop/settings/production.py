@@ -1,7 +1,7 @@
 """Production: every secret from the environment, HTTPS only, PostgreSQL and a real broker."""
 
-from .base import *  # noqa: F403
-from .base import env, logging_config
+from giftshop.settings.base import *  # noqa: F403
+from giftshop.settings.base import env, logging_config
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")

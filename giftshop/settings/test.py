@@ -1,7 +1,7 @@
 """The test suite: PostgreSQL, eager Celery unless a test starts a real worker."""
 
-from .base import *  # noqa: F403
-from .base import env
+from giftshop.settings.base import *  # noqa: F403
+from giftshop.settings.base import env
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/giftshop")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_giftshop")}

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from ..eligibility import product_eligibility
-from ..models import Product, Shop, Sku
+from shops.eligibility import product_eligibility
+from shops.models import Product, Shop, Sku
 
 
 class EligibilitySerializer(serializers.Serializer):
@@ -47,27 +47,3 @@ class ProductDetailSerializer(ProductListSerializer):
 
     class Meta(ProductListSerializer.Meta):
         fields = ProductListSerializer.Meta.fields + ["description", "category", "on_sale", "skus"]
-
-
-class GiftingSwitchSerializer(serializers.Serializer):
-    gifting_enabled = serializers.BooleanField()
-
-
-class MerchantProductSerializer(serializers.ModelSerializer):
-    """A product as its own shop's staff see it: on sale or not, every SKU with stock."""
-
-    skus = SkuSerializer(many=True, read_only=True)
-    category = serializers.CharField(source="category.__str__", read_only=True)
-    gifting = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Product
-        fields = ["id", "title", "shop", "category", "on_sale", "gifting", "skus"]
-
-    def get_gifting(self, product) -> EligibilitySerializer:
-        e = product_eligibility(product, list(product.skus.all()))
-        return {"eligible": e.eligible, "reasons": e.reasons}
-
-
-class StockSerializer(serializers.Serializer):
-    stock = serializers.IntegerField(min_value=0, max_value=10_000_000, help_text="units left to sell")

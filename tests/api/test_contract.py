@@ -6,10 +6,9 @@ import pytest
 from django.utils.dateparse import parse_datetime
 
 from gifts.models import Slot
-from gifts.providers import signing
+from sandbox import signing
+from tests.api.conftest import token_client
 from tests.conftest import ADDRESS, api_for
-
-from .conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +163,7 @@ def _signed_post(client, path, body: bytes, secret: str):
 
 
 def test_payment_webhook_accepts_a_signed_notice_and_is_idempotent(settings, api, make_gift):
-    from gifts.providers.sandbox_payment import callback_body, gateway_pay
+    from sandbox.payment import callback_body, gateway_pay
 
     gift = make_gift(paid=False)
     gateway_pay(out_trade_no=gift.payment.out_trade_no)  # its own callback waits for a commit that never comes
@@ -184,7 +183,7 @@ def test_webhooks_refuse_a_wrong_signature_with_401(api):
 
 
 def test_carrier_webhook_applies_a_signed_tracking_update_once(settings, api, world):
-    from gifts.providers.sandbox_carrier import tracking_body
+    from sandbox.carrier import tracking_body
 
     body = tracking_body(world.slot.shipment.waybill_no, "collected")
     for _ in range(2):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from gifts.providers import signing
+from sandbox import signing
 from tests.conftest import ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -269,7 +269,7 @@ CASES = [
 
 
 def _signed_tracking(waybill_no: str) -> dict:
-    from gifts.providers.sandbox_carrier import tracking_body
+    from sandbox.carrier import tracking_body
 
     body = tracking_body(waybill_no, "collected")
     return {

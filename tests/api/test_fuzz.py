@@ -27,9 +27,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gifts.services.claim import AddressInput, address_save, slot_accept
+from tests.api.conftest import token_client
 from tests.conftest import ADDRESS
-
-from .conftest import token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.conftest import ACTORS
 from tests.conftest import ADDRESS
-
-from .conftest import ACTORS
 
 pytestmark = pytest.mark.django_db
 
@@ -196,8 +195,8 @@ def test_no_sender_facing_endpoint_ever_shows_the_recipients_name_phone_or_stree
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_webhooks_need_only_a_valid_signature_whoever_calls(settings, world, actor):
-    from gifts.providers import signing
-    from gifts.providers.sandbox_carrier import tracking_body
+    from sandbox import signing
+    from sandbox.carrier import tracking_body
 
     client = world.client(actor)
     body = tracking_body(world.slot.shipment.waybill_no, "collected")

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from gifts.models import BulkOrder, Gift, Slot
-from gifts.providers.sms import LogSms
-from gifts.services.lottery import lottery_draw
+from campaigns.models import BulkOrder
+from campaigns.services.lottery import lottery_draw
+from gifts.models import Gift, Slot
+from giftshop.sms import LogSms
 from shops.models import Product
-
-from .conftest import expect
-from .test_journey import _fill_address
+from tests.browser.conftest import expect
+from tests.browser.test_journey import _fill_address
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,9 @@ import re
 import pytest
 
 from gifts.models import Gift, Slot
-from gifts.providers.sandbox_carrier import gateway_scan
+from sandbox.carrier import gateway_scan
 from shops.models import Product
-
-from .conftest import PASSWORD, expect
+from tests.browser.conftest import PASSWORD, expect
 
 pytestmark = pytest.mark.browser
 

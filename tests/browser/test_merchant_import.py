@@ -9,10 +9,9 @@ from gifts.models import Slot
 from gifts.services.checkout import gift_create
 from gifts.services.claim import AddressInput, slot_accept
 from shops.models import Product, Sku
+from tests.browser.conftest import expect
 from tests.conftest import ADDRESS, pay
 from tests.factories import UserFactory
-
-from .conftest import expect
 
 pytestmark = pytest.mark.browser
 

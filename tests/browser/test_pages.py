@@ -10,13 +10,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from gifts.models import Gift
-from gifts.providers.sandbox_carrier import gateway_scan
-from gifts.providers.sandbox_payment import gateway_pay
 from gifts.services.checkout import gift_create
 from gifts.services.claim import AddressInput, slot_accept, slot_grab, slot_thank
+from sandbox.carrier import gateway_scan
+from sandbox.payment import gateway_pay
 from shops.models import Product
-
-from .conftest import expect
+from tests.browser.conftest import expect
 
 pytestmark = pytest.mark.browser
 

@@ -6,9 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from gifts.models import Gift, GiftEvent, Payment, SandboxPayOrder, Slot
+from gifts.models import Gift, GiftEvent, Slot
 from gifts.services.checkout import gift_create
 from giftshop.errors import AppError
+from payments.models import Payment
+from sandbox.models import SandboxPayOrder
 from shops.models import Sku
 from tests.factories import CategoryFactory, ProductFactory, SkuFactory, UserFactory
 

@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from gifts.models import Gift, GiftEvent, Notification, Refund, ShippingAddress, Slot
+from gifts.models import Gift, GiftEvent, Notification, ShippingAddress, Slot
 from gifts.services.claim import AddressInput, claim_process, slot_accept, slot_grab, slot_thank
 from gifts.services.expiry import expire_due
 from giftshop.errors import AppError
+from payments.models import Refund
 from shops.models import Sku
 from tests.conftest import ADDRESS
 from tests.factories import SkuFactory, UserFactory

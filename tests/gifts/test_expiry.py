@@ -12,21 +12,15 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from gifts import tasks
-from gifts.models import (
-    Gift,
-    GiftEvent,
-    Notification,
-    Payment,
-    Refund,
-    SandboxPayOrder,
-    SandboxRefund,
-    Slot,
-)
-from gifts.providers import sandbox_payment
-from gifts.providers.sandbox_carrier import gateway_scan
+from gifts.models import Gift, GiftEvent, Notification, Slot
 from gifts.services.claim import slot_accept, slot_decline, slot_grab
 from gifts.services.expiry import expire_batch, expire_due, remind_expiring
+from outbox.models import Job
+from payments import tasks
+from payments.models import Payment, Refund
+from sandbox import payment as sandbox_payment
+from sandbox.carrier import gateway_scan
+from sandbox.models import SandboxPayOrder, SandboxRefund
 from shops.models import Sku
 from tests.factories import SkuFactory, UserFactory
 
@@ -93,7 +87,7 @@ def test_two_concurrent_sweeps_over_ten_thousand_expired_slots_refund_each_exact
         with queue_lock:
             queued.append(refund_id)
 
-    monkeypatch.setattr(tasks.send_refund, "delay", enqueue)
+    monkeypatch.setattr(tasks.send_refund, "apply_async", lambda args=(), **kw: enqueue(*args))
     sender = UserFactory(username="bulk-sender")
     sku = SkuFactory(stock=0, price_fen=2500, original_price_fen=3000)
     other_sku = SkuFactory(stock=0, price_fen=1200, original_price_fen=1500)
@@ -116,6 +110,8 @@ def test_two_concurrent_sweeps_over_ten_thousand_expired_slots_refund_each_exact
     assert sum(counts) == 10_000
     refund_ids = set(Refund.objects.values_list("pk", flat=True))
     assert len(queued) == 10_000 and set(queued) == refund_ids  # each refund handed to the workers exactly once
+    # ... and each recorded in the outbox until a worker has done it: a lost message is published again.
+    assert Job.objects.filter(task="payments.tasks.send_refund").count() == 10_000
 
     # Two workers submit a sample, each refund delivered twice at once (brokers deliver at least once).
     sample = sorted(queued)[::20]

@@ -7,9 +7,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from gifts.models import BulkOrder, Gift
-from gifts.services.bulk import bulk_checkout, bulk_order_create
-from gifts.services.lottery import lottery_create
+from campaigns.models import BulkOrder
+from campaigns.services.bulk import bulk_checkout, bulk_order_create
+from campaigns.services.lottery import lottery_create
+from gifts.models import Gift
 from tests.conftest import api_for, pay
 
 pytestmark = pytest.mark.django_db
@@ -80,9 +81,9 @@ def test_a_verified_bulk_recipient_gets_the_same_cascading_region_selects_as_the
 ):
     import re
 
-    from gifts.models import BulkRecipient
-    from gifts.providers.sms import LogSms
-    from gifts.services.bulk import bulk_code_send, bulk_code_verify
+    from campaigns.models import BulkRecipient
+    from campaigns.services.bulk import bulk_code_send, bulk_code_verify
+    from giftshop.sms import LogSms
 
     row = BulkRecipient.objects.get(order__gift=paid_bulk, contact_kind="phone")
     client.force_login(recipient)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from gifts.models import Gift, Refund, Slot
+from gifts.models import Gift, Slot
+from payments.models import Refund
 from tests.conftest import ADDRESS, api_for
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def test_single_gift_from_order_to_delivery(django_capture_on_commit_callbacks, 
     slot = Slot.objects.get(gift_id=gift_id)
     assert slot.status == "to_ship" and slot.shipment.waybill_no
 
-    from gifts.providers.sandbox_carrier import gateway_scan
+    from sandbox.carrier import gateway_scan
 
     gateway_scan(slot.shipment.waybill_no, "collected")
     gateway_scan(slot.shipment.waybill_no, "delivered")
@@ -67,8 +68,8 @@ def test_each_step_notifies_each_person_once(
     django_capture_on_commit_callbacks, make_gift, recipient, merchant, address, mailoutbox
 ):
     from gifts.models import Notification
-    from gifts.providers.sandbox_carrier import gateway_scan
     from gifts.services.claim import slot_accept
+    from sandbox.carrier import gateway_scan
 
     gift = make_gift()
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,11 +9,13 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from gifts.models import Gift, GiftEvent, LotteryDraw, LotteryEntry, Notification, Refund, Slot
+from campaigns.models import LotteryDraw, LotteryEntry
+from campaigns.services.lottery import lottery_create, lottery_draw, lottery_enter
+from campaigns.tasks import group_gifts_due
+from gifts.models import Gift, GiftEvent, Notification, Slot
 from gifts.services.expiry import expire_batch
-from gifts.services.lottery import lottery_create, lottery_draw, lottery_enter
-from gifts.tasks import group_gifts_due
 from giftshop.errors import AppError
+from payments.models import Refund
 from shops.models import Sku
 from tests.conftest import ADDRESS, api_for, pay
 from tests.factories import UserFactory

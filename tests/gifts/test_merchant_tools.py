@@ -8,11 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from gifts.models import Refund, Shipment, Slot
+from fulfilment.models import Shipment
+from fulfilment.services.shipments import shipment_record_failure, slot_refund_after_sales, slot_ship_manually
+from fulfilment.services.shipping_tools import to_ship_csv, tracking_import
+from gifts.models import Slot
 from gifts.services.claim import AddressInput, slot_accept
-from gifts.services.fulfilment import shipment_record_failure, slot_refund_after_sales, slot_ship_manually
-from gifts.services.shipping_tools import to_ship_csv, tracking_import
 from giftshop.errors import AppError
+from payments.models import Refund
 from tests.conftest import ADDRESS
 from tests.factories import ShopStaffFactory, SkuFactory, UserFactory
 

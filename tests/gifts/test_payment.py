@@ -10,10 +10,14 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from gifts.models import Gift, GiftEvent, Notification, Payment, Refund, SandboxPayOrder, SandboxRefund
-from gifts.providers import sandbox_payment, signing
-from gifts.providers.sandbox_payment import callback_body, gateway_pay
-from gifts.services.payment import gifts_cancel_unpaid_due, payments_query_unsettled
+from gifts.models import Gift, GiftEvent, Notification
+from gifts.services.unpaid import gifts_cancel_unpaid_due
+from payments.models import Payment, Refund
+from payments.services import payments_query_unsettled
+from sandbox import payment as sandbox_payment
+from sandbox import signing
+from sandbox.models import SandboxPayOrder, SandboxRefund
+from sandbox.payment import callback_body, gateway_pay
 from shops.models import Sku
 from tests.conftest import api_for
 
@@ -103,7 +107,7 @@ def test_amount_mismatch_is_rejected_logged_and_changes_nothing(make_gift, no_ca
     data = json.loads(callback_body("payment", gift.payment.out_trade_no))
     data["amount_fen"] = gift.amount_fen - 1
     before = _state(gift)
-    with caplog.at_level(logging.ERROR, logger="gifts.services.payment"):
+    with caplog.at_level(logging.ERROR, logger="payments.services"):
         r = deliver(json.dumps(data).encode())
     assert r.status_code == 400 and r.json()["code"] == "amount_mismatch"
     assert _state(gift) == before
@@ -219,7 +223,7 @@ def test_refund_notification_with_a_wrong_amount_is_rejected(
     refund = Refund.objects.get(payment__gift=gift)
     data = json.loads(callback_body("refund", refund.out_refund_no))
     data["amount_fen"] = refund.amount_fen + 1
-    with caplog.at_level(logging.ERROR, logger="gifts.services.payment"):
+    with caplog.at_level(logging.ERROR, logger="payments.services"):
         r = deliver(json.dumps(data).encode())
     assert r.status_code == 400 and r.json()["code"] == "amount_mismatch"
     refund.refresh_from_db()

@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from gifts.models import PiiAccessLog, SavedAddress, ShippingAddress, Slot
+from gifts.models import SavedAddress, ShippingAddress, Slot
 from gifts.services.claim import address_save, slot_accept
-from gifts.services.privacy import account_delete, account_export, pii_purge_due
 from gifts.states import slot_transition
+from privacy.models import PiiAccessLog
+from privacy.services import account_delete, account_export, pii_purge_due
 from tests.conftest import ADDRESS, api_for
 from tests.factories import UserFactory
 

@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from gifts.models import BulkRecipient, Gift, Slot
-from gifts.providers.sandbox_carrier import gateway_scan
-from gifts.providers.sms import LogSms
-from gifts.services.bulk import bulk_checkout, bulk_code_send, bulk_code_verify, bulk_open, bulk_order_create
+from campaigns.models import BulkRecipient
+from campaigns.services.bulk import bulk_checkout, bulk_code_send, bulk_code_verify, bulk_open, bulk_order_create
+from campaigns.services.lottery import lottery_create, lottery_draw, lottery_enter
+from gifts.models import Gift, Slot
 from gifts.services.claim import slot_accept, slot_decline
-from gifts.services.lottery import lottery_create, lottery_draw, lottery_enter
+from giftshop.sms import LogSms
+from sandbox.carrier import gateway_scan
 from tests.conftest import ADDRESS, api_for, pay
 from tests.factories import SkuFactory, UserFactory
 

@@ -4,8 +4,7 @@ from django.test import Client
 
 from gifts.tasks import process_claim
 from tests.conftest import api_for
-
-from .helpers import accept
+from tests.ops.helpers import accept
 
 
 def test_request_log_line_is_json_with_the_callers_request_id(db, json_log_lines):

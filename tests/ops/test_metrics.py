@@ -4,12 +4,13 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from gifts.models import Refund, SlotStatus
+from fulfilment.services.shipments import shipment_record_failure
+from gifts.models import SlotStatus
 from gifts.services.claim import claim_process, slot_decline
-from gifts.services.fulfilment import shipment_record_failure
-from gifts.tasks import cancel_unpaid_gifts, send_refund
-
-from .helpers import accept
+from gifts.tasks import cancel_unpaid_gifts
+from payments.models import Refund
+from payments.tasks import send_refund
+from tests.ops.helpers import accept
 
 
 def scrape() -> dict[tuple, float]:
@@ -43,7 +44,7 @@ def test_a_task_run_counts_once_in_metrics_with_its_duration():
 
 @pytest.mark.django_db
 def test_a_task_that_raises_counts_as_a_failure():
-    task = "gifts.tasks.send_refund"
+    task = "payments.tasks.send_refund"
     before = scrape()
     with pytest.raises(Refund.DoesNotExist):
         send_refund.delay(987_654_321)

@@ -6,12 +6,13 @@ from io import StringIO
 from django.core.management import call_command
 from django.utils import timezone
 
-from gifts.models import Gift, GiftStatus, Refund, Shipment, Slot, SlotStatus
+from fulfilment.models import Shipment
+from fulfilment.services.shipments import shipment_record_failure
+from gifts.models import Gift, GiftStatus, Slot, SlotStatus
 from gifts.services.claim import claim_process, slot_decline
-from gifts.services.fulfilment import shipment_record_failure
-from gifts.services.stuck_work import stuck_work_list
-
-from .helpers import accept
+from giftshop.stuck_work import stuck_work_list
+from payments.models import Refund
+from tests.ops.helpers import accept
 
 AN_HOUR_AGO = timedelta(hours=1)
 

@@ -2,9 +2,9 @@ import pytest
 from django.utils import timezone
 
 from gifts.services.claim import slot_accept
-from gifts.services.stats import stats_rollup_day
-from shops.dashboard import dashboard_figures
-from shops.models import ShopDailyStats
+from merchant.dashboard import dashboard_figures
+from merchant.models import ShopDailyStats
+from merchant.stats import stats_rollup_day
 from tests.factories import ShopStaffFactory, SkuFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

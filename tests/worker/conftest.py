@@ -235,6 +235,16 @@ class Worker:
         return f"--- {self.hostname} log tail ---\n" + "\n".join(text)
 
 
+class Beat(Worker):
+    """`celery -A giftshop beat` as a subprocess: the schedule, the outbox's publisher included."""
+
+    def __init__(self, *, broker_url: str, log_path: Path, env=None):
+        super().__init__(broker_url=broker_url, log_path=log_path, env=env)
+        self.hostname = "beat"
+        schedule = log_path.with_suffix(".schedule")
+        self.command = [sys.executable, "-m", "celery", "-A", "giftshop", "beat", "-l", "info", "-s", str(schedule)]
+
+
 class RedisServer:
     """A throwaway redis-server that a test can stop and start again on the same port."""
 
@@ -271,6 +281,12 @@ class RedisServer:
         wait_for(self._answers, what=f"redis-server on port {self.port}", timeout=30)
         return self
 
+    def kill(self) -> None:
+        """kill -9: the broker dies mid-stream and keeps nothing (no persistence)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -306,6 +322,31 @@ def start_worker(transactional_db, tmp_path):
     yield _start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def start_beat(transactional_db, tmp_path):
+    """Start one real beat; stopped before the database is flushed."""
+    started: list[Beat] = []
+
+    def _start(*, broker_url: str, env=None) -> Beat:
+        beat = Beat(broker_url=broker_url, log_path=tmp_path / f"beat-{len(started)}.log", env=env)
+        started.append(beat)
+        return beat.start()
+
+    yield _start
+    for beat in started:
+        beat.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A private redis-server the test may kill and start again empty."""
+    server = RedisServer(log_path=tmp_path / "redis.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

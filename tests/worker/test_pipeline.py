@@ -6,13 +6,14 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from gifts.models import GiftEvent, Notification, SandboxWaybill, Shipment, Slot, TrackingEvent
-from gifts.providers import signing
-from gifts.providers.sandbox_carrier import NOTIFY_PATH, gateway_scan, tracking_body
+from fulfilment.models import Shipment, TrackingEvent
+from gifts.models import GiftEvent, Notification, Slot
 from gifts.services.claim import slot_accept
-from gifts.tasks import sandbox_carrier_scan
-
-from .conftest import wait_for
+from sandbox import signing
+from sandbox.carrier import NOTIFY_PATH, gateway_scan, tracking_body
+from sandbox.models import SandboxWaybill
+from sandbox.tasks import sandbox_carrier_scan
+from tests.worker.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CampaignsConfig(AppConfig):
+    name = "campaigns"
+    verbose_name = "群礼物与批量送礼"
+
+    def ready(self):
+        from . import modes  # noqa: F401  (registers the lottery and bulk modes with the gift core)

@@ -1,0 +1,50 @@
+"""Getting the parcel to the recipient: one Shipment (waybill) per slot and its tracking scans."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Shipment(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("面单申请中")
+        ISSUED = "issued", _("已出面单")
+        FAILED = "failed", _("面单失败")
+
+    slot = models.OneToOneField("gifts.Slot", on_delete=models.PROTECT, related_name="shipment")
+    carrier = models.CharField(max_length=40)
+    waybill_no = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "gifts_shipment"  # kept from before the app split
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "waybill_no"], condition=~Q(waybill_no=""), name="shipment_unique_waybill"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.waybill_no or '(pending)'}"
+
+
+class TrackingEvent(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking")
+    event_id = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20)
+    description = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "gifts_trackingevent"  # kept from before the app split
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} @ {self.occurred_at}"

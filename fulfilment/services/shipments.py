@@ -1,0 +1,205 @@
+"""From to-ship to delivered: e-waybills, manual shipping, courier tracking, after-sales refunds."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from fulfilment import error_codes as E
+from fulfilment.carriers import Parcel, carrier
+from fulfilment.models import Shipment, TrackingEvent
+from fulfilment.states import shipment_fail, shipment_issue
+from gifts.events import after_sales_event, waybill_issued_event
+from gifts.models import Notification, Slot, SlotStatus
+from gifts.services.notifications import notify
+from gifts.states import slot_transition
+from giftshop.errors import AppError, NotFound
+from giftshop.logs import bind
+from payments.models import Refund
+from payments.services import refund_request
+from privacy.models import PiiAccessLog
+from privacy.services import pii_access_record
+from shops.models import ShopStaff
+from shops.services import stock_release
+
+log = logging.getLogger(__name__)
+
+# How far along each tracking status puts a slot; updates only ever move a slot forward.
+_TRACKING_TARGET = {
+    "collected": SlotStatus.SHIPPED,
+    "in_transit": SlotStatus.SHIPPED,
+    "delivered": SlotStatus.DELIVERED,
+}
+
+
+def shipment_dispatch(*, slot_id: int) -> Shipment | None:
+    """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
+    the Shipment row is created first and the carrier call carries the slot's idempotency key."""
+    slot = Slot.objects.select_related("gift__sender", "sku__product", "address").get(pk=slot_id)
+    bind(gift_id=slot.gift_id, slot_id=slot.pk)
+    if slot.status != SlotStatus.TO_SHIP:
+        return None
+    courier = carrier()
+    try:
+        with transaction.atomic():
+            shipment, _ = Shipment.objects.get_or_create(slot=slot, defaults={"carrier": courier.name})
+    except IntegrityError:
+        shipment = Shipment.objects.get(slot=slot)
+    if shipment.waybill_no:
+        return shipment
+    Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
+    address = slot.address
+    pii_access_record(user=None, slots=[slot], channel=PiiAccessLog.Channel.CARRIER)
+    waybill_no = courier.create_waybill(
+        Parcel(
+            request_key=f"slot-{slot.pk}",
+            receiver_name=address.name,
+            receiver_phone=address.phone,
+            receiver_address=address.full(),
+            receiver_region=address.region,
+            sender_name=slot.gift.shop.name,
+            description=f"{slot.sku.product.title} × {slot.gift.quantity}",
+        )
+    )
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if shipment_issue(shipment, waybill_no=waybill_no):
+            waybill_issued_event(slot=slot, carrier=shipment.carrier, waybill_no=waybill_no)
+            log.info("waybill issued")
+    return shipment
+
+
+def shipment_record_failure(*, slot_id: int, error: str, final: bool) -> None:
+    """A dispatch attempt failed. A final failure is shown to the merchant and the operator."""
+    with transaction.atomic():
+        shipment, _ = Shipment.objects.get_or_create(slot_id=slot_id, defaults={"carrier": carrier().name})
+        shipment_fail(Shipment.objects.select_for_update().get(pk=shipment.pk), error=error, final=final)
+    log.warning("dispatch failed slot=%s final=%s error=%s", slot_id, final, error)
+
+
+def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor) -> Slot:
+    """The merchant ships with their own courier and types the tracking number."""
+    carrier_name, tracking_no = carrier_name.strip(), tracking_no.strip()
+    if not carrier_name or not tracking_no or len(tracking_no) > 64:
+        raise AppError(
+            "bad_tracking", "请填写快递公司和运单号", fields={"tracking_no": ["required, at most 64 characters"]}
+        )
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        if locked.status != SlotStatus.TO_SHIP:
+            raise AppError(E.NOT_SHIPPABLE, f"订单当前状态为 {locked.get_status_display()}，不能发货")
+        if locked.refunds.filter(reason=Refund.Reason.AFTER_SALES).exists():
+            raise AppError(E.REFUND_PENDING, "该订单已发起售后退款，不能发货")
+        try:
+            with transaction.atomic():
+                shipment, _ = Shipment.objects.get_or_create(slot=locked, defaults={"carrier": carrier_name})
+                shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+                shipment_issue(shipment, waybill_no=tracking_no, carrier=carrier_name, replace=True)
+        except IntegrityError as exc:
+            raise AppError(E.DUPLICATE_TRACKING, "这个运单号已经用于另一个订单") from exc
+        slot_transition(
+            locked, SlotStatus.SHIPPED, actor=actor, data={"carrier": carrier_name, "tracking_no": tracking_no}
+        )
+        _notify_shipped(locked)
+    slot.status = locked.status
+    return slot
+
+
+def _notify_shipped(slot: Slot) -> None:
+    gift = slot.gift
+    notify(
+        user=slot.recipient,
+        kind=Notification.Kind.SHIPPED,
+        dedupe_key=f"shipped:{slot.pk}:recipient",
+        title=_("你收下的礼物已发货"),
+        link="/received/",
+    )
+    notify(
+        user=gift.sender,
+        kind=Notification.Kind.SHIPPED,
+        dedupe_key=f"shipped:{slot.pk}:sender",
+        title=_("你送出的礼物已发货"),
+        link=gift.get_absolute_url(),
+    )
+
+
+def tracking_notification_handle(*, body: bytes, headers) -> str:
+    notice = carrier().parse_notification(body=body, headers=headers)
+    return tracking_apply(
+        event_id=notice.event_id,
+        waybill_no=notice.waybill_no,
+        status=notice.status,
+        description=notice.description,
+        occurred_at=notice.occurred_at,
+    )
+
+
+def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: str, occurred_at: str) -> str:
+    """Record a tracking update once and move the slot forward if it says so. Late or
+    out-of-order updates are recorded for the timeline but never move a slot backwards."""
+    occurred = parse_datetime(occurred_at) or timezone.now()
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().filter(waybill_no=waybill_no).first()
+        if shipment is None:
+            raise NotFound("Unknown waybill.")
+        try:
+            with transaction.atomic():
+                TrackingEvent.objects.create(
+                    shipment=shipment, event_id=event_id, status=status, description=description, occurred_at=occurred
+                )
+        except IntegrityError:
+            return "duplicate"
+        target = _TRACKING_TARGET.get(status)
+        slot = Slot.objects.select_related("gift").get(pk=shipment.slot_id)
+        if target is None:
+            return "recorded"
+        if slot.status == SlotStatus.TO_SHIP:
+            slot_transition(slot, SlotStatus.SHIPPED, data={"event_id": event_id})
+            _notify_shipped(slot)
+        if target == SlotStatus.DELIVERED and slot.status == SlotStatus.SHIPPED:
+            slot_transition(slot, SlotStatus.DELIVERED, data={"event_id": event_id})
+            notify(
+                user=slot.gift.sender,
+                kind=Notification.Kind.DELIVERED,
+                dedupe_key=f"delivered:{slot.pk}",
+                title=_("你送出的礼物已签收"),
+                link=slot.gift.get_absolute_url(),
+            )
+    return "applied"
+
+
+def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | None:
+    """After-sales: the merchant refunds a slot; the money goes back to the sender."""
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
+        if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
+            raise AppError(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
+        gift = locked.gift
+        if not _may_refund(actor=actor, shop_id=gift.shop_id):
+            raise AppError(E.ROLE_NOT_ALLOWED, "只有店主或店长可以发起售后退款")
+        already = sum(r.amount_fen for r in locked.refunds.all())
+        amount = gift.slot_amount_fen - already
+        after_sales_event(slot=locked, actor=actor, reason=reason)
+        refund = refund_request(payment=gift.payment, slot=locked, amount_fen=amount, reason=Refund.Reason.AFTER_SALES)
+        if refund is not None and locked.status == SlotStatus.TO_SHIP:
+            _stock_release_unshipped(locked)
+        return refund
+
+
+def _may_refund(*, actor, shop_id: int) -> bool:
+    """Money goes out: owners and managers may, shippers may not; operators always may."""
+    if getattr(actor, "is_superuser", False):
+        return True
+    return ShopStaff.objects.filter(
+        shop_id=shop_id, user=actor, role__in=[ShopStaff.Role.OWNER, ShopStaff.Role.MANAGER]
+    ).exists()
+
+
+def _stock_release_unshipped(slot: Slot) -> None:
+    """Refunded before it left the warehouse: the units go back on sale (once: one after-sales
+    refund per slot)."""
+    stock_release(sku_id=slot.sku_id, quantity=slot.gift.quantity)

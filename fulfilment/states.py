@@ -1,0 +1,55 @@
+"""The one place where a shipment's status changes: requested → issued, or failed for good (and
+issued after all when a replayed dispatch succeeds). Callers hold the row lock."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from giftshop.errors import AppError
+
+from .models import Shipment
+
+S = Shipment.Status
+SHIPMENT_TRANSITIONS = {S.REQUESTED: {S.ISSUED, S.FAILED}, S.FAILED: {S.ISSUED}, S.ISSUED: set()}
+ILLEGAL = "illegal_transition"
+
+
+def _check(shipment: Shipment, target: str) -> bool:
+    if shipment.status == target:
+        return False
+    if target not in SHIPMENT_TRANSITIONS[shipment.status]:
+        raise AppError(ILLEGAL, f"shipment {shipment.pk} cannot move from {shipment.status} to {target}.")
+    return True
+
+
+def shipment_issue(shipment: Shipment, *, waybill_no: str, carrier: str | None = None, replace: bool = False) -> bool:
+    """Record the waybill; False when the shipment already has one (a dispatch run twice).
+
+    `replace`: the merchant ships by hand with their own courier and number, replacing any waybill
+    requested before."""
+    if shipment.waybill_no and not replace:
+        return False
+    if shipment.status != S.ISSUED:
+        _check(shipment, S.ISSUED)
+    shipment.waybill_no, shipment.status, shipment.issued_at, shipment.last_error = (
+        waybill_no,
+        S.ISSUED,
+        timezone.now(),
+        "",
+    )
+    fields = ["waybill_no", "status", "issued_at", "last_error"]
+    if carrier:
+        shipment.carrier = carrier
+        fields.append("carrier")
+    shipment.save(update_fields=fields)
+    return True
+
+
+def shipment_fail(shipment: Shipment, *, error: str, final: bool) -> None:
+    """A dispatch attempt failed: keep the error; a final failure is shown to merchant and operator."""
+    shipment.last_error = error[:300]
+    fields = ["last_error"]
+    if final and not shipment.waybill_no and _check(shipment, S.FAILED):
+        shipment.status = S.FAILED
+        fields.append("status")
+    shipment.save(update_fields=fields)

@@ -1,0 +1,83 @@
+"""The merchant site /merchant/: staff see only their own shop's objects, by list, search, filter,
+URL and form choice alike. (The operator's /admin/ is Django's default site.)"""
+
+from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from merchant.dashboard import dashboard_view
+from shops.models import Shop
+from shops.selectors import shop_ids_for_staff
+
+
+class MerchantAuthenticationForm(AuthenticationForm):
+    """Shop staff are not Django `is_staff` users: the merchant login admits anyone on a shop's staff."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not shop_ids_for_staff(user=user):
+            raise ValidationError(_("这个账号不是任何店铺的员工"), code="not_shop_staff")
+
+
+class MerchantSite(admin.AdminSite):
+    site_header = _("Giftshop 商家后台")
+    site_title = _("商家后台")
+    index_title = _("我的店铺")
+    index_template = "merchant/index.html"
+    login_form = MerchantAuthenticationForm
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        return user.is_active and user.is_authenticated and bool(shop_ids_for_staff(user=user))
+
+    def get_urls(self):
+        return [
+            path("dashboard/", self.admin_view(lambda r: dashboard_view(r, self)), name="dashboard"),
+            *super().get_urls(),
+        ]
+
+
+merchant_site = MerchantSite(name="merchant")
+
+
+class ShopScopedAdmin(admin.ModelAdmin):
+    """Everything a merchant admin shows is filtered through `shop_path` to the user's shops."""
+
+    shop_path = "shop"
+
+    def shop_ids(self, request) -> list[int]:
+        if not hasattr(request, "_merchant_shop_ids"):
+            request._merchant_shop_ids = shop_ids_for_staff(user=request.user)
+        return request._merchant_shop_ids
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(**{f"{self.shop_path}__in": self.shop_ids(request)})
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("Not found")
+        return obj
+
+    def has_module_permission(self, request):
+        return bool(self.shop_ids(request))
+
+    def has_view_permission(self, request, obj=None):
+        return bool(self.shop_ids(request))
+
+    def has_change_permission(self, request, obj=None):
+        return bool(self.shop_ids(request))
+
+    def has_add_permission(self, request):
+        return bool(self.shop_ids(request))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "shop":
+            kwargs["queryset"] = Shop.objects.filter(pk__in=self.shop_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from merchant.stats import stats_rollup_recent
+
+
+@shared_task
+def rollup_shop_stats() -> int:
+    """Beat: refresh the last days' rollups behind the dashboard."""
+    return stats_rollup_recent()

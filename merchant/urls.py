@@ -1,0 +1,5 @@
+from django.urls import path
+
+from .site import merchant_site
+
+urlpatterns = [path("merchant/", merchant_site.urls)]

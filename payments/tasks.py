@@ -1,0 +1,18 @@
+"""Celery entry points for money: ask the gateway for a refund, and settle orders whose notice never came."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from outbox.jobs import RETRY_TEMPORARY
+from payments.services import payments_query_unsettled, refund_submit
+
+
+@shared_task(acks_late=True, **RETRY_TEMPORARY)
+def send_refund(refund_id: int) -> None:
+    refund_submit(refund_id=refund_id)
+
+
+@shared_task
+def query_unsettled_payments() -> int:
+    return payments_query_unsettled()

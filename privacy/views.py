@@ -1,0 +1,36 @@
+"""A recipient's rights over their personal data: download it, delete saved addresses, delete the account."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from privacy.services import account_delete, account_export
+
+
+@login_required
+def account_data(request):
+    user = request.user
+    if request.GET.get("download"):
+        body = json.dumps(account_export(user=user), ensure_ascii=False, indent=2)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="giftshop-{user.username}.json"'
+        return response
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "delete_address":
+            deleted, _ = user.saved_addresses.filter(pk=request.POST.get("address_id") or 0).delete()
+            messages.success(request, "地址已删除" if deleted else "没有找到这条地址")
+            return redirect("account-data")
+        if action == "delete":
+            if request.POST.get("confirm") != user.username:
+                messages.error(request, "请输入你的用户名以确认注销")
+                return redirect("account-data")
+            account_delete(user=user)
+            logout(request)
+            messages.success(request, "账号已注销。仍在运输中的包裹会在签收后删除地址。")
+            return redirect("home")
+    return render(request, "gifts/account_data.html", {"addresses": list(user.saved_addresses.all())})

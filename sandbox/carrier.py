@@ -1,0 +1,93 @@
+"""A sandbox courier that behaves like an e-waybill (电子面单) API: it issues one waybill per request
+key however often it is asked, and later sends signed tracking updates (collected, in transit,
+delivered, sometimes an exception) to our notify endpoint."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fulfilment.carriers import Parcel, TrackingNotice
+from giftshop.errors import AppError
+from outbox.jobs import ProviderUnavailable, enqueue
+from sandbox import error_codes as E
+from sandbox import signing
+from sandbox.delivery import post_callback
+from sandbox.models import SandboxWaybill
+
+NOTIFY_PATH = "/api/v1/carriers/notify/sandbox/"
+SCAN_TEXT = {
+    "collected": "快递员已揽收",
+    "in_transit": "运输中，已到达转运中心",
+    "exception": "派送异常：联系不上收件人，将再次派送",
+    "delivered": "已签收，感谢使用",
+}
+
+
+class SandboxCarrier:
+    name = "sandbox"
+
+    def create_waybill(self, parcel: Parcel) -> str:
+        if random.random() < settings.SANDBOX_CARRIER_FAILURE_RATE:  # noqa: S311 (simulated outage)
+            raise ProviderUnavailable("sandbox courier timed out")
+        existing = SandboxWaybill.objects.filter(request_key=parcel.request_key).first()
+        if existing:
+            return existing.waybill_no
+        try:
+            with transaction.atomic():
+                waybill = SandboxWaybill.objects.create(
+                    request_key=parcel.request_key,
+                    waybill_no="SBX" + "".join(secrets.choice("0123456789") for _ in range(12)),
+                    receiver_region=parcel.receiver_region[:100],
+                )
+                # The courier's scans later on, recorded with the waybill so a broker outage loses none.
+                delays = settings.SANDBOX_CARRIER_SCAN_DELAYS
+                for status, delay in zip(("collected", "in_transit", "delivered"), delays, strict=False):
+                    enqueue("sandbox.tasks.sandbox_carrier_scan", waybill.waybill_no, status, countdown=delay)
+        except IntegrityError:
+            waybill = SandboxWaybill.objects.get(request_key=parcel.request_key)
+        # A slow courier (worker drills only): the waybill exists here but the caller has not recorded it yet.
+        pause = getattr(settings, "SANDBOX_CARRIER_DELAY_SECONDS", 0)
+        if pause:
+            time.sleep(pause)
+        return waybill.waybill_no
+
+    def parse_notification(self, *, body: bytes, headers) -> TrackingNotice:
+        signing.verify(body, headers.get(signing.HEADER), settings.SANDBOX_CARRIER_SECRET)
+        try:
+            data = json.loads(body)
+            return TrackingNotice(
+                event_id=str(data["event_id"]),
+                waybill_no=str(data["waybill_no"]),
+                status=str(data["status"]),
+                description=str(data.get("description", ""))[:200],
+                occurred_at=str(data["occurred_at"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AppError(E.BAD_NOTIFICATION, "Notification body is malformed.") from exc
+
+
+def tracking_body(waybill_no: str, status: str, *, occurred_at=None) -> bytes:
+    data = {
+        "event_id": f"{waybill_no}-{status}",
+        "waybill_no": waybill_no,
+        "status": status,
+        "description": SCAN_TEXT.get(status, status),
+        "occurred_at": (occurred_at or timezone.now()).isoformat(),
+    }
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def gateway_scan(waybill_no: str, status: str) -> dict:
+    """The courier scans a parcel and tells us, signed. Raises ProviderUnavailable if we did not take it."""
+    if not SandboxWaybill.objects.filter(waybill_no=waybill_no).exists():
+        raise AppError(E.UNKNOWN_WAYBILL, "The sandbox courier never issued this waybill.")
+    body = tracking_body(waybill_no, status)
+    headers = {signing.HEADER: signing.sign(body, settings.SANDBOX_CARRIER_SECRET)}
+    return post_callback(NOTIFY_PATH, body, headers)

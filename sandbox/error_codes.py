@@ -1,0 +1,9 @@
+"""Codes the sandbox gateway and courier answer with, as an outside provider's API would."""
+
+BAD_SIGNATURE = "bad_signature"
+BAD_NOTIFICATION = "bad_notification"
+UNKNOWN_ORDER = "unknown_order"
+UNKNOWN_WAYBILL = "unknown_waybill"
+ORDER_CLOSED = "order_closed"
+REFUND_REFUSED = "refund_refused"
+REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"

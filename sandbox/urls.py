@@ -1,0 +1,10 @@
+"""The sandbox cashier (served only while the sandbox provider is enabled)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("sandbox/cashier/<str:out_trade_no>/", views.sandbox_cashier, name="sandbox-cashier"),
+    path("sandbox/pay/<str:out_trade_no>/", views.sandbox_pay, name="sandbox-pay"),
+]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from giftshop.errors import AppError
+from payments.models import Payment
+from sandbox.payment import gateway_pay
+
+
+def sandbox_cashier(request, out_trade_no: str):
+    """The sandbox gateway's hosted cashier page (收银台)."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
+    payment = Payment.objects.select_related("gift__sku__product").filter(out_trade_no=out_trade_no).first()
+    if payment is None:
+        raise Http404
+    return render(request, "sandbox/cashier.html", {"payment": payment, "gift": payment.gift})
+
+
+@csrf_exempt  # the sandbox gateway's own button: it stands in for another site, not for ours
+@require_POST
+def sandbox_pay(request, out_trade_no: str):
+    """The cashier's pay button: the gateway marks the order paid and notifies us, signed."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
+    payment = Payment.objects.filter(out_trade_no=out_trade_no).first()
+    if payment is None:
+        raise Http404
+    try:
+        gateway_pay(out_trade_no=out_trade_no)
+    except AppError as exc:
+        messages.error(request, exc.detail)
+        return redirect("sandbox-cashier", out_trade_no)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"code": "SUCCESS", "out_trade_no": out_trade_no})
+    return redirect("gift-card", payment.gift_id)
