@@ -80,11 +80,11 @@ def _queue_length() -> int:
 def _requeue() -> int:
     from django.utils import timezone
 
-    from outbox.jobs import jobs_publish_due
+    from outbox.jobs import jobs_republish_due
     from outbox.models import Job
 
     Job.objects.update(due_at=timezone.now())
-    n = jobs_publish_due(limit=100_000)
+    n = jobs_republish_due(limit=100_000)
     if n:
         log(f"claim to dispatch: the queue was empty with work left; published {n} outbox jobs again")
     return n

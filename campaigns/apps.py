@@ -1,3 +1,5 @@
+"""The campaigns app: group lotteries and bulk gifts, registered with the gift core as modes."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The operator's /admin/ for shipments and their courier scans (read-only)."""
+
 from django.contrib import admin
 
 from fulfilment.models import Shipment, TrackingEvent

@@ -1,3 +1,5 @@
+"""The fulfilment app: waybills, tracking, shipping tools and after-sales refunds."""
+
 from django.apps import AppConfig
 
 

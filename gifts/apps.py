@@ -1,3 +1,5 @@
+"""The gift core. It listens to the payments app's signals; it never imports the apps above it."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The checkout and address forms of the pages; the rules themselves are in the services."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 

@@ -5,25 +5,25 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from gifts.services.claim import claim_process
-from gifts.services.expiry import expire_due, remind_expiring
-from gifts.services.notifications import notification_email
-from gifts.services.unpaid import gifts_cancel_unpaid_due
+from gifts.services.claim import slot_hand_over
+from gifts.services.expiry import expire_due, slots_remind_before_expiry
+from gifts.services.notifications import notification_email_deliver
+from gifts.services.unpaid import gifts_unpaid_close_due
 
 
 @shared_task(acks_late=True)
 def process_claim(slot_id: int) -> bool:
-    return claim_process(slot_id=slot_id)
+    return slot_hand_over(slot_id=slot_id)
 
 
 @shared_task(acks_late=True)
 def send_notification_email(notification_id: int) -> bool:
-    return notification_email(notification_id=notification_id)
+    return notification_email_deliver(notification_id=notification_id)
 
 
 @shared_task
 def cancel_unpaid_gifts() -> int:
-    return gifts_cancel_unpaid_due()
+    return gifts_unpaid_close_due()
 
 
 @shared_task
@@ -33,4 +33,4 @@ def expire_unclaimed_slots() -> int:
 
 @shared_task
 def remind_expiring_slots() -> int:
-    return remind_expiring()
+    return slots_remind_before_expiry()

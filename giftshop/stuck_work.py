@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from fulfilment.models import Shipment
 from gifts.models import Gift, GiftStatus, Slot, SlotStatus
-from gifts.services.unpaid import gifts_cancel_unpaid_due
+from gifts.services.unpaid import gifts_unpaid_close_due
 from outbox.jobs import enqueue_many, jobs_retry_failed
 from outbox.models import Job
 from payments.models import Refund
@@ -105,5 +105,5 @@ def stuck_work_replay(*, older_than: timedelta, limit: int = 1000) -> dict[str, 
         "waybills_missing": len(stuck.waybills_missing),
         "waybills_failed": len(stuck.waybills_failed),
         "refunds": len(stuck.refunds),
-        "unpaid": gifts_cancel_unpaid_due(limit=limit),
+        "unpaid": gifts_unpaid_close_due(limit=limit),
     }

@@ -1,3 +1,5 @@
+"""The merchant app: the /merchant/ site, its API, the dashboard and its daily rollups."""
+
 from django.apps import AppConfig
 
 

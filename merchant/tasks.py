@@ -1,3 +1,5 @@
+"""Beat's entry point for the dashboard's daily rollups."""
+
 from celery import shared_task
 
 from merchant.stats import stats_rollup_recent

@@ -1,3 +1,5 @@
+"""The merchant site at /merchant/."""
+
 from django.urls import path
 
 from .site import merchant_site

@@ -1,3 +1,5 @@
+"""The operator sees unfinished and given-up jobs in /admin/ (read-only: replay with stuck_work)."""
+
 from django.contrib import admin
 
 from giftshop.readonly_admin import ReadOnlyAdmin

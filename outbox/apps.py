@@ -1,3 +1,5 @@
+"""The outbox app: connects the worker's task signals that finish or reschedule jobs."""
+
 from django.apps import AppConfig
 
 

@@ -67,7 +67,7 @@ def publish(job: Job, *, countdown: float = 0) -> bool:
     return True
 
 
-def jobs_publish_due(*, limit: int = 500) -> int:
+def jobs_republish_due(*, limit: int = 500) -> int:
     """Beat: publish every job that is due and not done (first publication lost, broker restarted
     empty, worker killed). Stops at the first refusal: the broker is still down."""
     now = timezone.now()

@@ -6,18 +6,21 @@ worker killed mid-task, loses nothing: beat publishes again whatever is due and 
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Job(models.Model):
-    task = models.CharField(max_length=120, help_text="Celery task name")
-    args = models.JSONField(default=list, help_text="ids and plain values only, never personal data")
-    created_at = models.DateTimeField(auto_now_add=True)
-    due_at = models.DateTimeField(help_text="when beat publishes it (again) if it has not finished by then")
-    publications = models.PositiveIntegerField(default=0)
-    failed_at = models.DateTimeField(null=True, blank=True, help_text="gave up after its retries; see stuck_work")
-    last_error = models.CharField(max_length=300, blank=True)
+    task = models.CharField(_("task"), max_length=120, help_text=_("Celery task name"))
+    args = models.JSONField(_("arguments"), default=list, help_text=_("ids and plain values only, never personal data"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    due_at = models.DateTimeField(_("due at"), help_text=_("when beat publishes it again if it has not finished"))
+    publications = models.PositiveIntegerField(_("publications"), default=0)
+    failed_at = models.DateTimeField(_("gave up at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("outbox job")
+        verbose_name_plural = _("outbox jobs")
         indexes = [models.Index(fields=["due_at"], condition=Q(failed_at__isnull=True), name="outbox_job_due_idx")]
 
     def __str__(self) -> str:

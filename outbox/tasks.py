@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from outbox.jobs import jobs_publish_due
+from outbox.jobs import jobs_republish_due
 
 
 @shared_task
 def publish_due_jobs() -> int:
-    return jobs_publish_due()
+    return jobs_republish_due()

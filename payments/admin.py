@@ -1,3 +1,5 @@
+"""The operator's /admin/ for payments and refunds (read-only: money changes through services)."""
+
 from django.contrib import admin
 
 from giftshop.readonly_admin import ReadOnlyAdmin

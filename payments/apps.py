@@ -1,3 +1,5 @@
+"""The payments app: money in and money back, behind the provider interface."""
+
 from django.apps import AppConfig
 
 

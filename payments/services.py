@@ -93,7 +93,7 @@ def payment_close_at_gateway(*, payment: Payment) -> bool:
     return payment_provider().close(out_trade_no=payment.out_trade_no)
 
 
-def payments_query_unsettled(*, older_than_seconds: int = 60, limit: int = 200) -> int:
+def payments_settle_from_gateway(*, older_than_seconds: int = 60, limit: int = 200) -> int:
     """Settle orders whose notification never came by asking the gateway (query-order)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     pending = Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff)

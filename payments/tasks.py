@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from outbox.jobs import RETRY_TEMPORARY
-from payments.services import payments_query_unsettled, refund_submit
+from payments.services import payments_settle_from_gateway, refund_submit
 
 
 @shared_task(acks_late=True, **RETRY_TEMPORARY)
@@ -15,4 +15,4 @@ def send_refund(refund_id: int) -> None:
 
 @shared_task
 def query_unsettled_payments() -> int:
-    return payments_query_unsettled()
+    return payments_settle_from_gateway()

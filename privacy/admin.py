@@ -1,3 +1,5 @@
+"""The operator searches who looked at recipients' addresses."""
+
 from django.contrib import admin
 
 from giftshop.readonly_admin import ReadOnlyAdmin

@@ -1,3 +1,5 @@
+"""The privacy app: address access log, key rotation, retention, export and deletion."""
+
 from django.apps import AppConfig
 
 

@@ -79,7 +79,7 @@ def pii_rotation_start() -> PiiRotationJob:
     return job
 
 
-def pii_rotate_batch(*, job_id: int, batch_size: int = 500) -> bool:
+def pii_reencrypt_batch(*, job_id: int, batch_size: int = 500) -> bool:
     """Re-encrypt one batch under the newest key; returns True while there is more to do.
     Reading decrypts with any configured key, writing encrypts with the newest."""
     with transaction.atomic():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from privacy.services import pii_purge_due, pii_rotate_batch
+from privacy.services import pii_purge_due, pii_reencrypt_batch
 
 
 @shared_task(acks_late=True)
 def rotate_pii_batch(job_id: int) -> bool:
     """One batch of a key rotation; the service queues the next batch until the job is done."""
-    return pii_rotate_batch(job_id=job_id)
+    return pii_reencrypt_batch(job_id=job_id)
 
 
 @shared_task

@@ -1,3 +1,5 @@
+"""A recipient's own data page."""
+
 from django.urls import path
 
 from . import views

@@ -1,3 +1,5 @@
+"""The sandbox app: stand-ins for the payment gateway and the courier, and the demo data."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The sandbox cashier page and its pay button (404 unless the sandbox is enabled)."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,3 +1,5 @@
+"""The shops app: shops, categories, products, SKUs, stock and the gifting rules."""
+
 from django.apps import AppConfig
 
 

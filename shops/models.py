@@ -1,3 +1,5 @@
+"""Shops with their one gifting switch, staff with roles, the category tree, products and SKUs."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q

@@ -1,3 +1,5 @@
+"""The shop front pages, and sign-up."""
+
 from django import forms
 from django.contrib.auth import get_user_model, login, password_validation
 from django.contrib.auth.forms import UserCreationForm

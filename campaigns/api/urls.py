@@ -1,3 +1,5 @@
+"""REST routes of group lotteries, bulk lists and the sender's tracker."""
+
 from django.urls import path
 
 from . import views

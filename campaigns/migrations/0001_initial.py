@@ -6,16 +6,7 @@ import giftshop.crypto
 from django.conf import settings
 from django.db import migrations, models
 
-
-def move_content_types(apps, schema_editor):
-    """Permissions and admin history follow the models to their new app."""
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="gifts", model__in=['lotteryinvite', 'lotteryentry', 'lotterydraw', 'bulkorder', 'bulkrecipient']).update(app_label="campaigns")
-
-
-def move_content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="campaigns", model__in=['lotteryinvite', 'lotteryentry', 'lotterydraw', 'bulkorder', 'bulkrecipient']).update(app_label="gifts")
+from giftshop.migration_ops import move_content_types
 
 
 class Migration(migrations.Migration):
@@ -149,5 +140,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(move_content_types, move_content_types_back),
+        move_content_types(old_app="gifts", new_app="campaigns", models=['lotteryinvite', 'lotteryentry', 'lotterydraw', 'bulkorder', 'bulkrecipient']),
     ]

@@ -1,10 +1,10 @@
 """Bulk gifts (员工福利, client gifts): one SKU, a list of named recipients, one payment.
 
 1. `bulk_order_create` stores the uploaded CSV; workers validate it in chunks
-   (`bulk_validate_chunk`), writing one BulkRecipient per row with the reasons a row is refused.
+   (`bulk_rows_check_chunk`), writing one BulkRecipient per row with the reasons a row is refused.
 2. The sender sees the per-row report and confirms: `bulk_checkout` opens one gift with a slot per
    valid row and one prepay order for all of them.
-3. Once paid, workers send each recipient a personal link in chunks (`bulk_links_send_chunk`).
+3. Once paid, workers send each recipient a personal link in chunks (`bulk_links_deliver_chunk`).
 4. A recipient proves they are the named person with a one-time code sent to the phone or email
    the sender typed (`bulk_code_send`, `bulk_code_verify`); only then is the slot bound to their
    account and `claim.slot_accept` lets them accept. Holding the link alone is not enough.
@@ -41,7 +41,7 @@ from outbox.jobs import enqueue
 
 log = logging.getLogger(__name__)
 
-# What `bulk_message_send` sends to a list recipient.
+# What `bulk_contact_reach` sends to a list recipient.
 MESSAGE_LINK, MESSAGE_REMINDER, MESSAGE_CODE = "link", "reminder", "code"
 
 MAX_CSV_CHARS = 2_000_000
@@ -157,7 +157,7 @@ def _check_row(cells: list[str]) -> tuple[dict, list[str]]:
     return fields, reasons
 
 
-def bulk_validate_chunk(*, order_id: int, start: int) -> bool:
+def bulk_rows_check_chunk(*, order_id: int, start: int) -> bool:
     """Validate rows [start, start + chunk) of a list; enqueue the next chunk. Safe to run twice:
     a chunk runs only when the order's progress stands exactly at its start."""
     size = settings.BULK_CHUNK_SIZE
@@ -308,7 +308,7 @@ def _send_link(row: BulkRecipient, gift: Gift, *, reminder: bool = False) -> Non
     contact_send(row=row, subject=subject, text=text)
 
 
-def bulk_links_send_chunk(*, order_id: int) -> bool:
+def bulk_links_deliver_chunk(*, order_id: int) -> bool:
     """Send the next chunk of personal links; enqueue the next chunk. Returns False when nothing was left."""
     size = settings.BULK_CHUNK_SIZE
     with transaction.atomic():
@@ -368,7 +368,7 @@ def bulk_remind(*, slot_id: int) -> bool:
     return True
 
 
-def bulk_message_send(*, row_id: int, kind: str) -> bool:
+def bulk_contact_reach(*, row_id: int, kind: str) -> bool:
     """The worker's half of every message to a list recipient (link, reminder, one-time code).
     A code is sent only while it is the row's current one and has not expired."""
     row = (

@@ -140,7 +140,7 @@ def _drawn(gift: Gift) -> bool:
     return LotteryDraw.objects.filter(gift_id=gift.pk).exists()
 
 
-def lottery_draw(*, gift_id: int, now: datetime | None = None) -> LotteryDraw | None:
+def lottery_pick_winners(*, gift_id: int, now: datetime | None = None) -> LotteryDraw | None:
     """Draw the winners of a due lottery, once. Returns the draw (the earlier one if already drawn),
     or None when there is nothing to draw yet (unpaid, cancelled, not due)."""
     now = now or timezone.now()

@@ -1,3 +1,5 @@
+"""The courier's webhook route."""
+
 from django.urls import path
 
 from . import views

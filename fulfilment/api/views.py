@@ -1,3 +1,5 @@
+"""The courier's signed tracking notifications: verified, applied once, answered as the courier expects."""
+
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes

@@ -3,16 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def move_content_types(apps, schema_editor):
-    """Permissions and admin history follow the models to their new app."""
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="gifts", model__in=['shipment', 'trackingevent']).update(app_label="fulfilment")
-
-
-def move_content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="fulfilment", model__in=['shipment', 'trackingevent']).update(app_label="gifts")
+from giftshop.migration_ops import move_content_types
 
 
 class Migration(migrations.Migration):
@@ -69,5 +60,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(move_content_types, move_content_types_back),
+        move_content_types(old_app="gifts", new_app="fulfilment", models=['shipment', 'trackingevent']),
     ]

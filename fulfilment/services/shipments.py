@@ -36,7 +36,7 @@ _TRACKING_TARGET = {
 }
 
 
-def shipment_dispatch(*, slot_id: int) -> Shipment | None:
+def waybill_obtain(*, slot_id: int) -> Shipment | None:
     """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
     the Shipment row is created first and the carrier call carries the slot's idempotency key."""
     slot = Slot.objects.select_related("gift__sender", "sku__product", "address").get(pk=slot_id)

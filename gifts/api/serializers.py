@@ -1,3 +1,5 @@
+"""The response and request shapes of the gift API, defined once; never an address for the sender."""
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

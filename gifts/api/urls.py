@@ -1,3 +1,5 @@
+"""REST routes of the gift core: gifts, claims, received gifts, addresses, the inbox."""
+
 from django.urls import path
 
 from gifts import views as pages

@@ -1,7 +1,7 @@
 """The recipient's half: open, accept with an address, decline, thank (the group grab: grab.py).
 
 Accepting records the claim and its job in one transaction and returns fast; a worker
-(`claim_process`) does the rest, and the outbox publishes the job again if its message is lost.
+(`slot_hand_over`) does the rest, and the outbox publishes the job again if its message is lost.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def slot_thank(*, slot: Slot, user, text: str) -> Slot:
     return slot
 
 
-def claim_process(*, slot_id: int) -> bool:
+def slot_hand_over(*, slot_id: int) -> bool:
     """The worker's half of accepting: stock moves for a 款式 switch, the merchant's to-ship order,
     the sender's notice (never the address). Safe to run twice: only an `accepted` slot moves."""
     with transaction.atomic():

@@ -81,7 +81,7 @@ def expire_due(*, batch_size: int = 500, max_batches: int = 10_000) -> int:
     return total
 
 
-def remind_expiring(*, within=None, limit: int = 1000) -> int:
+def slots_remind_before_expiry(*, within=None, limit: int = 1000) -> int:
     """Remind once, a few hours before expiry: the recipient when we know them, else the sender."""
     now = timezone.now()
     within = within or settings.GIFT_REMINDER_BEFORE

@@ -42,7 +42,7 @@ def notify_many(*, notes: list[dict]) -> int:
     return len(to_email)
 
 
-def notification_email(*, notification_id: int) -> bool:
+def notification_email_deliver(*, notification_id: int) -> bool:
     """Send one notification by email, once."""
     with transaction.atomic():
         note = (

@@ -32,7 +32,7 @@ def gift_cancel_unpaid(*, gift_id: int) -> bool:
     return True
 
 
-def gifts_cancel_unpaid_due(*, limit: int = 500) -> int:
+def gifts_unpaid_close_due(*, limit: int = 500) -> int:
     due = Gift.objects.filter(status=GiftStatus.PENDING_PAYMENT, pay_deadline__lte=timezone.now())
     return sum(
         gift_cancel_unpaid(gift_id=gift_id)

@@ -148,14 +148,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-# One immediate retry, no back-off sleep: with the broker down an accept answers at once and the
-# accepted row waits for the requeue sweep (kombu's default would sleep 2 s per publish).
+# One immediate retry, no back-off sleep: with the broker down a request that published answers at
+# once and its outbox job waits for beat (kombu's default would sleep 2 s per publish).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
     "max_retries": 1,
     "interval_start": 0,
 }
+# Workers and beat reconnect for as long as it takes, at start-up too (only the worker's consumer
+# and beat read these; a web process publishing keeps the fast-fail path above, and its job waits
+# in the outbox).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# On Redis, kombu's transport with the guard in giftshop/broker.py: without it a worker that loses
+# Redis while holding an unacknowledged message exits.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "giftshop.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "publish-due-jobs": {

@@ -1,3 +1,5 @@
+"""Shapes of the merchant API: orders with the full address (for shipping only), shops, products, stock."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field

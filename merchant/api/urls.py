@@ -1,3 +1,5 @@
+"""REST routes of the merchant's own shops, products, stock and recipient orders."""
+
 from django.urls import path
 
 from . import views

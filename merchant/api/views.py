@@ -1,3 +1,5 @@
+"""The merchant's REST endpoints, each scoped to the shops the user works for."""
+
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes

@@ -3,16 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def move_content_types(apps, schema_editor):
-    """Permissions and admin history follow the models to their new app."""
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="shops", model__in=['shopdailystats', 'productdailystats']).update(app_label="merchant")
-
-
-def move_content_types_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.filter(app_label="merchant", model__in=['shopdailystats', 'productdailystats']).update(app_label="shops")
+from giftshop.migration_ops import move_content_types
 
 
 class Migration(migrations.Migration):
@@ -71,5 +62,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(move_content_types, move_content_types_back),
+        move_content_types(old_app="shops", new_app="merchant", models=['shopdailystats', 'productdailystats']),
     ]

@@ -1,3 +1,5 @@
+"""The payment gateway's webhook route."""
+
 from django.urls import path
 
 from . import views

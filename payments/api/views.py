@@ -1,3 +1,5 @@
+"""The gateway's signed payment and refund notifications: verified, applied once, answered as it expects."""
+
 from __future__ import annotations
 
 import logging

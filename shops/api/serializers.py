@@ -1,3 +1,5 @@
+"""Shapes of the public catalogue API: products with their SKUs and gifting eligibility."""
+
 from rest_framework import serializers
 
 from shops.eligibility import product_eligibility

@@ -1,3 +1,5 @@
+"""REST routes of the public catalogue."""
+
 from django.urls import path
 
 from . import views

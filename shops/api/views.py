@@ -1,3 +1,5 @@
+"""The public catalogue's REST endpoints (products on sale, one product with its eligibility)."""
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions

@@ -9,9 +9,9 @@ from django.core import mail
 from django.utils import timezone
 
 from campaigns.models import BulkOrder, BulkRecipient
-from campaigns.services.bulk import bulk_checkout, bulk_order_create, bulk_validate_chunk
+from campaigns.services.bulk import bulk_checkout, bulk_order_create, bulk_rows_check_chunk
 from gifts.models import Gift, Slot
-from gifts.services.expiry import remind_expiring
+from gifts.services.expiry import slots_remind_before_expiry
 from giftshop.sms import LogSms
 from payments.models import Payment
 from tests.conftest import ADDRESS, api_for, pay
@@ -138,21 +138,21 @@ def test_the_progress_endpoint_advances_chunk_by_chunk(
     seen = [alice.get(url).data]
     for start in (0, 500, 1000):
         with django_capture_on_commit_callbacks(execute=False):
-            assert bulk_validate_chunk(order_id=order_id, start=start)
+            assert bulk_rows_check_chunk(order_id=order_id, start=start)
         seen.append(alice.get(url).data)
 
     assert [p["done"] for p in seen] == [0, 500, 1000, 1200]
     assert [p["percent"] for p in seen] == [0, 41, 83, 100]
     assert [p["stage"] for p in seen] == ["validating"] * 3 + ["validated"]
     # A chunk that already ran changes nothing when its task is delivered again.
-    assert not bulk_validate_chunk(order_id=order_id, start=500)
+    assert not bulk_rows_check_chunk(order_id=order_id, start=500)
     assert BulkRecipient.objects.filter(order_id=order_id).count() == 1200
 
     order = BulkOrder.objects.get(pk=order_id)
     with django_capture_on_commit_callbacks(execute=True):
         gift = bulk_checkout(order=order, sender=sender)
     from campaigns import tasks
-    from campaigns.services.bulk import bulk_links_send_chunk
+    from campaigns.services.bulk import bulk_links_deliver_chunk
 
     queued = []  # no worker for the links yet: record the published task and step its chunks by hand
     monkeypatch.setattr(tasks.send_bulk_links, "apply_async", lambda args=(), **kw: queued.append(tuple(args)))
@@ -161,7 +161,7 @@ def test_the_progress_endpoint_advances_chunk_by_chunk(
     assert queued == [(order_id,)]
 
     sending = [alice.get(url).data]
-    while bulk_links_send_chunk(order_id=order_id):
+    while bulk_links_deliver_chunk(order_id=order_id):
         sending.append(alice.get(url).data)
     assert [p["done"] for p in sending] == [0, 500, 1000, 1200]
     assert sending[-1]["stage"] == "sent"
@@ -295,8 +295,8 @@ def test_unverified_recipients_are_reminded_once_on_their_phone_or_email_before_
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert remind_expiring(within=timedelta(hours=3)) == 2
-        remind_expiring(within=timedelta(hours=3))
+        assert slots_remind_before_expiry(within=timedelta(hours=3)) == 2
+        slots_remind_before_expiry(within=timedelta(hours=3))
 
     assert [m["phone"] for m in sms_outbox] == ["13900001111"] and "即将过期" in sms_outbox[0]["text"]
     assert [m.to for m in mail.outbox] == [["carol@x.cn"]]

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gifts.models import Gift, GiftEvent, Notification, ShippingAddress, Slot
-from gifts.services.claim import AddressInput, claim_process, slot_accept, slot_grab, slot_thank
+from gifts.services.claim import AddressInput, slot_accept, slot_grab, slot_hand_over, slot_thank
 from gifts.services.expiry import expire_due
 from giftshop.errors import AppError
 from payments.models import Refund
@@ -262,7 +262,7 @@ def test_switching_to_a_cheaper_sku_refunds_the_difference_once_processed(
     assert Sku.objects.get(pk=cheaper.pk).stock == 8
     # The worker running twice changes nothing.
     with django_capture_on_commit_callbacks(execute=True):
-        assert claim_process(slot_id=slot.pk) is False
+        assert slot_hand_over(slot_id=slot.pk) is False
     assert Refund.objects.filter(payment__gift=gift).count() == 1
     assert Sku.objects.get(pk=sku.pk).stock == 100
     assert Notification.objects.filter(user=sender, kind="refund").count() == 1

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from gifts.models import Gift, GiftEvent, Notification, Slot
 from gifts.services.claim import slot_accept, slot_decline, slot_grab
-from gifts.services.expiry import expire_batch, expire_due, remind_expiring
+from gifts.services.expiry import expire_batch, expire_due, slots_remind_before_expiry
 from outbox.models import Job
 from payments import tasks
 from payments.models import Payment, Refund
@@ -247,8 +247,8 @@ def test_reminder_before_expiry_notifies_once(make_gift, sender, recipient):
     later = make_gift()
     soon = timezone.now() + settings.GIFT_REMINDER_BEFORE - timedelta(minutes=30)
     Slot.objects.filter(gift__in=[named, unnamed]).update(expires_at=soon)
-    assert remind_expiring() == 2
-    assert remind_expiring() == 0
+    assert slots_remind_before_expiry() == 2
+    assert slots_remind_before_expiry() == 0
     assert Notification.objects.filter(user=recipient, kind="reminder").count() == 1
     assert Notification.objects.filter(user=sender, kind="reminder").count() == 1
     assert Slot.objects.filter(gift=later, reminded_at__isnull=True).count() == 1

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import LotteryDraw, LotteryEntry
-from campaigns.services.lottery import lottery_create, lottery_draw, lottery_enter
+from campaigns.services.lottery import lottery_create, lottery_enter, lottery_pick_winners
 from campaigns.tasks import group_gifts_due
 from gifts.models import Gift, GiftEvent, Notification, Slot
 from gifts.services.expiry import expire_batch
@@ -73,7 +73,7 @@ def test_lottery_of_ten_among_three_hundred_entrants_draws_ten_distinct_winners_
     def draw(_):
         start.wait()
         try:
-            return lottery_draw(gift_id=gift.pk).pk
+            return lottery_pick_winners(gift_id=gift.pk).pk
         finally:
             connection.close()
 
@@ -105,7 +105,7 @@ def test_unused_units_are_refunded_exactly(paid_lottery, django_capture_on_commi
     _due(gift)
 
     with django_capture_on_commit_callbacks(execute=True):
-        draw = lottery_draw(gift_id=gift.pk)
+        draw = lottery_pick_winners(gift_id=gift.pk)
 
     assert draw.units_unused == 7 and draw.refund_fen == 7 * 2 * sku.price_fen
     refunds = Refund.objects.filter(payment__gift=gift)
@@ -122,7 +122,7 @@ def test_a_lottery_nobody_entered_refunds_the_whole_amount(paid_lottery, django_
     gift = paid_lottery(winners=4)
     _due(gift)
     with django_capture_on_commit_callbacks(execute=True):
-        lottery_draw(gift_id=gift.pk)
+        lottery_pick_winners(gift_id=gift.pk)
     gift.refresh_from_db()
     assert sum(Refund.objects.filter(payment__gift=gift).values_list("amount_fen", flat=True)) == gift.amount_fen
     assert gift.status == "refunded"
@@ -132,11 +132,11 @@ def test_a_second_draw_changes_nothing(paid_lottery, django_capture_on_commit_ca
     gift = paid_lottery(winners=3)
     _entrants(gift, 5)
     _due(gift)
-    first = lottery_draw(gift_id=gift.pk)
+    first = lottery_pick_winners(gift_id=gift.pk)
     holders = set(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
     notes = Notification.objects.count()
 
-    again = lottery_draw(gift_id=gift.pk)
+    again = lottery_pick_winners(gift_id=gift.pk)
 
     assert again.pk == first.pk and again.winner_ids == first.winner_ids
     assert set(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True)) == holders
@@ -146,7 +146,7 @@ def test_a_second_draw_changes_nothing(paid_lottery, django_capture_on_commit_ca
 def test_a_draw_before_the_draw_time_does_nothing(paid_lottery):
     gift = paid_lottery(winners=3)
     _entrants(gift, 5)
-    assert lottery_draw(gift_id=gift.pk) is None
+    assert lottery_pick_winners(gift_id=gift.pk) is None
     assert not LotteryDraw.objects.exists()
 
 
@@ -185,7 +185,7 @@ def test_entering_after_the_draw_time_is_refused(paid_lottery, recipient, other)
     with pytest.raises(AppError) as info:
         lottery_enter(gift=gift, user=other)
     assert info.value.code == "lottery_closed"
-    lottery_draw(gift_id=gift.pk)
+    lottery_pick_winners(gift_id=gift.pk)
     with pytest.raises(AppError):
         lottery_enter(gift=gift, user=other)
     assert list(LotteryEntry.objects.filter(gift=gift).values_list("user_id", flat=True)) == [recipient.pk]
@@ -230,7 +230,7 @@ def test_winner_accepts_with_an_address_and_a_loser_cannot(paid_lottery, django_
     gift = paid_lottery(winners=1)
     users = _entrants(gift, 2)
     _due(gift)
-    draw = lottery_draw(gift_id=gift.pk)
+    draw = lottery_pick_winners(gift_id=gift.pk)
     winner = next(u for u in users if u.pk == draw.winner_ids[0])
     loser = next(u for u in users if u.pk != winner.pk)
 

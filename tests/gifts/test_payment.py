@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from gifts.models import Gift, GiftEvent, Notification
-from gifts.services.unpaid import gifts_cancel_unpaid_due
+from gifts.services.unpaid import gifts_unpaid_close_due
 from payments.models import Payment, Refund
-from payments.services import payments_query_unsettled
+from payments.services import payments_settle_from_gateway
 from sandbox import payment as sandbox_payment
 from sandbox import signing
 from sandbox.models import SandboxPayOrder, SandboxRefund
@@ -118,14 +118,14 @@ def test_amount_mismatch_is_rejected_logged_and_changes_nothing(make_gift, no_ca
 def test_unpaid_gift_past_its_window_is_cancelled_and_stock_released(make_gift, sku):
     gift = make_gift(paid=False, mode="group", recipients=3, quantity=2)
     assert Sku.objects.get(pk=sku.pk).stock == 94
-    assert gifts_cancel_unpaid_due() == 0  # still inside the window
+    assert gifts_unpaid_close_due() == 0  # still inside the window
     Gift.objects.filter(pk=gift.pk).update(pay_deadline=timezone.now() - timedelta(seconds=1))
-    assert gifts_cancel_unpaid_due() == 1
+    assert gifts_unpaid_close_due() == 1
     gift.refresh_from_db()
     assert gift.status == "cancelled" and gift.payment.status == "closed"
     assert SandboxPayOrder.objects.get(out_trade_no=gift.payment.out_trade_no).status == "closed"
     assert Sku.objects.get(pk=sku.pk).stock == 100
-    assert gifts_cancel_unpaid_due() == 0
+    assert gifts_unpaid_close_due() == 0
     assert Sku.objects.get(pk=sku.pk).stock == 100
     assert GiftEvent.objects.filter(gift=gift, kind="gift_status", to_status="cancelled").count() == 1
 
@@ -134,7 +134,7 @@ def test_paid_gift_whose_notification_is_late_is_settled_not_cancelled_at_the_de
     gift = make_gift(paid=False)
     paid_at_gateway(gift)
     Gift.objects.filter(pk=gift.pk).update(pay_deadline=timezone.now() - timedelta(seconds=1))
-    assert gifts_cancel_unpaid_due() == 0
+    assert gifts_unpaid_close_due() == 0
     gift.refresh_from_db()
     assert gift.status == "sent" and gift.payment.status == "paid"
     assert Sku.objects.get(pk=sku.pk).stock == 99
@@ -145,7 +145,7 @@ def test_payment_arriving_after_cancellation_is_refunded_in_full_once(
 ):
     gift = make_gift(paid=False, mode="group", recipients=2)
     Gift.objects.filter(pk=gift.pk).update(pay_deadline=timezone.now() - timedelta(seconds=1))
-    assert gifts_cancel_unpaid_due() == 1
+    assert gifts_unpaid_close_due() == 1
     # The payer's money reached the gateway anyway (a real gateway can settle after our close).
     SandboxPayOrder.objects.filter(out_trade_no=gift.payment.out_trade_no).update(status="paid", paid_at=timezone.now())
     body = callback_body("payment", gift.payment.out_trade_no)
@@ -172,14 +172,14 @@ def test_query_fallback_settles_a_paid_order_whose_notification_never_came(make_
     unpaid = make_gift(paid=False)
     gift.refresh_from_db()
     assert gift.status == "pending_payment"
-    assert payments_query_unsettled() == 0  # too young: the notification may still come
+    assert payments_settle_from_gateway() == 0  # too young: the notification may still come
     Payment.objects.update(created_at=timezone.now() - timedelta(minutes=5))
-    assert payments_query_unsettled() == 1
+    assert payments_settle_from_gateway() == 1
     gift.refresh_from_db()
     unpaid.refresh_from_db()
     assert gift.status == "sent" and gift.payment.status == "paid"
     assert unpaid.status == "pending_payment"
-    assert payments_query_unsettled() == 0
+    assert payments_settle_from_gateway() == 0
     assert GiftEvent.objects.filter(gift=gift, kind="gift_status", to_status="sent").count() == 1
     assert Notification.objects.filter(user=sender, kind="gift_paid").count() == 1
     # The notification arrives after all: nothing more happens.

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fulfilment.services.shipments import shipment_record_failure
 from gifts.models import SlotStatus
-from gifts.services.claim import claim_process, slot_decline
+from gifts.services.claim import slot_decline, slot_hand_over
 from gifts.tasks import cancel_unpaid_gifts
 from payments.models import Refund
 from payments.tasks import send_refund
@@ -58,10 +58,10 @@ def test_backlog_gauges_count_the_work_waiting_in_the_database(make_gift, recipi
     accept(waiting, recipient, address)  # its task never ran: claims_accepted
 
     no_waybill = accept(make_gift(), recipient, address)
-    claim_process(slot_id=no_waybill.pk)  # to ship, the dispatch task never ran
+    slot_hand_over(slot_id=no_waybill.pk)  # to ship, the dispatch task never ran
 
     failed = accept(make_gift(), recipient, address)
-    claim_process(slot_id=failed.pk)
+    slot_hand_over(slot_id=failed.pk)
     shipment_record_failure(slot_id=failed.pk, error="courier down", final=True)
 
     slot_decline(gift=make_gift(), user=recipient)  # refund recorded, not yet sent

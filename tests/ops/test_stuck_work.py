@@ -9,7 +9,7 @@ from django.utils import timezone
 from fulfilment.models import Shipment
 from fulfilment.services.shipments import shipment_record_failure
 from gifts.models import Gift, GiftStatus, Slot, SlotStatus
-from gifts.services.claim import claim_process, slot_decline
+from gifts.services.claim import slot_decline, slot_hand_over
 from giftshop.stuck_work import stuck_work_list
 from payments.models import Refund
 from tests.ops.helpers import accept
@@ -27,9 +27,9 @@ def backdate(*, slots=(), refunds=(), unpaid=()):
 def stuck_everywhere(make_gift, recipient, address):
     claim = accept(make_gift(), recipient, address)
     missing = accept(make_gift(), recipient, address)
-    claim_process(slot_id=missing.pk)
+    slot_hand_over(slot_id=missing.pk)
     failed = accept(make_gift(), recipient, address)
-    claim_process(slot_id=failed.pk)
+    slot_hand_over(slot_id=failed.pk)
     shipment_record_failure(slot_id=failed.pk, error="courier down", final=True)
     declined = make_gift()
     slot_decline(gift=declined, user=recipient)

@@ -186,6 +186,11 @@ class Worker:
                 return False
         return True
 
+    def holds_scheduled(self) -> bool:
+        """The worker holds a task waiting for its countdown (received, not yet acknowledged)."""
+        scheduled = app.control.inspect(destination=[self.hostname], timeout=1.0).scheduled()
+        return bool(scheduled and any(scheduled.values()))
+
     def wait_idle(self) -> None:
         """Idle twice in a row, so a task between the queue and the pool is not missed."""
         wait_for(lambda: self.idle() and self.idle(), what=f"{self.hostname} to go idle", workers=[self])

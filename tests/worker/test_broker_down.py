@@ -6,7 +6,7 @@ from django.utils import timezone
 from fulfilment.models import Shipment
 from gifts.models import Gift, Slot
 from gifts.services.claim import slot_accept
-from outbox.jobs import jobs_publish_due
+from outbox.jobs import jobs_republish_due
 from outbox.models import Job
 from sandbox.models import SandboxWaybill
 from tests.factories import UserFactory
@@ -42,7 +42,7 @@ def test_accepts_succeed_while_the_broker_is_down_and_the_sweep_ships_each_claim
         # Each claim's job was recorded with it; beat publishes what is due again (here: at once).
         assert Job.objects.filter(task="gifts.tasks.process_claim").count() == CLAIMS
         Job.objects.update(due_at=timezone.now())
-        assert jobs_publish_due() == CLAIMS
+        assert jobs_republish_due() == CLAIMS
 
         wait_for(
             lambda: Shipment.objects.filter(slot__gift=gift).exclude(waybill_no="").count() == CLAIMS,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from fulfilment.models import Shipment
 from gifts.models import GiftEvent, Slot
 from gifts.services.claim import slot_accept
-from outbox.jobs import jobs_publish_due
+from outbox.jobs import jobs_republish_due
 from outbox.models import Job
 from sandbox.models import SandboxWaybill
 from tests.worker.conftest import wait_for
@@ -55,7 +55,7 @@ def test_whole_worker_killed_mid_dispatch_then_restart_and_sweep_leave_one_waybi
     # beat publishes it again (here: made due at once).
     assert list(Job.objects.values_list("task", "args")) == [("fulfilment.tasks.dispatch_shipment", [slot.pk])]
     Job.objects.update(due_at=timezone.now())
-    assert jobs_publish_due() == 1
+    assert jobs_republish_due() == 1
     wait_for(
         lambda: Shipment.objects.filter(slot=slot).exclude(waybill_no="").exists(),
         what="the restarted worker to record the waybill",
