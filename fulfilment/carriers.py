@@ -11,6 +11,8 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from giftshop.errors import NotFound
+
 
 @dataclass(frozen=True)
 class Parcel:
@@ -35,6 +37,10 @@ class TrackingNotice:
 class Carrier(Protocol):
     name: str
 
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this site is configured for it; its webhook answers 404 otherwise."""
+
     def create_waybill(self, parcel: Parcel) -> str: ...
 
     def parse_notification(self, *, body: bytes, headers) -> TrackingNotice: ...
@@ -43,5 +49,13 @@ class Carrier(Protocol):
 CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier"}
 
 
-def carrier() -> Carrier:
-    return import_string(CARRIERS[settings.CARRIER_PROVIDER])()
+def carrier(name: str = "") -> Carrier:
+    """The carrier called `name` (by default `CARRIER_PROVIDER`, the one that issues new waybills).
+    One that is unknown or not configured on this site is not found, like a missing page."""
+    name = name or settings.CARRIER_PROVIDER
+    if name not in CARRIERS:
+        raise NotFound("Unknown carrier.")
+    courier = import_string(CARRIERS[name])
+    if not courier.available():
+        raise NotFound("This carrier is not enabled here.")
+    return courier()

@@ -3,8 +3,10 @@
 import os
 
 from celery import Celery, signals
+from django.core.exceptions import ImproperlyConfigured
 
 from giftshop import logs, metrics
+from giftshop.checks import refuse_to_start_on_errors
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftshop.settings.local")
 
@@ -18,6 +20,17 @@ metrics.register_collectors()
 # Each task run logs with its task name, id and the gift/slot ids among its arguments.
 signals.task_prerun.connect(logs.task_context_open, weak=False)
 signals.task_postrun.connect(logs.task_context_close, weak=False)
+
+
+@signals.worker_init.connect(weak=False)
+@signals.beat_init.connect(weak=False)
+def _refuse_the_sandbox_in_production(**_):
+    """Celery runs no system checks: a production worker or beat refuses the sandbox here. (Celery
+    logs and ignores exceptions from signal handlers, so this one exits.)"""
+    try:
+        refuse_to_start_on_errors()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"giftshop refuses to start: {exc}") from exc
 
 
 @signals.setup_logging.connect(weak=False)

@@ -11,6 +11,8 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from giftshop.errors import NotFound
+
 
 @dataclass(frozen=True)
 class PaymentNotice:
@@ -31,6 +33,10 @@ class OrderQuery:
 class PaymentProvider(Protocol):
     name: str
 
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this site is configured for it; its webhook answers 404 otherwise."""
+
     def prepay(self, *, out_trade_no: str, amount_fen: int, description: str) -> str:
         """Create a prepay order; return the cashier URL where the payer confirms."""
 
@@ -49,5 +55,13 @@ class PaymentProvider(Protocol):
 PAYMENT_PROVIDERS = {"sandbox": "sandbox.payment.SandboxPaymentProvider"}
 
 
-def payment_provider() -> PaymentProvider:
-    return import_string(PAYMENT_PROVIDERS[settings.PAYMENT_PROVIDER])()
+def payment_provider(name: str = "") -> PaymentProvider:
+    """The provider called `name` (a payment's own, or by default `PAYMENT_PROVIDER` for new orders).
+    One that is unknown or not configured on this site is not found, like a missing page."""
+    name = name or settings.PAYMENT_PROVIDER
+    if name not in PAYMENT_PROVIDERS:
+        raise NotFound("Unknown payment provider.")
+    provider = import_string(PAYMENT_PROVIDERS[name])
+    if not provider.available():
+        raise NotFound("This payment provider is not enabled here.")
+    return provider()

@@ -41,9 +41,9 @@ def payment_open(*, gift, amount_fen: int, description: str) -> Payment:
     )
 
 
-def payment_notification_handle(*, body: bytes, headers) -> str:
-    """Entry point for the gateway's webhook. Returns what happened, for the log."""
-    notice = payment_provider().parse_notification(body=body, headers=headers)
+def payment_notification_handle(*, provider: str, body: bytes, headers) -> str:
+    """Entry point for a gateway's webhook. Returns what happened, for the log."""
+    notice = payment_provider(provider).parse_notification(body=body, headers=headers)
     if notice.kind == "payment.succeeded":
         return payment_settle(notice=notice)
     if notice.kind == "refund.succeeded":
@@ -74,7 +74,7 @@ def payment_settle(*, notice: PaymentNotice) -> str:
 
 def payment_paid_at_gateway(*, payment: Payment) -> bool:
     """Ask the gateway (query-order); when it was paid, settle exactly as its notification would have."""
-    query = payment_provider().query(out_trade_no=payment.out_trade_no)
+    query = payment_provider(payment.provider).query(out_trade_no=payment.out_trade_no)
     if query.status != "paid":
         return False
     payment_settle(
@@ -90,7 +90,7 @@ def payment_paid_at_gateway(*, payment: Payment) -> bool:
 
 def payment_close_at_gateway(*, payment: Payment) -> bool:
     """Close an unpaid order at the gateway. False when it was paid at the last second."""
-    return payment_provider().close(out_trade_no=payment.out_trade_no)
+    return payment_provider(payment.provider).close(out_trade_no=payment.out_trade_no)
 
 
 def payments_settle_from_gateway(*, older_than_seconds: int = 60, limit: int = 200) -> int:
@@ -145,7 +145,7 @@ def refund_submit(*, refund_id: int) -> None:
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if refund.status == Refund.Status.SUCCEEDED:
         return
-    payment_provider().refund(
+    payment_provider(refund.payment.provider).refund(
         out_refund_no=refund.out_refund_no, out_trade_no=refund.payment.out_trade_no, amount_fen=refund.amount_fen
     )
 

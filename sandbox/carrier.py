@@ -33,6 +33,10 @@ SCAN_TEXT = {
 class SandboxCarrier:
     name = "sandbox"
 
+    @classmethod
+    def available(cls) -> bool:
+        return settings.SANDBOX_ENABLED
+
     def create_waybill(self, parcel: Parcel) -> str:
         if random.random() < settings.SANDBOX_CARRIER_FAILURE_RATE:  # noqa: S311 (simulated outage)
             raise ProviderUnavailable("sandbox courier timed out")

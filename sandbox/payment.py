@@ -31,6 +31,10 @@ NOTIFY_PATH = "/api/v1/payments/notify/sandbox/"
 class SandboxPaymentProvider:
     name = "sandbox"
 
+    @classmethod
+    def available(cls) -> bool:
+        return settings.SANDBOX_ENABLED
+
     def prepay(self, *, out_trade_no: str, amount_fen: int, description: str) -> str:
         gateway_create_order(out_trade_no=out_trade_no, amount_fen=amount_fen, description=description)
         return reverse("sandbox-cashier", args=[out_trade_no])

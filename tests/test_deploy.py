@@ -22,19 +22,63 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_check_deploy_reports_nothing_with_production_settings():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-9f8e7d6c5b4a",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
-        PII_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="gifts.example.com",
-    )
+PRODUCTION = {
+    "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-9f8e7d6c5b4a",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "ALLOWED_HOSTS": "gifts.example.com",
+}
+# A staging site may run the sandbox, with secrets of its own.
+STAGING = {"ALLOW_SANDBOX": "True", "SANDBOX_PAYMENT_SECRET": "s" * 32, "SANDBOX_CARRIER_SECRET": "c" * 32}
+
+
+def _production(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return _manage(*args, **PRODUCTION, PII_ENCRYPTION_KEYS=Fernet.generate_key().decode(), **env)
+
+
+def test_check_deploy_reports_nothing_on_a_staging_site_with_its_own_sandbox_secrets():
+    result = _production("check", "--deploy", "--fail-level", "WARNING", **STAGING)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_the_sandbox_unless_staging_is_declared():
+    result = _production("check", "--deploy")
+    assert result.returncode != 0
+    assert "giftshop.E001" in result.stderr and "PAYMENT_PROVIDER" in result.stderr
+
+
+def test_a_staging_site_refuses_the_public_default_sandbox_secrets():
+    result = _production("check", "--deploy", ALLOW_SANDBOX="True", SANDBOX_CARRIER_SECRET="c" * 32)
+    assert result.returncode != 0
+    assert "giftshop.E002" in result.stderr and "SANDBOX_PAYMENT_SECRET" in result.stderr
+    assert "SANDBOX_CARRIER_SECRET is" not in result.stderr
+
+
+def test_gunicorn_and_celery_refuse_to_start_on_the_sandbox_in_production():
+    env = {**os.environ, **PRODUCTION, "PII_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.production"
+    web = subprocess.run(
+        [sys.executable, "-c", "import giftshop.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert web.returncode != 0 and "giftshop.E001" in web.stderr
+    staging = subprocess.run(
+        [sys.executable, "-c", "import giftshop.wsgi"],
+        cwd=ROOT,
+        env={**env, **STAGING},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert staging.returncode == 0, staging.stderr
+    worker = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "giftshop", "worker", "--pool", "solo", "-Q", "none"],
+        cwd=ROOT,
+        env={**env, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode != 0 and "giftshop.E001" in worker.stdout + worker.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

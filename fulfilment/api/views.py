@@ -13,12 +13,16 @@ from giftshop.errors import WebhookAck, error_responses
 
 
 class CarrierNotify(APIView):
-    """The sandbox courier's signed tracking updates. Idempotent."""
+    """The sandbox courier's signed tracking updates. Idempotent. 404 unless the sandbox is enabled
+    on this site."""
 
+    carrier = "sandbox"
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
     def post(self, request):
-        outcome = fulfilment.tracking_notification_handle(body=request.body, headers=request.headers)
+        outcome = fulfilment.tracking_notification_handle(
+            carrier_name=self.carrier, body=request.body, headers=request.headers
+        )
         return Response({"code": "SUCCESS", "message": outcome})

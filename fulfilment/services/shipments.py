@@ -127,8 +127,8 @@ def _notify_shipped(slot: Slot) -> None:
     )
 
 
-def tracking_notification_handle(*, body: bytes, headers) -> str:
-    notice = carrier().parse_notification(body=body, headers=headers)
+def tracking_notification_handle(*, carrier_name: str, body: bytes, headers) -> str:
+    notice = carrier(carrier_name).parse_notification(body=body, headers=headers)
     return tracking_apply(
         event_id=notice.event_id,
         waybill_no=notice.waybill_no,

@@ -1,0 +1,53 @@
+"""Production refuses the sandbox: its providers answer anyone who knows a public default secret.
+
+A system check (so `check --deploy` fails), also run when a production web process, worker or beat
+starts (`refuse_to_start_on_errors`), since gunicorn and Celery run no system checks of their own.
+Staging may run the sandbox with `ALLOW_SANDBOX=True`, and then only with secrets of its own.
+"""
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+TAG = "giftshop"
+SANDBOX_DEFAULT_SECRETS = {
+    "SANDBOX_PAYMENT_SECRET": "sandbox-payment-secret",
+    "SANDBOX_CARRIER_SECRET": "sandbox-carrier-secret",
+}
+
+
+@checks.register(TAG, checks.Tags.security)
+def sandbox_refused_in_production(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    if not getattr(settings, "PRODUCTION", False):
+        return []
+    errors = []
+    allowed = getattr(settings, "ALLOW_SANDBOX", False)
+    uses = [name for name in ("PAYMENT_PROVIDER", "CARRIER_PROVIDER") if getattr(settings, name) == "sandbox"]
+    if settings.SANDBOX_ENABLED:
+        uses.append("SANDBOX_ENABLED")
+    if uses and not allowed:
+        errors.append(
+            checks.Error(
+                f"Production uses the sandbox ({', '.join(uses)}): it takes no real money and trusts public secrets.",
+                hint="Configure a real payment provider and carrier, or set ALLOW_SANDBOX=True for a staging site.",
+                id="giftshop.E001",
+            )
+        )
+    if uses and allowed:
+        for name, default in SANDBOX_DEFAULT_SECRETS.items():
+            if getattr(settings, name) == default:
+                errors.append(
+                    checks.Error(
+                        f"{name} is the public default.",
+                        hint=f"Set {name} to a secret of this staging site's own.",
+                        id="giftshop.E002",
+                    )
+                )
+    return errors
+
+
+def refuse_to_start_on_errors() -> None:
+    """Raise when the project's own checks report an error (production web, worker and beat start)."""
+    errors = [e for e in checks.run_checks(tags=[TAG]) if e.is_serious()]
+    if errors:
+        raise ImproperlyConfigured("; ".join(f"{e.id}: {e.msg} {e.hint or ''}".strip() for e in errors))
