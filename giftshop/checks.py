@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from payments.providers import payment_provider, payment_providers_enabled
+
 TAG = "giftshop"
 SANDBOX_DEFAULT_SECRETS = {
     "SANDBOX_PAYMENT_SECRET": "sandbox-payment-secret",
@@ -43,6 +45,17 @@ def sandbox_refused_in_production(app_configs=None, **kwargs) -> list[checks.Che
                         id="giftshop.E002",
                     )
                 )
+    return errors
+
+
+@checks.register(TAG)
+def payment_providers_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every enabled gateway's keys load (a bad key would otherwise fail the first payer, or answer
+    the gateway's notifications with 500s)."""
+    errors = []
+    for name in payment_providers_enabled():
+        for problem in payment_provider(name).configuration_errors():
+            errors.append(checks.Error(f"{name}: {problem}", id="giftshop.E003"))
     return errors
 
 

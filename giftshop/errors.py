@@ -48,6 +48,10 @@ HTTP_STATUS: dict[str, int] = {
     "order_closed": 409,
     "refund_refused": 409,
     "refund_exceeds_payment": 409,
+    "provider_not_configured": 409,
+    "not_payable": 409,
+    # a payment gateway refused what we asked
+    "provider_refused": 502,
 }
 
 

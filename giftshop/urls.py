@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("gifts.urls")),
     path("", include("campaigns.urls")),
     path("", include("privacy.urls")),
+    path("", include("payments.urls")),
     path("", include("sandbox.urls")),
     path("", include("merchant.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -20,7 +20,7 @@ from shops.models import Product, Shop, Sku
 class MerchantShopAdmin(ShopScopedAdmin):
     shop_path = "pk"
     list_display = ["name", "gifting_enabled", "print_blessing_card"]
-    fields = ["name", "description", "gifting_enabled", "print_blessing_card"]
+    fields = ["name", "description", "gifting_enabled", "print_blessing_card", "wechatpay_sub_mchid"]
     list_editable = ["gifting_enabled"]
 
     def has_add_permission(self, request):

@@ -16,7 +16,7 @@ from giftshop.errors import NotFound
 
 @dataclass(frozen=True)
 class PaymentNotice:
-    kind: str  # "payment.succeeded" or "refund.succeeded"
+    kind: str  # "payment.succeeded", "refund.succeeded", or "ignored" (a notice that asks nothing of us)
     out_trade_no: str
     amount_fen: int
     transaction_id: str = ""
@@ -30,29 +30,68 @@ class OrderQuery:
     transaction_id: str = ""
 
 
+# Where the payer is, as the cashier page tells it from the user agent.
+CHANNEL_WECHAT, CHANNEL_PHONE, CHANNEL_DESKTOP = "wechat", "phone", "desktop"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What the cashier page shows to take the money: send the payer to `url` (a phone's pay page),
+    draw `url` as a QR code (a desktop), or invoke the in-app pay sheet with `params` (WeChat JSAPI)."""
+
+    kind: str  # "redirect", "qr" or "jsapi"
+    url: str = ""
+    params: dict | None = None
+
+
 class PaymentProvider(Protocol):
     name: str
+    label: str  # shown on the cashier page, e.g. "微信支付"
 
     @classmethod
     def available(cls) -> bool:
         """Whether this site is configured for it; its webhook answers 404 otherwise."""
 
+    @classmethod
+    def configuration_errors(cls) -> list[str]:
+        """What is wrong with its settings (keys that do not load), checked at start-up."""
+
     def prepay(self, *, out_trade_no: str, amount_fen: int, description: str) -> str:
-        """Create a prepay order; return the cashier URL where the payer confirms."""
+        """Record the order with the provider when it needs it up front; return the cashier URL."""
+
+    def checkout(
+        self, *, out_trade_no: str, amount_fen: int, description: str, channel: str, client_ip: str, openid: str = ""
+    ) -> Checkout:
+        """Start paying in the way that fits the payer's `channel` (a gateway timeout raises
+        ProviderUnavailable; the order is unchanged and the page can be reloaded)."""
 
     def query(self, *, out_trade_no: str) -> OrderQuery: ...
 
     def close(self, *, out_trade_no: str) -> bool:
         """Close an unpaid order so it can no longer be paid. False if it was paid meanwhile."""
 
-    def refund(self, *, out_refund_no: str, out_trade_no: str, amount_fen: int) -> None:
-        """Ask for a refund; the outcome arrives later as a signed notification. Idempotent per out_refund_no."""
+    def refund(self, *, out_refund_no: str, out_trade_no: str, amount_fen: int, total_fen: int = 0) -> bool:
+        """Ask for a refund, idempotent per out_refund_no. True when the gateway says it succeeded
+        already (Alipay refunds at once); False when its outcome comes later as a notification."""
 
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         """Verify the signature and decode; raise AppError("bad_signature") when it does not verify."""
 
+    def notification_answer(self, *, ok: bool, detail: str, status: int = 200):
+        """The HttpResponse the provider expects back from our webhook (its own success / failure)."""
 
-PAYMENT_PROVIDERS = {"sandbox": "sandbox.payment.SandboxPaymentProvider"}
+
+PAYMENT_PROVIDERS = {
+    "sandbox": "sandbox.payment.SandboxPaymentProvider",
+    "wechatpay": "payments.wechatpay.WeChatPayProvider",
+    "alipay": "payments.alipay.AlipayProvider",
+}
+
+
+def payment_providers_enabled() -> list[str]:
+    """The providers a payer may choose from on this site, the default (`PAYMENT_PROVIDER`) first."""
+    names = [settings.PAYMENT_PROVIDER, *(n for n in PAYMENT_PROVIDERS if n != settings.PAYMENT_PROVIDER)]
+    return [n for n in names if import_string(PAYMENT_PROVIDERS[n]).available()]
 
 
 def payment_provider(name: str = "") -> PaymentProvider:

@@ -20,7 +20,7 @@ from outbox.jobs import enqueue, enqueue_many
 
 from . import error_codes as E
 from .models import Payment, Refund
-from .providers import PaymentNotice, payment_provider
+from .providers import Checkout, PaymentNotice, payment_provider
 from .signals import payment_paid, refund_succeeded, refunds_requested
 from .states import payment_transition, refund_transition
 
@@ -41,18 +41,45 @@ def payment_open(*, gift, amount_fen: int, description: str) -> Payment:
     )
 
 
+def payment_checkout(*, payment: Payment, provider: str, channel: str, client_ip: str, openid: str = "") -> Checkout:
+    """Start paying a pending order with the provider the payer chose, in the way that fits where
+    they are. The choice is recorded on the payment: queries, closes and refunds go to it."""
+    if payment.status != Payment.Status.PENDING:
+        raise AppError(E.NOT_PAYABLE, "这笔订单已支付或已关闭")
+    gateway = payment_provider(provider)
+    if payment.provider != provider:
+        # The order stays payable at one gateway only: close it where the payer was before (a
+        # payer who opened both and paid both would be charged twice). Paid there meanwhile: settle.
+        if payment_paid_at_gateway(payment=payment) or not payment_close_at_gateway(payment=payment):
+            raise AppError(E.NOT_PAYABLE, "这笔订单已经支付")
+        Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(provider=provider)
+        payment.provider = provider
+    description = f"礼物：{payment.gift.sku.product.title}"
+    return gateway.checkout(
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        description=description,
+        channel=channel,
+        client_ip=client_ip,
+        openid=openid,
+    )
+
+
 def payment_notification_handle(*, provider: str, body: bytes, headers) -> str:
     """Entry point for a gateway's webhook. Returns what happened, for the log."""
     notice = payment_provider(provider).parse_notification(body=body, headers=headers)
     if notice.kind == "payment.succeeded":
-        return payment_settle(notice=notice)
+        return payment_settle(notice=notice, provider=provider)
     if notice.kind == "refund.succeeded":
         return refund_settle(out_refund_no=notice.out_refund_no, amount_fen=notice.amount_fen)
+    if notice.kind == "ignored":
+        return "ignored"
     raise AppError(E.UNKNOWN_EVENT, f"Unknown event type {notice.kind}.")
 
 
-def payment_settle(*, notice: PaymentNotice) -> str:
-    """Apply a confirmed payment once. Also used by the query-order fallback."""
+def payment_settle(*, notice: PaymentNotice, provider: str = "") -> str:
+    """Apply a confirmed payment once. Also used by the query-order fallback. `provider`: the
+    gateway that says it took the money, when it is not the one the payment names."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(out_trade_no=notice.out_trade_no).first()
         if payment is None:
@@ -66,6 +93,9 @@ def payment_settle(*, notice: PaymentNotice) -> str:
                 notice.amount_fen,
             )
             raise AppError(E.AMOUNT_MISMATCH, "Amount does not match the order.")
+        if payment.status == Payment.Status.PENDING and provider and provider != payment.provider:
+            payment.provider = provider  # paid where the payer was before switching: the money is there
+            payment.save(update_fields=["provider"])
         if not payment_transition(payment, Payment.Status.PAID, transaction_id=notice.transaction_id):
             return "duplicate"
         outcomes = [r for _, r in payment_paid.send(sender=Payment, payment=payment, notice=notice) if r]
@@ -145,9 +175,14 @@ def refund_submit(*, refund_id: int) -> None:
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if refund.status == Refund.Status.SUCCEEDED:
         return
-    payment_provider(refund.payment.provider).refund(
-        out_refund_no=refund.out_refund_no, out_trade_no=refund.payment.out_trade_no, amount_fen=refund.amount_fen
+    done = payment_provider(refund.payment.provider).refund(
+        out_refund_no=refund.out_refund_no,
+        out_trade_no=refund.payment.out_trade_no,
+        amount_fen=refund.amount_fen,
+        total_fen=refund.payment.amount_fen,
     )
+    if done:  # refunded at once (no notification will come): settle it as the notification would
+        refund_settle(out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen)
 
 
 def refund_settle(*, out_refund_no: str, amount_fen: int) -> str:

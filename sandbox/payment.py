@@ -14,12 +14,13 @@ import secrets
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
+from django.http import JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
 from giftshop.errors import AppError
 from outbox.jobs import enqueue
-from payments.providers import OrderQuery, PaymentNotice
+from payments.providers import Checkout, OrderQuery, PaymentNotice
 from sandbox import error_codes as E
 from sandbox import signing
 from sandbox.delivery import post_callback
@@ -30,10 +31,23 @@ NOTIFY_PATH = "/api/v1/payments/notify/sandbox/"
 
 class SandboxPaymentProvider:
     name = "sandbox"
+    label = "沙箱支付"
+
+    def checkout(
+        self, *, out_trade_no: str, amount_fen: int, description: str, channel: str, client_ip: str, openid: str = ""
+    ) -> Checkout:
+        return Checkout(kind="redirect", url=reverse("sandbox-cashier", args=[out_trade_no]))
+
+    def notification_answer(self, *, ok: bool, detail: str, status: int = 200):
+        return JsonResponse({"code": "SUCCESS" if ok else "FAIL", "message": detail}, status=200 if ok else status)
 
     @classmethod
     def available(cls) -> bool:
         return settings.SANDBOX_ENABLED
+
+    @classmethod
+    def configuration_errors(cls) -> list[str]:
+        return []  # its secrets are checked with the sandbox itself (giftshop.E002)
 
     def prepay(self, *, out_trade_no: str, amount_fen: int, description: str) -> str:
         gateway_create_order(out_trade_no=out_trade_no, amount_fen=amount_fen, description=description)
@@ -48,8 +62,9 @@ class SandboxPaymentProvider:
     def close(self, *, out_trade_no: str) -> bool:
         return gateway_close(out_trade_no=out_trade_no)
 
-    def refund(self, *, out_refund_no: str, out_trade_no: str, amount_fen: int) -> None:
+    def refund(self, *, out_refund_no: str, out_trade_no: str, amount_fen: int, total_fen: int = 0) -> bool:
         gateway_refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no, amount_fen=amount_fen)
+        return False  # the sandbox notifies the outcome, as WeChat Pay does
 
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         signing.verify(body, headers.get(signing.HEADER), settings.SANDBOX_PAYMENT_SECRET)

@@ -14,6 +14,9 @@ class Shop(models.Model):
     # Rule 4: gifting is switched off for a whole shop only, never per product.
     gifting_enabled = models.BooleanField(_("gifting enabled"), default=True)
     print_blessing_card = models.BooleanField(_("print blessing card in parcels"), default=False)
+    # WeChat Pay service-provider mode (服务商): this shop's own merchant number, so its money
+    # settles to it; issued by WeChat Pay when the platform signs the shop up.
+    wechatpay_sub_mchid = models.CharField(_("WeChat Pay sub-merchant id"), max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -94,3 +94,37 @@ def test_demo_accounts_are_not_in_production_settings_or_migrations():
     for path in [*ROOT.glob("giftshop/settings/*.py"), *ROOT.glob("*/migrations/*.py")]:
         text = path.read_text()
         assert "giftshop-demo" not in text, path
+
+
+def test_check_deploy_passes_with_wechat_pay_taking_the_money(tmp_path):
+    from tests.payments.wechatpay_double import new_key, private_pem, public_pem
+
+    wechatpay = {
+        "PAYMENT_PROVIDER": "wechatpay",
+        "WECHATPAY_MCHID": "1900000109",
+        "WECHATPAY_APPID": "wxd678efh567hg6787",
+        "WECHATPAY_APIV3_KEY": "k" * 32,
+        "WECHATPAY_PRIVATE_KEY": private_pem(new_key()),
+        "WECHATPAY_CERT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A72",
+        "WECHATPAY_PUBLIC_KEY": public_pem(new_key()),
+        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+    }
+    # The courier is still the sandbox (a real carrier is the logistics issue): a staging declaration.
+    result = _production("check", "--deploy", "--fail-level", "WARNING", **wechatpay, **STAGING)
+    assert result.returncode == 0, result.stdout + result.stderr
+    refused = _production("check", "--deploy", **wechatpay)
+    assert refused.returncode != 0 and "CARRIER_PROVIDER" in refused.stderr and "PAYMENT_PROVIDER" not in refused.stderr
+
+
+def test_a_gateway_key_that_does_not_load_stops_the_deploy_check():
+    broken = {
+        "PAYMENT_PROVIDER": "wechatpay",
+        "WECHATPAY_MCHID": "1900000109",
+        "WECHATPAY_APPID": "wxd678efh567hg6787",
+        "WECHATPAY_APIV3_KEY": "too-short",
+        "WECHATPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----",
+        "WECHATPAY_CERT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A72",
+    }
+    result = _production("check", "--deploy", **broken, **STAGING)
+    assert result.returncode != 0 and "giftshop.E003" in result.stderr
+    assert "WECHATPAY_PRIVATE_KEY" in result.stderr and "WECHATPAY_APIV3_KEY" in result.stderr

@@ -27,8 +27,9 @@ class GiftCreateSerializer(serializers.Serializer):
 
 class PaymentOutSerializer(serializers.Serializer):
     out_trade_no = serializers.CharField()
-    cashier_url = serializers.CharField()
+    cashier_url = serializers.CharField(help_text="our cashier page: the payer chooses WeChat Pay or Alipay there")
     status = serializers.CharField()
+    provider = serializers.CharField(help_text="`sandbox`, `wechatpay` or `alipay`: the provider the payer chose last")
 
 
 class SlotSenderSerializer(serializers.ModelSerializer):
@@ -101,7 +102,12 @@ class GiftSerializer(serializers.ModelSerializer):
 
     def get_payment(self, gift) -> PaymentOutSerializer:
         payment = gift.payment
-        return {"out_trade_no": payment.out_trade_no, "cashier_url": payment.cashier_url, "status": payment.status}
+        return {
+            "out_trade_no": payment.out_trade_no,
+            "cashier_url": payment.cashier_url,
+            "status": payment.status,
+            "provider": payment.provider,
+        }
 
     def get_slots(self, gift) -> SlotSenderSerializer(many=True):
         return SlotSenderSerializer(slots_for_gift(gift=gift), many=True).data

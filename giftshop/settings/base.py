@@ -208,6 +208,28 @@ SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="sandbox")
 CARRIER_PROVIDER = env("CARRIER_PROVIDER", default="sandbox")
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
+# WeChat Pay API v3 (payments/wechatpay.py): enabled when WECHATPAY_MCHID is set. The private key
+# and keys below are PEM text or a path to a PEM file. Platform public key mode when
+# WECHATPAY_PUBLIC_KEY is set, else platform certificate mode (certificates fetched and refreshed
+# by the SDK, cached in WECHATPAY_CERT_DIR). Service-provider mode (服务商) when
+# WECHATPAY_PARTNER_MODE: WECHATPAY_MCHID is then the sp_mchid and each shop has its sub_mchid.
+WECHATPAY_MCHID = env("WECHATPAY_MCHID", default="")
+WECHATPAY_APPID = env("WECHATPAY_APPID", default="")
+WECHATPAY_APIV3_KEY = env("WECHATPAY_APIV3_KEY", default="")
+WECHATPAY_PRIVATE_KEY = env("WECHATPAY_PRIVATE_KEY", default="")
+WECHATPAY_CERT_SERIAL_NO = env("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_PUBLIC_KEY = env("WECHATPAY_PUBLIC_KEY", default="")
+WECHATPAY_PUBLIC_KEY_ID = env("WECHATPAY_PUBLIC_KEY_ID", default="")
+WECHATPAY_CERT_DIR = env("WECHATPAY_CERT_DIR", default="")
+WECHATPAY_PARTNER_MODE = env.bool("WECHATPAY_PARTNER_MODE", default=False)
+WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com")
+WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=10.0)
+# Alipay (payments/alipay.py): enabled when ALIPAY_APP_ID is set; keys are PEM text or a path.
+ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
+ALIPAY_PRIVATE_KEY = env("ALIPAY_PRIVATE_KEY", default="")
+ALIPAY_PUBLIC_KEY = env("ALIPAY_PUBLIC_KEY", default="")
+ALIPAY_GATEWAY = env("ALIPAY_GATEWAY", default="https://openapi.alipay.com/gateway.do")
+ALIPAY_TIMEOUT_SECONDS = env.float("ALIPAY_TIMEOUT_SECONDS", default=10.0)
 SANDBOX_PAYMENT_SECRET = env("SANDBOX_PAYMENT_SECRET", default="sandbox-payment-secret")
 SANDBOX_CARRIER_SECRET = env("SANDBOX_CARRIER_SECRET", default="sandbox-carrier-secret")
 # Where the sandbox sends its signed callbacks; empty means in-process delivery to this app.

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from giftshop.errors import WebhookAck, error_responses
+from giftshop.errors import AppError, WebhookAck, error_responses
 from payments import services as payment
+from payments.providers import payment_provider
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +32,51 @@ class PaymentNotify(APIView):
         )
         log.info("payment notification handled: %s", outcome)
         return Response({"code": "SUCCESS", "message": outcome})
+
+
+class GatewayFailure(serializers.Serializer):
+    """What WeChat Pay expects with a failure status (schema only)."""
+
+    code = serializers.CharField(help_text="`FAIL`")
+    message = serializers.CharField()
+
+
+class GatewayNotify(APIView):
+    """A real gateway's payment and refund notifications (WeChat Pay, Alipay), in its own wire
+    format, answered the way it expects: its success answer once applied (or already applied), its
+    failure answer for anything forged, stale, for another merchant or of the wrong amount; never
+    a 5xx for bad input. 404 unless the provider is enabled on this site."""
+
+    provider = ""
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    parser_classes = []  # the raw body is what the signature covers
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        responses={
+            204: OpenApiResponse(description="WeChat Pay: taken (applied now or before)."),
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Alipay: `success` or `fail`."),
+            **{
+                code: OpenApiResponse(GatewayFailure, description=text)
+                for code, text in (
+                    (400, 'WeChat Pay: malformed, unknown order, wrong merchant or amount (`{"code": "FAIL"}`).'),
+                    (401, "WeChat Pay: the signature does not verify, or the notice is stale."),
+                )
+            },
+            **error_responses(404),
+        },
+        description="The provider's own protocol (signature headers or fields, encrypted resource); not JSON of ours.",
+    )
+    def post(self, request):
+        gateway = payment_provider(self.provider)  # NotFound (404) when it is not enabled here
+        try:
+            outcome = payment.payment_notification_handle(
+                provider=self.provider, body=request.body, headers=request.headers
+            )
+        except AppError as exc:
+            log.warning("%s notification refused: %s", self.provider, exc.code)
+            status = 401 if exc.status_code == 401 else 400  # the gateway retries on any failure status
+            return gateway.notification_answer(ok=False, detail=exc.code, status=status)
+        log.info("%s notification handled: %s", self.provider, outcome)
+        return gateway.notification_answer(ok=True, detail=outcome)
