@@ -263,6 +263,15 @@ class AlipayProvider:
             raise self._refused("alipay.trade.refund", answer, E.REFUND_EXCEEDS_PAYMENT)
         raise self._refused("alipay.trade.refund", answer, E.REFUND_REFUSED)
 
+    def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
+        """Alipay refunds at once: a refund it knows of (`refund_status` REFUND_SUCCESS) is done."""
+        answer = self._call(
+            "alipay.trade.fastpay.refund.query", {"out_trade_no": out_trade_no, "out_request_no": out_refund_no}
+        )
+        if answer.get("code") != SUCCESS:
+            return "unknown"
+        return "succeeded" if answer.get("refund_status") == "REFUND_SUCCESS" else "unknown"
+
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         """Verify the RSA2 signature over every field but sign and sign_type (sorted, decoded), check it
         is for our app, and read it: a payment, or something that asks nothing of us."""

@@ -74,6 +74,9 @@ class PaymentProvider(Protocol):
         """Ask for a refund, idempotent per out_refund_no. True when the gateway says it succeeded
         already (Alipay refunds at once); False when its outcome comes later as a notification."""
 
+    def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
+        """Where a refund stands at the gateway: "succeeded", "pending", or "unknown"."""
+
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         """Verify the signature and decode; raise AppError("bad_signature") when it does not verify."""
 

@@ -185,6 +185,21 @@ def refund_submit(*, refund_id: int) -> None:
         refund_settle(out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen)
 
 
+def refunds_settle_from_gateway(*, older_than_seconds: int = 300, limit: int = 200) -> int:
+    """Beat: refunds still pending a while after they were asked for (the gateway's notification
+    was lost, or never comes) are settled when the gateway says they succeeded (query refund)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    pending = Refund.objects.select_related("payment").filter(status=Refund.Status.PENDING, created_at__lte=cutoff)
+    settled = 0
+    for refund in pending.order_by("created_at")[:limit]:
+        state = payment_provider(refund.payment.provider).refund_query(
+            out_refund_no=refund.out_refund_no, out_trade_no=refund.payment.out_trade_no
+        )
+        if state == "succeeded":
+            settled += refund_settle(out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen) == "refunded"
+    return settled
+
+
 def refund_settle(*, out_refund_no: str, amount_fen: int) -> str:
     with transaction.atomic():
         refund = Refund.objects.select_for_update().filter(out_refund_no=out_refund_no).first()

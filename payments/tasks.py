@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from outbox.jobs import RETRY_TEMPORARY
-from payments.services import payments_settle_from_gateway, refund_submit
+from payments.services import payments_settle_from_gateway, refund_submit, refunds_settle_from_gateway
 
 
 @shared_task(acks_late=True, **RETRY_TEMPORARY)
@@ -16,3 +16,8 @@ def send_refund(refund_id: int) -> None:
 @shared_task
 def query_unsettled_payments() -> int:
     return payments_settle_from_gateway()
+
+
+@shared_task
+def query_pending_refunds() -> int:
+    return refunds_settle_from_gateway()

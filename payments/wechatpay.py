@@ -257,6 +257,13 @@ class WeChatPayProvider:
         self._raise_unless_ok(code, data)
         return data.get("status") == "SUCCESS"
 
+    def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
+        code, data = self._call(self.client.query_refund, out_refund_no=out_refund_no, **self._sub_mchid(out_trade_no))
+        if code == 404:
+            return "unknown"
+        self._raise_unless_ok(code, data)
+        return {"SUCCESS": "succeeded", "PROCESSING": "pending"}.get(str(data.get("status")), "unknown")
+
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         """Verify (signature over timestamp, nonce and body, with the platform key), refuse a stale
         one, decrypt the resource with the APIv3 key, and check it is for this merchant."""

@@ -66,6 +66,10 @@ class SandboxPaymentProvider:
         gateway_refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no, amount_fen=amount_fen)
         return False  # the sandbox notifies the outcome, as WeChat Pay does
 
+    def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
+        """The sandbox gateway refunds when asked; its notification may come late or not at all."""
+        return "succeeded" if SandboxRefund.objects.filter(out_refund_no=out_refund_no).exists() else "unknown"
+
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         signing.verify(body, headers.get(signing.HEADER), settings.SANDBOX_PAYMENT_SECRET)
         try:

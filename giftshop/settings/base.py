@@ -176,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unclaimed-slots": {"task": "gifts.tasks.expire_unclaimed_slots", "schedule": timedelta(minutes=1)},
     "remind-expiring-slots": {"task": "gifts.tasks.remind_expiring_slots", "schedule": timedelta(minutes=10)},
     "query-unsettled-payments": {"task": "payments.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
+    "query-pending-refunds": {"task": "payments.tasks.query_pending_refunds", "schedule": timedelta(minutes=5)},
     "rollup-shop-stats": {"task": "merchant.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)},
     "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": timedelta(minutes=1)},
     "purge-personal-data": {"task": "privacy.tasks.purge_personal_data", "schedule": timedelta(hours=1)},

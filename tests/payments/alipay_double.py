@@ -269,6 +269,7 @@ class AlipayDouble:
             "alipay.trade.query": self._query,
             "alipay.trade.close": self._close,
             "alipay.trade.refund": self._refund,
+            "alipay.trade.fastpay.refund.query": self._refund_query,
         }.get(method)
         if handler is None:
             return "application/json", self._unsigned(method, _invalid("不支持的接口", "isv.invalid-method"))
@@ -349,6 +350,21 @@ class AlipayDouble:
             return _business_error("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
         trade.status = "TRADE_CLOSED"
         return {"code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+
+    def _refund_query(self, biz: dict) -> dict:
+        trade = self.trades.get(biz.get("out_trade_no", ""))
+        request_no = str(biz.get("out_request_no", ""))
+        if trade is None or request_no not in trade.refunds:
+            return {"code": "10000", "msg": "Success"}  # Alipay answers success with no refund fields
+        return {
+            "code": "10000",
+            "msg": "Success",
+            "out_trade_no": trade.out_trade_no,
+            "out_request_no": request_no,
+            "refund_amount": to_yuan(trade.refunds[request_no]),
+            "total_amount": to_yuan(trade.total_fen),
+            "refund_status": "REFUND_SUCCESS",
+        }
 
     def _refund(self, biz: dict) -> dict:
         trade = self.trades.get(biz.get("out_trade_no", ""))

@@ -456,3 +456,25 @@ def test_malformed_yuan_is_refused(text):
 def test_only_non_negative_integer_fen_become_yuan(value):
     with pytest.raises(ValueError):
         yuan(value)
+
+
+def test_a_refund_alipay_took_but_we_never_recorded_is_settled_by_the_query_sweep(ali, paid_gift):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.models import Refund
+    from payments.services import refund_request, refunds_settle_from_gateway
+
+    payment = paid_gift.payment
+    refund = refund_request(payment=payment, slot=None, amount_fen=100, reason=Refund.Reason.AFTER_SALES)
+    # Alipay took the refund, but the worker died before it could record the answer.
+    alipay.AlipayProvider().refund(
+        out_refund_no=refund.out_refund_no, out_trade_no=payment.out_trade_no, amount_fen=100
+    )
+    Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+
+    assert refunds_settle_from_gateway() == 1
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refunds_settle_from_gateway() == 0

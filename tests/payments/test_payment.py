@@ -229,3 +229,22 @@ def test_refund_notification_with_a_wrong_amount_is_rejected(
     refund.refresh_from_db()
     assert refund.status == "pending" and gift.slots.get().status == "declined"
     assert any("refund amount mismatch" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_sandbox_refund_whose_callback_never_came_is_settled_by_the_query_sweep(
+    make_gift, recipient, no_callbacks, django_capture_on_commit_callbacks
+):
+    from gifts.services.claim import slot_decline
+    from payments.services import refunds_settle_from_gateway
+
+    gift = make_gift()
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_decline(gift=gift, user=recipient)  # the gateway refunds; its notice is not delivered
+    refund = Refund.objects.get(payment__gift=gift)
+    assert refund.status == Refund.Status.PENDING and SandboxRefund.objects.filter(out_refund_no=refund.out_refund_no)
+    assert refunds_settle_from_gateway() == 0  # too recent to ask about
+
+    Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert refunds_settle_from_gateway() == 1
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED

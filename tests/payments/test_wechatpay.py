@@ -311,3 +311,26 @@ def test_the_api_says_which_provider_the_payment_uses(wx, sku, sender):
     assert r.status_code == 201, r.content
     assert r.data["payment"]["provider"] == "wechatpay"
     assert r.data["payment"]["cashier_url"].endswith(f"/pay/{r.data['payment']['out_trade_no']}/")
+
+
+def test_a_refund_whose_notification_was_lost_is_settled_by_the_query_sweep(
+    wx, make_gift, recipient, django_capture_on_commit_callbacks
+):
+    from payments.services import refunds_settle_from_gateway
+
+    gift = _paid_gift(wx, make_gift, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_decline(gift=gift, user=recipient)
+    refund = Refund.objects.get(payment__gift=gift)
+    Refund.objects.filter(pk=refund.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert refunds_settle_from_gateway() == 0  # WeChat Pay still says PROCESSING
+
+    wx.refunds[refund.out_refund_no]["status"] = "SUCCESS"  # done there; its notice never reached us
+    with django_capture_on_commit_callbacks(execute=True):
+        assert refunds_settle_from_gateway() == 1
+        assert refunds_settle_from_gateway() == 0
+
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert Slot.objects.get(gift=gift).status == SlotStatus.REFUNDED
+    assert Notification.objects.filter(kind="refund").count() == 1

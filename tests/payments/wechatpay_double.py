@@ -308,6 +308,11 @@ class WeChatPayDouble:
             return 200, answer
         if method == "POST" and url.path == "/v3/refund/domestic/refunds":
             return self._refund(data)
+        refund = re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", url.path)
+        if method == "GET" and refund:
+            if refund.group(1) not in self.refunds:
+                return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
+            return 200, self._refund_answer(refund.group(1))
         return 404, {"code": "NOT_FOUND", "message": "no such API in the test double"}
 
     def _prepay(self, kind: str, data: dict) -> tuple[int, dict]:
