@@ -50,6 +50,9 @@ HTTP_STATUS: dict[str, int] = {
     "refund_exceeds_payment": 409,
     "provider_not_configured": 409,
     "not_payable": 409,
+    "bad_oauth": 400,
+    # a payment gateway is not answering now
+    "provider_unavailable": 503,
     # a payment gateway refused what we asked
     "provider_refused": 502,
 }
@@ -155,6 +158,7 @@ ERROR_DESCRIPTIONS = {
     410: "Gone: the gift expired (`expired`).",
     415: "Unsupported media type (`unsupported_media_type`); send JSON.",
     429: "Too many requests (`throttled`); retry after `Retry-After` seconds.",
+    503: "An outside service (a payment gateway) is not answering now (`provider_unavailable`); try again.",
 }
 
 

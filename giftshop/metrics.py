@@ -119,6 +119,7 @@ class BacklogCollector:
         try:
             # Imported at scrape time: this module loads with the Celery app, before Django's models.
             from giftshop.stuck_work import work_backlog
+            from payments.reconciliation import reconciliation_figures
 
             counts = work_backlog()
         except Exception:  # noqa: BLE001 (a scrape during a database outage still answers)
@@ -128,6 +129,12 @@ class BacklogCollector:
         for kind, value in counts.items():
             family.add_metric([kind], value)
         yield family
+        recon = GaugeMetricFamily(
+            "giftshop_reconciliation", "Each gateway's latest daily reconciliation", labels=["provider", "figure"]
+        )
+        for provider, figure, value in reconciliation_figures():
+            recon.add_metric([provider, figure], value)
+        yield recon
 
 
 _registered = False

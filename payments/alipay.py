@@ -9,13 +9,16 @@ checks on what a notification says, and the plain-text answers Alipay reads.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import logging
 import re
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import parse_qsl
+from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
 from alipay import AliPay
@@ -32,7 +35,7 @@ from giftshop.errors import AppError, ProviderUnavailable
 
 from . import error_codes as E
 from .models import Payment
-from .providers import CHANNEL_DESKTOP, Checkout, OrderQuery, PaymentNotice
+from .providers import CHANNEL_DESKTOP, Bill, BillLine, Checkout, OrderQuery, PaymentNotice, yuan_to_fen
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +266,25 @@ class AlipayProvider:
             raise self._refused("alipay.trade.refund", answer, E.REFUND_EXCEEDS_PAYMENT)
         raise self._refused("alipay.trade.refund", answer, E.REFUND_REFUSED)
 
+    def bill(self, *, bill_date) -> Bill:
+        """Ask for the day's trade bill (alipay.data.dataservice.bill.downloadurl.query), download the
+        zip it names and read its details file (业务明细, GBK)."""
+        answer = self._call(
+            "alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": bill_date.isoformat()}
+        )
+        url = answer.get("bill_download_url")
+        if answer.get("code") != SUCCESS or not url:
+            raise self._refused("alipay.data.dataservice.bill.downloadurl.query", answer, E.PROVIDER_REFUSED)
+        try:
+            with urlopen(url, timeout=float(settings.ALIPAY_TIMEOUT_SECONDS)) as response:  # noqa: S310 (Alipay's https URL)
+                archive = zipfile.ZipFile(io.BytesIO(response.read()))
+        except (OSError, http.client.HTTPException, zipfile.BadZipFile) as exc:
+            raise ProviderUnavailable(f"Alipay bill not downloaded: {type(exc).__name__}") from exc
+        details = [n for n in archive.namelist() if n.endswith(".csv") and "汇总" not in n]
+        if not details:
+            raise ProviderUnavailable("Alipay bill archive holds no details file")
+        return parse_trade_bill(archive.read(details[0]).decode("gb18030"))
+
     def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
         """Alipay refunds at once: a refund it knows of (`refund_status` REFUND_SUCCESS) is done."""
         answer = self._call(
@@ -312,3 +334,45 @@ class AlipayProvider:
     def notification_answer(self, *, ok: bool, detail: str, status: int = 200):
         """Alipay reads only the body: "success" stops its retries, anything else repeats the notice."""
         return HttpResponse("success" if ok else "fail", content_type="text/plain", status=200)
+
+
+def parse_trade_bill(text: str) -> Bill:
+    """The details file of Alipay's trade bill: comment lines (#…), a header, one line per payment
+    (业务类型 交易) or refund (退款, its request number in 退款批次号/请求号), comment lines again,
+    then totals. Columns are found by name; a line that cannot be read is reported, the rest matched."""
+    rows = [row for row in text.splitlines() if row.strip()]
+    body = [row for row in rows if not row.startswith("#")]
+    if not body:
+        return Bill(lines=[], bad_lines=[])
+    header = [name.strip() for name in body[0].split(",")]
+    column = {name: i for i, name in enumerate(header)}
+    lines, bad = [], []
+    for number, row in enumerate(body[1:], start=2):
+        if row.startswith(("合计", "交易合计", "退款合计")):
+            break
+        fields = [value.strip().strip("\t") for value in row.split(",")]
+        try:
+            if len(fields) != len(header):
+                raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
+            kind, amount = fields[column["业务类型"]], fields[column["订单金额（元）"]]
+            if kind == "交易":
+                lines.append(
+                    BillLine(
+                        kind="payment",
+                        out_trade_no=fields[column["商户订单号"]],
+                        amount_fen=yuan_to_fen(amount),
+                        transaction_id=fields[column["支付宝交易号"]],
+                    )
+                )
+            elif kind == "退款":
+                lines.append(
+                    BillLine(
+                        kind="refund",
+                        out_trade_no=fields[column["商户订单号"]],
+                        out_refund_no=fields[column["退款批次号/请求号"]],
+                        amount_fen=yuan_to_fen(amount.lstrip("-")),
+                    )
+                )
+        except (KeyError, IndexError, ValueError) as exc:
+            bad.append(f"line {number}: {exc}")
+    return Bill(lines=lines, bad_lines=bad)

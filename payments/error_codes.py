@@ -11,6 +11,7 @@ UNKNOWN_EVENT = "unknown_event"
 
 # paying and refunding
 NOT_PAYABLE = "not_payable"
+BAD_OAUTH = "bad_oauth"
 PROVIDER_REFUSED = "provider_refused"
 PROVIDER_NOT_CONFIGURED = "provider_not_configured"
 REFUND_REFUSED = "refund_refused"

@@ -30,6 +30,32 @@ class OrderQuery:
     transaction_id: str = ""
 
 
+@dataclass(frozen=True)
+class BillLine:
+    """One line of a gateway's daily trade bill: a payment or a refund it made that day."""
+
+    kind: str  # "payment" or "refund"
+    out_trade_no: str
+    amount_fen: int
+    out_refund_no: str = ""
+    transaction_id: str = ""
+
+
+@dataclass
+class Bill:
+    lines: list[BillLine]
+    bad_lines: list[str]  # "line 12: why" for lines that could not be read; the rest are matched
+
+
+def yuan_to_fen(text: str) -> int:
+    """A gateway's "12.34" (or "12", "12.3") as 1234 fen, by integer arithmetic; ValueError otherwise."""
+    text = text.strip()
+    whole, _, cents = text.partition(".")
+    if not whole.isdigit() or (cents and (not cents.isdigit() or len(cents) > 2)):
+        raise ValueError(f"not an amount in yuan: {text!r}")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
 # Where the payer is, as the cashier page tells it from the user agent.
 CHANNEL_WECHAT, CHANNEL_PHONE, CHANNEL_DESKTOP = "wechat", "phone", "desktop"
 
@@ -76,6 +102,9 @@ class PaymentProvider(Protocol):
 
     def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
         """Where a refund stands at the gateway: "succeeded", "pending", or "unknown"."""
+
+    def bill(self, *, bill_date) -> Bill:
+        """The gateway's trade bill for one day (China time), downloaded and parsed."""
 
     def parse_notification(self, *, body: bytes, headers) -> PaymentNotice:
         """Verify the signature and decode; raise AppError("bad_signature") when it does not verify."""

@@ -8,8 +8,10 @@ import io
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError, ProviderUnavailable
@@ -17,6 +19,7 @@ from giftshop.errors import AppError, ProviderUnavailable
 from .models import Payment
 from .providers import CHANNEL_DESKTOP, CHANNEL_PHONE, CHANNEL_WECHAT, payment_provider, payment_providers_enabled
 from .services import payment_checkout
+from .wechat_openid import SESSION_OPENID, authorize_url, openid_available, openid_from_code
 
 _PHONE_MARKS = ("Mobile", "Android", "iPhone", "iPad")
 
@@ -51,6 +54,10 @@ def cashier(request, out_trade_no: str):
         return redirect("sandbox-cashier", out_trade_no)
     choices = [(name, payment_provider(name).label) for name in enabled if name != "sandbox"]
     channel = payer_channel(request.headers.get("User-Agent", ""))
+    if chosen == "wechatpay" and channel == CHANNEL_WECHAT and not request.session.get(SESSION_OPENID):
+        if openid_available():  # JSAPI needs the payer's openid: ask WeChat for it, silently
+            back = settings.SITE_URL.rstrip("/") + reverse("payment-wechat-return", args=[out_trade_no])
+            return redirect(authorize_url(session=request.session, redirect_uri=back))
     context = {"payment": payment, "gift": payment.gift, "choices": choices, "chosen": chosen, "channel": channel}
     try:
         checkout = payment_checkout(
@@ -58,7 +65,7 @@ def cashier(request, out_trade_no: str):
             provider=chosen,
             channel=channel,
             client_ip=request.META.get("REMOTE_ADDR", ""),
-            openid=request.session.get("wechat_openid", ""),
+            openid=request.session.get(SESSION_OPENID, ""),
         )
     except ProviderUnavailable:
         context["error"] = _("支付网关暂时没有响应，请稍后刷新重试。")
@@ -70,3 +77,17 @@ def cashier(request, out_trade_no: str):
     if checkout.kind == "qr":
         context["qr_svg"] = _qr_svg(checkout.url)
     return render(request, "payments/cashier.html", context)
+
+
+def wechat_return(request, out_trade_no: str):
+    """WeChat sends the payer back here with a code; with the openid known, the cashier shows the
+    pay sheet."""
+    try:
+        openid_from_code(session=request.session, code=request.GET.get("code", ""), state=request.GET.get("state", ""))
+    except ProviderUnavailable:
+        return render(
+            request, "payments/cashier_error.html", {"error": _("微信暂时没有响应，请稍后重试。")}, status=503
+        )
+    except AppError as exc:
+        return render(request, "payments/cashier_error.html", {"error": exc.detail}, status=exc.status_code)
+    return redirect("payment-cashier", out_trade_no)

@@ -9,6 +9,8 @@ checks on what a notification says, and the answers WeChat Pay expects.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import logging
 import secrets
@@ -29,7 +31,16 @@ from giftshop.errors import AppError, ProviderUnavailable
 
 from . import error_codes as E
 from .models import Payment
-from .providers import CHANNEL_DESKTOP, CHANNEL_WECHAT, Checkout, OrderQuery, PaymentNotice
+from .providers import (
+    CHANNEL_DESKTOP,
+    CHANNEL_WECHAT,
+    Bill,
+    BillLine,
+    Checkout,
+    OrderQuery,
+    PaymentNotice,
+    yuan_to_fen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +268,24 @@ class WeChatPayProvider:
         self._raise_unless_ok(code, data)
         return data.get("status") == "SUCCESS"
 
+    def bill(self, *, bill_date) -> Bill:
+        """Apply for the day's trade bill, download it (gzip), check its SHA1 and read it."""
+        code, data = self._call(self.client.trade_bill, bill_date=bill_date.isoformat(), tar_type="GZIP")
+        self._raise_unless_ok(code, data)
+        try:
+            code, content = self.client.download_bill(data["download_url"])
+        except (requests.RequestException, KeyError) as exc:
+            raise ProviderUnavailable(f"WeChat Pay bill not downloaded: {type(exc).__name__}") from exc
+        if code != 200 or not isinstance(content, bytes):
+            raise ProviderUnavailable(f"WeChat Pay bill download answered {code}")
+        try:
+            text = gzip.decompress(content)
+        except (OSError, EOFError) as exc:
+            raise ProviderUnavailable("WeChat Pay bill is not gzip") from exc
+        if hashlib.sha1(text).hexdigest() != str(data.get("hash_value", "")).lower():  # noqa: S324 (WeChat's choice)
+            raise ProviderUnavailable("WeChat Pay bill does not match its hash")
+        return parse_trade_bill(text.decode("utf-8-sig"))
+
     def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
         code, data = self._call(self.client.query_refund, out_refund_no=out_refund_no, **self._sub_mchid(out_trade_no))
         if code == 404:
@@ -317,3 +346,46 @@ class WeChatPayProvider:
         if ok:
             return HttpResponse(status=204)
         return JsonResponse({"code": "FAIL", "message": detail}, status=status if status >= 400 else 400)
+
+
+def parse_trade_bill(text: str) -> Bill:
+    """WeChat Pay's trade bill (交易账单, bill_type ALL): a header line, one line per payment
+    (交易状态 SUCCESS) or refund (REFUND), each field behind a backquote, then the totals. Columns
+    are found by name; a line that cannot be read is reported and the rest are still matched."""
+    rows = text.splitlines()
+    if not rows:
+        return Bill(lines=[], bad_lines=[])
+    header = [name.strip().lstrip("`") for name in rows[0].split(",")]
+    column = {name: i for i, name in enumerate(header)}
+    lines, bad = [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row.strip():
+            continue
+        if row.startswith("总交易单数"):
+            break  # the totals follow
+        fields = [value.strip().lstrip("`") for value in row.split(",")]
+        try:
+            if len(fields) != len(header):
+                raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
+            state = fields[column["交易状态"]]
+            if state == "SUCCESS":
+                lines.append(
+                    BillLine(
+                        kind="payment",
+                        out_trade_no=fields[column["商户订单号"]],
+                        amount_fen=yuan_to_fen(fields[column["订单金额"]]),
+                        transaction_id=fields[column["微信订单号"]],
+                    )
+                )
+            elif state == "REFUND" and fields[column["退款状态"]] == "SUCCESS":
+                lines.append(
+                    BillLine(
+                        kind="refund",
+                        out_trade_no=fields[column["商户订单号"]],
+                        out_refund_no=fields[column["商户退款单号"]],
+                        amount_fen=yuan_to_fen(fields[column["退款金额"]]),
+                    )
+                )
+        except (KeyError, IndexError, ValueError) as exc:
+            bad.append(f"line {number}: {exc}")
+    return Bill(lines=lines, bad_lines=bad)

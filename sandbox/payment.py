@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from giftshop.errors import AppError
 from outbox.jobs import enqueue
-from payments.providers import Checkout, OrderQuery, PaymentNotice
+from payments.providers import Bill, BillLine, Checkout, OrderQuery, PaymentNotice
+from payments.reconciliation import bill_day_bounds
 from sandbox import error_codes as E
 from sandbox import signing
 from sandbox.delivery import post_callback
@@ -65,6 +66,21 @@ class SandboxPaymentProvider:
     def refund(self, *, out_refund_no: str, out_trade_no: str, amount_fen: int, total_fen: int = 0) -> bool:
         gateway_refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no, amount_fen=amount_fen)
         return False  # the sandbox notifies the outcome, as WeChat Pay does
+
+    def bill(self, *, bill_date) -> Bill:
+        """The sandbox gateway's trade bill for a day, from its own books."""
+        start, end = bill_day_bounds(bill_date)
+        lines = [
+            BillLine(
+                kind="payment", out_trade_no=o.out_trade_no, amount_fen=o.amount_fen, transaction_id=o.transaction_id
+            )
+            for o in SandboxPayOrder.objects.filter(status="paid", paid_at__gte=start, paid_at__lt=end).order_by("pk")
+        ]
+        lines += [
+            BillLine(kind="refund", out_trade_no=r.out_trade_no, out_refund_no=r.out_refund_no, amount_fen=r.amount_fen)
+            for r in SandboxRefund.objects.filter(created_at__gte=start, created_at__lt=end).order_by("pk")
+        ]
+        return Bill(lines=lines, bad_lines=[])
 
     def refund_query(self, *, out_refund_no: str, out_trade_no: str) -> str:
         """The sandbox gateway refunds when asked; its notification may come late or not at all."""

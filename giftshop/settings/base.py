@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from giftshop.logs import logging_config
 
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     "remind-expiring-slots": {"task": "gifts.tasks.remind_expiring_slots", "schedule": timedelta(minutes=10)},
     "query-unsettled-payments": {"task": "payments.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
     "query-pending-refunds": {"task": "payments.tasks.query_pending_refunds", "schedule": timedelta(minutes=5)},
+    # The gateways publish a day's bill the next morning (WeChat Pay from 10:00, China time).
+    "reconcile-yesterday": {"task": "payments.tasks.reconcile_yesterday", "schedule": crontab(hour=10, minute=30)},
     "rollup-shop-stats": {"task": "merchant.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)},
     "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": timedelta(minutes=1)},
     "purge-personal-data": {"task": "privacy.tasks.purge_personal_data", "schedule": timedelta(hours=1)},
@@ -225,6 +228,11 @@ WECHATPAY_CERT_DIR = env("WECHATPAY_CERT_DIR", default="")
 WECHATPAY_PARTNER_MODE = env.bool("WECHATPAY_PARTNER_MODE", default=False)
 WECHATPAY_API_BASE = env("WECHATPAY_API_BASE", default="https://api.mch.weixin.qq.com")
 WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=10.0)
+# JSAPI inside WeChat needs the payer's openid: a silent snsapi_base OAuth round trip with the
+# official account (WECHATPAY_APPID) and its AppSecret; without the secret, WeChat's browser gets H5.
+WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", default="")
+WECHAT_OAUTH_BASE = env("WECHAT_OAUTH_BASE", default="https://open.weixin.qq.com")
+WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
 # Alipay (payments/alipay.py): enabled when ALIPAY_APP_ID is set; keys are PEM text or a path.
 ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
 ALIPAY_PRIVATE_KEY = env("ALIPAY_PRIVATE_KEY", default="")

@@ -12,4 +12,5 @@ urlpatterns = [
         name="api-payment-notify-wechatpay",
     ),
     path("payments/notify/alipay/", views.GatewayNotify.as_view(provider="alipay"), name="api-payment-notify-alipay"),
+    path("payments/<str:out_trade_no>/checkout/", views.PaymentCheckout.as_view(), name="api-payment-checkout"),
 ]

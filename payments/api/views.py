@@ -10,9 +10,10 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from giftshop.errors import AppError, WebhookAck, error_responses
+from giftshop.errors import AppError, ProviderUnavailable, WebhookAck, error_responses
 from payments import services as payment
-from payments.providers import payment_provider
+from payments.providers import CHANNEL_DESKTOP, CHANNEL_PHONE, CHANNEL_WECHAT, payment_provider
+from payments.selectors import payment_get_for_sender
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +81,45 @@ class GatewayNotify(APIView):
             return gateway.notification_answer(ok=False, detail=exc.code, status=status)
         log.info("%s notification handled: %s", self.provider, outcome)
         return gateway.notification_answer(ok=True, detail=outcome)
+
+
+class CheckoutIn(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=["wechatpay", "alipay"])
+    channel = serializers.ChoiceField(
+        choices=[CHANNEL_WECHAT, CHANNEL_PHONE, CHANNEL_DESKTOP],
+        help_text="`wechat`: JSAPI (give `openid`); `phone`: H5 / WAP pay; `desktop`: a QR code or page pay",
+    )
+    openid = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+
+class CheckoutOut(serializers.Serializer):
+    provider = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["redirect", "qr", "jsapi"])
+    url = serializers.CharField(help_text="`redirect`: open it; `qr`: draw it as a QR code")
+    params = serializers.DictField(allow_null=True, help_text="`jsapi`: what WeChat's pay sheet takes, signed")
+
+
+class PaymentCheckout(APIView):
+    """For native clients: start paying one's own unpaid order with the chosen gateway, in the way
+    that fits the device; the answer carries what the client shows or invokes."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=CheckoutIn, responses={200: CheckoutOut, **error_responses(404, 409, 503)})
+    def post(self, request, out_trade_no: str):
+        data = CheckoutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = payment_get_for_sender(out_trade_no=out_trade_no, user=request.user)
+        try:
+            checkout = payment.payment_checkout(
+                payment=order,
+                provider=data.validated_data["provider"],
+                channel=data.validated_data["channel"],
+                client_ip=request.META.get("REMOTE_ADDR", ""),
+                openid=data.validated_data.get("openid", ""),
+            )
+        except ProviderUnavailable as exc:
+            raise AppError("provider_unavailable", "支付网关暂时没有响应，请稍后重试") from exc
+        return Response(
+            {"provider": order.provider, "kind": checkout.kind, "url": checkout.url, "params": checkout.params}
+        )

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import secrets
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -111,6 +113,7 @@ class AlipayDouble:
         self.requests: list[dict] = []  # every request that verified: {"method", "biz", "params"}
         self.refused: list[dict] = []  # every request refused for its signature, app id or timestamp
         self.http_status = 200  # set to 502/503 to play a gateway in trouble
+        self.bill_extra_lines: list[str] = []  # lines a test slips into the next bill
         self.delay = 0.0  # seconds before answering (a slow gateway)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -224,6 +227,8 @@ class AlipayDouble:
                 pass
 
             def do_GET(self):
+                if urlsplit(self.path).path == "/downloadBillFile.resource":
+                    return self._send(200, "application/zip", double.bill_zip())
                 self._serve(urlsplit(self.path).query)
 
             def do_POST(self):
@@ -270,6 +275,7 @@ class AlipayDouble:
             "alipay.trade.close": self._close,
             "alipay.trade.refund": self._refund,
             "alipay.trade.fastpay.refund.query": self._refund_query,
+            "alipay.data.dataservice.bill.downloadurl.query": self._bill_url,
         }.get(method)
         if handler is None:
             return "application/json", self._unsigned(method, _invalid("不支持的接口", "isv.invalid-method"))
@@ -350,6 +356,90 @@ class AlipayDouble:
             return _business_error("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
         trade.status = "TRADE_CLOSED"
         return {"code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+
+    BILL_HEADER = (
+        "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,"
+        "商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,"
+        "商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注"
+    )
+
+    def bill_line(self, *, trade_no: str, out_trade_no: str, kind: str, amount: str, request_no: str = "") -> str:
+        now = gmt8()
+        fields = [
+            trade_no,
+            out_trade_no,
+            kind,
+            "礼物",
+            now,
+            now,
+            "",
+            "",
+            "",
+            "",
+            "158****1562",
+            amount,
+            amount,
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
+            "0.00",
+            "",
+            "0.00",
+            "0.00",
+            request_no,
+            "0.00",
+            "0.00",
+            "",
+        ]
+        return ",".join(f"{f}\t" if f and f[0].isdigit() and len(f) > 15 else f for f in fields)
+
+    def bill_zip(self) -> bytes:
+        rows = [
+            "#支付宝业务明细查询",
+            f"#账号：[{self.seller_id}0156]",
+            "#起始日期：[今日]",
+            "#-----------------------------------------业务明细列表----------------------------------------",
+            self.BILL_HEADER,
+        ]
+        for trade in self.trades.values():
+            if trade.paid_at:
+                rows.append(
+                    self.bill_line(
+                        trade_no=trade.trade_no,
+                        out_trade_no=trade.out_trade_no,
+                        kind="交易",
+                        amount=to_yuan(trade.total_fen),
+                    )
+                )
+            for request_no, fen in trade.refunds.items():
+                rows.append(
+                    self.bill_line(
+                        trade_no=trade.trade_no,
+                        out_trade_no=trade.out_trade_no,
+                        kind="退款",
+                        amount="-" + to_yuan(fen),
+                        request_no=request_no,
+                    )
+                )
+        rows += self.bill_extra_lines
+        rows += [
+            "#-----------------------------------------业务明细列表结束------------------------------------",
+            "#交易合计：0笔，退款合计：0笔",
+        ]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(f"{self.seller_id}_today_业务明细.csv", "\n".join(rows).encode("gb18030"))
+            archive.writestr(f"{self.seller_id}_today_业务明细(汇总).csv", "#汇总\n".encode("gb18030"))
+        return buffer.getvalue()
+
+    def _bill_url(self, biz: dict) -> dict:
+        base = self.url.rsplit("/", 1)[0]
+        return {
+            "code": "10000",
+            "msg": "Success",
+            "bill_download_url": f"{base}/downloadBillFile.resource?fileType=csv.zip&bizDates={biz.get('bill_date', '')}",
+        }
 
     def _refund_query(self, biz: dict) -> dict:
         trade = self.trades.get(biz.get("out_trade_no", ""))

@@ -334,3 +334,64 @@ def test_a_refund_whose_notification_was_lost_is_settled_by_the_query_sweep(
     assert refund.status == Refund.Status.SUCCEEDED
     assert Slot.objects.get(gift=gift).status == SlotStatus.REFUNDED
     assert Notification.objects.filter(kind="refund").count() == 1
+
+
+def test_inside_wechat_a_silent_oauth_round_trip_finds_the_openid_for_the_pay_sheet(settings, wx, make_gift):
+    from urllib.parse import parse_qs, urlsplit
+
+    settings.WECHAT_APP_SECRET, settings.WECHAT_API_BASE = wx.app_secret, wx.url
+    gift = make_gift(paid=False)
+    client = Client()
+
+    first = cashier(gift, IN_WECHAT, client)
+
+    assert first.status_code == 302 and first["Location"].startswith("https://open.weixin.qq.com/connect/oauth2/")
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(first["Location"]).query).items()}
+    assert asked["scope"] == "snsapi_base" and asked["appid"] == wx.appid
+    assert asked["redirect_uri"].endswith(f"/pay/{gift.payment.out_trade_no}/wechat/")
+    assert wx.app_secret not in first["Location"]
+
+    forged = client.get(f"/pay/{gift.payment.out_trade_no}/wechat/", {"code": "x", "state": "not-ours"})
+    assert forged.status_code == 400  # the state we sent is gone with the failed try: a fresh round trip
+    first = cashier(gift, IN_WECHAT, client)
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(first["Location"]).query).items()}
+    back = client.get(
+        f"/pay/{gift.payment.out_trade_no}/wechat/", {"code": wx.oauth_code("o-payer-openid"), "state": asked["state"]}
+    )
+    assert back.status_code == 302 and back["Location"] == f"/pay/{gift.payment.out_trade_no}/"
+
+    page = cashier(gift, IN_WECHAT, client)
+    assert page.status_code == 200 and page.context["checkout"].kind == "jsapi"
+    [request] = [r for r in wx.requests if r["path"] == "/v3/pay/transactions/jsapi"]
+    assert request["body"]["payer"] == {"openid": "o-payer-openid"}
+
+
+def test_without_the_app_secret_wechat_browser_payers_get_the_h5_page(wx, make_gift):
+    page = cashier(make_gift(paid=False), IN_WECHAT)
+    assert page.status_code == 200 and page.context["checkout"].kind == "redirect"
+
+
+def test_a_native_client_gets_what_it_shows_or_invokes_from_the_api(wx, make_gift, sender, other):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import api_for
+
+    gift = make_gift(paid=False)
+    url = f"/api/v1/payments/{gift.payment.out_trade_no}/checkout/"
+
+    qr = api_for(sender).post(url, {"provider": "wechatpay", "channel": "desktop"}, format="json")
+    assert qr.status_code == 200, qr.content
+    assert (
+        qr.data["kind"] == "qr" and qr.data["url"].startswith("weixin://wxpay/") and qr.data["provider"] == "wechatpay"
+    )
+    sheet = api_for(sender).post(url, {"provider": "wechatpay", "channel": "wechat", "openid": "o-app"}, format="json")
+    assert sheet.data["kind"] == "jsapi" and sheet.data["params"]["package"].startswith("prepay_id=")
+
+    assert api_for(other).post(url, {"provider": "wechatpay", "channel": "desktop"}, format="json").status_code == 404
+    assert APIClient().post(url, {"provider": "wechatpay", "channel": "desktop"}, format="json").status_code == 401
+    bad = api_for(sender).post(url, {"provider": "paypal", "channel": "desktop"}, format="json")
+    assert bad.status_code == 400 and bad.data["code"] == "invalid"
+
+    wx.stop()
+    down = api_for(sender).post(url, {"provider": "wechatpay", "channel": "phone"}, format="json")
+    assert down.status_code == 503 and down.data["code"] == "provider_unavailable"

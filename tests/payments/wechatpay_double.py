@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
+import hashlib
 import json
 import re
 import secrets
@@ -102,6 +104,10 @@ class WeChatPayDouble:
         self.refunds: dict[str, dict] = {}
         self.requests: list[dict] = []
         self.refused: list[str] = []
+        self.bill_extra_lines: list[str] = []  # lines a test slips into the next bill
+        self.app_secret = secrets.token_hex(16)  # the official account's AppSecret (OAuth)
+        self.oauth_codes: dict[str, str] = {}  # code WeChat handed the browser -> the payer's openid
+        self._bills: dict[str, bytes] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -154,6 +160,70 @@ class WeChatPayDouble:
         order = self.orders[out_trade_no]
         order.update(trade_state="SUCCESS", transaction_id="4200" + secrets.token_hex(12))
         return order
+
+    BILL_HEADER = (
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
+        "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
+        "手续费,费率,订单金额,申请退款金额,费率备注"
+    )
+
+    def bill_line(
+        self, *, out_trade_no: str, state: str, amount_fen: int, out_refund_no: str = "", refund_fen: int = 0
+    ) -> str:
+        yuan = lambda fen: f"{fen // 100}.{fen % 100:02d}"  # noqa: E731
+        fields = [
+            "2026-12-03 10:00:00",
+            self.appid,
+            self.mchid,
+            "0",
+            "",
+            "4200" + secrets.token_hex(8),
+            out_trade_no,
+            "oUpF8uMuAJO",
+            "NATIVE",
+            state,
+            "OTHERS",
+            "CNY",
+            yuan(amount_fen),
+            "0.00",
+            "5030" + secrets.token_hex(6) if out_refund_no else "0",
+            out_refund_no or "0",
+            yuan(refund_fen),
+            "0.00",
+            "ORIGINAL" if out_refund_no else "",
+            "SUCCESS" if out_refund_no else "",
+            "礼物",
+            "",
+            "0.00000",
+            "0.60%",
+            yuan(amount_fen),
+            yuan(refund_fen),
+            "",
+        ]
+        return ",".join("`" + f for f in fields)
+
+    def bill_text(self) -> str:
+        rows = [self.BILL_HEADER]
+        for no, order in self.orders.items():
+            if order.get("transaction_id"):
+                rows.append(self.bill_line(out_trade_no=no, state="SUCCESS", amount_fen=order["amount"]))
+        for no, refund in self.refunds.items():
+            if refund["status"] == "SUCCESS":
+                rows.append(
+                    self.bill_line(
+                        out_trade_no=refund["out_trade_no"],
+                        state="REFUND",
+                        amount_fen=refund["total"],
+                        out_refund_no=no,
+                        refund_fen=refund["amount"],
+                    )
+                )
+        rows += self.bill_extra_lines
+        rows += [
+            "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+            "`0,`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00",
+        ]
+        return "\n".join(rows) + "\n"
 
     def signed_headers(self, body: str, *, key=None, serial: str | None = None, timestamp: int | None = None) -> dict:
         stamp, nonce = str(timestamp if timestamp is not None else int(time.time())), secrets.token_hex(16)
@@ -233,11 +303,25 @@ class WeChatPayDouble:
             def _serve(self, method: str):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
+                target = urlsplit(self.path)
+                if target.path == "/sns/oauth2/access_token":  # api.weixin.qq.com: OAuth, no signature
+                    return self._answer(200, double._oauth(parse_qs(target.query)), sign=False)
                 if not double._authorised(method, self.path, body, self.headers.get("Authorization", "")):
                     double.refused.append(self.path)
                     return self._answer(401, {"code": "SIGN_ERROR", "message": "签名错误"}, sign=False)
                 data = json.loads(body) if body else {}
                 double.requests.append({"method": method, "path": self.path, "body": data})
+                download = urlsplit(self.path)
+                if download.path == "/v3/billdownload/file":
+                    payload = double._bills.get(parse_qs(download.query).get("token", [""])[0])
+                    if payload is None:
+                        return self._answer(404, {"code": "NO_STATEMENT_EXIST", "message": "账单不存在"}, sign=False)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 status, answer = double._route(method, self.path, data)
                 self._answer(status, answer, sign=status < 300)
 
@@ -254,6 +338,21 @@ class WeChatPayDouble:
                 self.wfile.write(payload)
 
         return Handler
+
+    def oauth_code(self, openid: str) -> str:
+        """WeChat's authorize page sends the browser back with this code."""
+        code = secrets.token_hex(16)
+        self.oauth_codes[code] = openid
+        return code
+
+    def _oauth(self, query: dict) -> dict:
+        get = lambda name: (query.get(name) or [""])[0]  # noqa: E731
+        if get("appid") != self.appid or get("secret") != self.app_secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        openid = self.oauth_codes.pop(get("code"), None)  # a code works once
+        if openid is None or get("grant_type") != "authorization_code":
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"access_token": secrets.token_hex(20), "expires_in": 7200, "openid": openid, "scope": "snsapi_base"}
 
     def _authorised(self, method: str, path: str, body: str, header: str) -> bool:
         match = AUTH.fullmatch(header.strip())
@@ -308,6 +407,15 @@ class WeChatPayDouble:
             return 200, answer
         if method == "POST" and url.path == "/v3/refund/domestic/refunds":
             return self._refund(data)
+        if method == "GET" and url.path == "/v3/bill/tradebill":
+            text = self.bill_text().encode()
+            token = secrets.token_urlsafe(12)
+            self._bills[token] = gzip.compress(text)
+            return 200, {
+                "hash_type": "SHA1",
+                "hash_value": hashlib.sha1(text).hexdigest(),  # noqa: S324 (WeChat Pay's choice)
+                "download_url": f"{self.url}/v3/billdownload/file?token={token}",
+            }
         refund = re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", url.path)
         if method == "GET" and refund:
             if refund.group(1) not in self.refunds:
