@@ -20,7 +20,7 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-run requirements-dev.txt
 
 run: $(VENV)/.stamp-run
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py load_demo
+	SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py load_demo
 	@echo ""
 	@echo "  Giftshop is running on the embedded default (SQLite, Celery eager, sandbox payment and courier)."
 	@echo "  Shop:            http://127.0.0.1:$(PORT)/"

@@ -1,6 +1,6 @@
 """What a courier must offer, and the registry that picks one by name.
 
-A real e-waybill API (Kuaidi100) implements `Carrier`; the sandbox courier does too. Carriers are
+The Kuaidi100 e-waybill API (`fulfilment/kuaidi100.py`) implements `Carrier`; the sandbox courier does too. Carriers are
 named by dotted path, so this app never imports one."""
 
 from __future__ import annotations
@@ -23,6 +23,20 @@ class Parcel:
     receiver_region: str
     sender_name: str
     description: str
+    # What a real e-waybill needs besides (the sandbox ignores them): the courier company (a
+    # Kuaidi100 company code) and the shop's ship-from phone and address.
+    company: str = ""
+    sender_phone: str = ""
+    sender_address: str = ""
+
+
+@dataclass(frozen=True)
+class Waybill:
+    """What a carrier may answer instead of a bare number: the label to print and the company."""
+
+    number: str
+    label_url: str = ""
+    company: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,12 +55,24 @@ class Carrier(Protocol):
     def available(cls) -> bool:
         """Whether this site is configured for it; its webhook answers 404 otherwise."""
 
-    def create_waybill(self, parcel: Parcel) -> str: ...
+    @classmethod
+    def configuration_errors(cls) -> list[str]:
+        """What is wrong with its settings, checked at start-up (giftshop.E003)."""
+
+    def create_waybill(self, parcel: Parcel) -> str | Waybill: ...
 
     def parse_notification(self, *, body: bytes, headers) -> TrackingNotice: ...
 
 
-CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier"}
+# A carrier may also offer `subscribe_tracking(*, waybill_no, company, phone)` (push tracking,
+# subscribed by an outbox task after the waybill) and `notification_answer(*, ok, detail)` (its
+# webhook answers in its own format).
+CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilment.kuaidi100.Kuaidi100Carrier"}
+
+
+def carriers_enabled() -> list[str]:
+    """The carriers configured on this site (their webhooks answer; their keys are checked)."""
+    return [name for name, path in CARRIERS.items() if import_string(path).available()]
 
 
 def carrier(name: str = "") -> Carrier:

@@ -6,3 +6,8 @@ REFUND_PENDING = "refund_pending"
 ROLE_NOT_ALLOWED = "role_not_allowed"
 UNKNOWN_ORDER = "unknown_order"
 DUPLICATE_TRACKING = "duplicate_tracking"
+# A courier's webhook: the signature does not verify, or the body is not what the courier sends.
+BAD_SIGNATURE = "bad_signature"
+BAD_NOTIFICATION = "bad_notification"
+# The courier refused to issue a waybill (bad account, no quota, bad address): not worth retrying.
+CARRIER_REFUSED = "carrier_refused"

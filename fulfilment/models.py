@@ -21,6 +21,12 @@ class Shipment(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
+    # Which courier company the waybill is with (a Kuaidi100 company code; empty for the sandbox),
+    # the printable label the e-waybill API returned (a short link), and when push tracking was
+    # subscribed for it.
+    company = models.CharField(max_length=20, blank=True)
+    label_url = models.CharField(max_length=500, blank=True)
+    tracking_subscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "gifts_shipment"  # kept from before the app split

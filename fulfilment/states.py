@@ -22,11 +22,20 @@ def _check(shipment: Shipment, target: str) -> bool:
     return True
 
 
-def shipment_issue(shipment: Shipment, *, waybill_no: str, carrier: str | None = None, replace: bool = False) -> bool:
+def shipment_issue(
+    shipment: Shipment,
+    *,
+    waybill_no: str,
+    carrier: str | None = None,
+    replace: bool = False,
+    company: str = "",
+    label_url: str = "",
+) -> bool:
     """Record the waybill; False when the shipment already has one (a dispatch run twice).
 
     `replace`: the merchant ships by hand with their own courier and number, replacing any waybill
-    requested before."""
+    requested before (and its label). `company` and `label_url`: the courier company and the
+    printable label an e-waybill API answered."""
     if shipment.waybill_no and not replace:
         return False
     if shipment.status != S.ISSUED:
@@ -37,7 +46,8 @@ def shipment_issue(shipment: Shipment, *, waybill_no: str, carrier: str | None =
         timezone.now(),
         "",
     )
-    fields = ["waybill_no", "status", "issued_at", "last_error"]
+    shipment.company, shipment.label_url = company, label_url
+    fields = ["waybill_no", "status", "issued_at", "last_error", "company", "label_url"]
     if carrier:
         shipment.carrier = carrier
         fields.append("carrier")

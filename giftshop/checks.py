@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from fulfilment.carriers import carrier, carriers_enabled
 from payments.providers import payment_provider, payment_providers_enabled
 
 TAG = "giftshop"
@@ -55,6 +56,9 @@ def payment_providers_configured(app_configs=None, **kwargs) -> list[checks.Chec
     errors = []
     for name in payment_providers_enabled():
         for problem in payment_provider(name).configuration_errors():
+            errors.append(checks.Error(f"{name}: {problem}", id="giftshop.E003"))
+    for name in carriers_enabled():
+        for problem in carrier(name).configuration_errors():
             errors.append(checks.Error(f"{name}: {problem}", id="giftshop.E003"))
     return errors
 

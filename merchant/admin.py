@@ -20,7 +20,17 @@ from shops.models import Product, Shop, Sku
 class MerchantShopAdmin(ShopScopedAdmin):
     shop_path = "pk"
     list_display = ["name", "gifting_enabled", "print_blessing_card"]
-    fields = ["name", "description", "gifting_enabled", "print_blessing_card", "wechatpay_sub_mchid"]
+    fields = [
+        "name",
+        "description",
+        "gifting_enabled",
+        "print_blessing_card",
+        "wechatpay_sub_mchid",
+        "courier_company",
+        "ship_from_name",
+        "ship_from_phone",
+        "ship_from_address",
+    ]
     list_editable = ["gifting_enabled"]
 
     def has_add_permission(self, request):
@@ -290,6 +300,10 @@ class MerchantOrderAdmin(ShopScopedAdmin):
                 '<strong style="color:var(--error-fg)">{}</strong>{}',
                 _("面单失败"),
                 _("（尝试 %(n)s 次）：%(error)s") % {"n": s.attempts, "error": s.last_error},
+            )
+        if s.waybill_no and s.label_url:  # the courier's printable e-waybill label
+            return format_html(
+                '{} {} <a href="{}" rel="noopener">{}</a>', s.carrier, s.waybill_no, s.label_url, _("面单")
             )
         if s.waybill_no:
             return f"{s.carrier} {s.waybill_no}"

@@ -37,6 +37,10 @@ class SandboxCarrier:
     def available(cls) -> bool:
         return settings.SANDBOX_ENABLED
 
+    @classmethod
+    def configuration_errors(cls) -> list[str]:
+        return []  # its secret is checked with the sandbox itself (giftshop.E002)
+
     def create_waybill(self, parcel: Parcel) -> str:
         if random.random() < settings.SANDBOX_CARRIER_FAILURE_RATE:  # noqa: S311 (simulated outage)
             raise ProviderUnavailable("sandbox courier timed out")

@@ -7,6 +7,22 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
+class CourierCompany(models.TextChoices):
+    """Courier companies a shop ships with, by their Kuaidi100 company codes (快递公司编码, the
+    `kuaidicom` / `company` fields of Kuaidi100's e-waybill and subscription APIs)."""
+
+    SHUNFENG = "shunfeng", _("顺丰速运")
+    ZHONGTONG = "zhongtong", _("中通快递")
+    YUANTONG = "yuantong", _("圆通速递")
+    YUNDA = "yunda", _("韵达快递")
+    SHENTONG = "shentong", _("申通快递")
+    JD = "jd", _("京东物流")
+    EMS = "ems", _("EMS")
+    YOUZHENG = "youzhengguonei", _("邮政快递包裹")
+    JTEXPRESS = "jtexpress", _("极兔速递")
+    DEBANG = "debangkuaidi", _("德邦快递")
+
+
 class Shop(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(unique=True)
@@ -17,6 +33,12 @@ class Shop(models.Model):
     # WeChat Pay service-provider mode (服务商): this shop's own merchant number, so its money
     # settles to it; issued by WeChat Pay when the platform signs the shop up.
     wechatpay_sub_mchid = models.CharField(_("WeChat Pay sub-merchant id"), max_length=32, blank=True)
+    # E-waybills: the courier this shop ships with (empty: the site's KUAIDI100_DEFAULT_COMPANY) and
+    # the sender printed on every label (寄件人). An empty name prints the shop's name.
+    courier_company = models.CharField(_("courier company"), max_length=20, choices=CourierCompany.choices, blank=True)
+    ship_from_name = models.CharField(_("ship-from contact"), max_length=50, blank=True)
+    ship_from_phone = models.CharField(_("ship-from phone"), max_length=20, blank=True)
+    ship_from_address = models.CharField(_("ship-from address"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

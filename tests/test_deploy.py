@@ -128,3 +128,28 @@ def test_a_gateway_key_that_does_not_load_stops_the_deploy_check():
     result = _production("check", "--deploy", **broken, **STAGING)
     assert result.returncode != 0 and "giftshop.E003" in result.stderr
     assert "WECHATPAY_PRIVATE_KEY" in result.stderr and "WECHATPAY_APIV3_KEY" in result.stderr
+
+
+def test_check_deploy_passes_with_real_providers_and_no_sandbox():
+    from tests.payments.wechatpay_double import new_key, private_pem, public_pem
+
+    real = {
+        "PAYMENT_PROVIDER": "wechatpay",
+        "WECHATPAY_MCHID": "1900000109",
+        "WECHATPAY_APPID": "wxd678efh567hg6787",
+        "WECHATPAY_APIV3_KEY": "k" * 32,
+        "WECHATPAY_PRIVATE_KEY": private_pem(new_key()),
+        "WECHATPAY_CERT_SERIAL_NO": "5157F09EFDC096DE15EBE81A47057A72",
+        "WECHATPAY_PUBLIC_KEY": public_pem(new_key()),
+        "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+        "CARRIER_PROVIDER": "kuaidi100",
+        "KUAIDI100_KEY": "kuaidi100-key",
+        "KUAIDI100_SECRET": "kuaidi100-secret",
+        "KUAIDI100_PUSH_SALT": "a-salt-of-our-own-32-characters!",
+        "KUAIDI100_PARTNER_ID": "partner-1",
+        "KUAIDI100_TEMPLATE_ID": "template-1",
+        "SITE_URL": "https://gifts.example.com",  # where Kuaidi100 pushes tracking: https only
+    }
+    result = _production("check", "--deploy", "--fail-level", "WARNING", **real)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fulfilment.carriers import carrier
 from fulfilment.services import shipments as fulfilment
-from giftshop.errors import WebhookAck, error_responses
+from giftshop.errors import AppError, WebhookAck, error_responses
+
+log = logging.getLogger(__name__)
 
 
 class CarrierNotify(APIView):
@@ -26,3 +31,44 @@ class CarrierNotify(APIView):
             carrier_name=self.carrier, body=request.body, headers=request.headers
         )
         return Response({"code": "SUCCESS", "message": outcome})
+
+
+class CarrierAnswer(serializers.Serializer):
+    """What Kuaidi100 expects back from its push (schema only)."""
+
+    result = serializers.BooleanField(help_text="`false`: Kuaidi100 pushes again later")
+    returnCode = serializers.CharField(help_text="`200` taken; `500` refused")  # noqa: N815 (Kuaidi100's name)
+    message = serializers.CharField()
+
+
+class CarrierGatewayNotify(APIView):
+    """A real courier's tracking push (Kuaidi100), in its own wire format, answered the way it
+    expects: its success answer once applied (or already applied, or for a waybill that is not
+    ours), its failure answer for anything forged or malformed; never a 5xx. 404 unless the
+    carrier is enabled on this site."""
+
+    carrier = ""
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    parser_classes = []  # the raw form is what the signature covers
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(CarrierAnswer, description="Taken (`result: true`) or refused (`result: false`)."),
+            **error_responses(404),
+        },
+        description="The courier's own protocol: an `application/x-www-form-urlencoded` form with `param` "
+        "(Kuaidi100's tracking JSON) and `sign` (MD5 of param + our salt); not JSON of ours.",
+    )
+    def post(self, request):
+        courier = carrier(self.carrier)  # NotFound (404) when it is not enabled here
+        try:
+            outcome = fulfilment.tracking_notification_handle(
+                carrier_name=self.carrier, body=request.body, headers=request.headers, ignore_unknown=True
+            )
+        except AppError as exc:
+            log.warning("%s tracking push refused: %s", self.carrier, exc.code)
+            return courier.notification_answer(ok=False, detail=exc.code)
+        log.info("%s tracking push handled: %s", self.carrier, outcome)
+        return courier.notification_answer(ok=True, detail=outcome)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from fulfilment import error_codes as E
-from fulfilment.carriers import Parcel, carrier
+from fulfilment.carriers import Parcel, Waybill, carrier
 from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.states import shipment_fail, shipment_issue
 from gifts.events import after_sales_event, waybill_issued_event
@@ -19,6 +20,7 @@ from gifts.services.notifications import notify
 from gifts.states import slot_transition
 from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
+from outbox.jobs import enqueue
 from payments.models import Refund
 from payments.services import refund_request
 from privacy.models import PiiAccessLog
@@ -39,7 +41,7 @@ _TRACKING_TARGET = {
 def waybill_obtain(*, slot_id: int) -> Shipment | None:
     """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
     the Shipment row is created first and the carrier call carries the slot's idempotency key."""
-    slot = Slot.objects.select_related("gift__sender", "sku__product", "address").get(pk=slot_id)
+    slot = Slot.objects.select_related("gift__sender", "gift__shop", "sku__product", "address").get(pk=slot_id)
     bind(gift_id=slot.gift_id, slot_id=slot.pk)
     if slot.status != SlotStatus.TO_SHIP:
         return None
@@ -54,23 +56,51 @@ def waybill_obtain(*, slot_id: int) -> Shipment | None:
     Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
     address = slot.address
     pii_access_record(user=None, slots=[slot], channel=PiiAccessLog.Channel.CARRIER)
-    waybill_no = courier.create_waybill(
+    shop = slot.gift.shop
+    issued = courier.create_waybill(
         Parcel(
             request_key=f"slot-{slot.pk}",
             receiver_name=address.name,
             receiver_phone=address.phone,
             receiver_address=address.full(),
             receiver_region=address.region,
-            sender_name=slot.gift.shop.name,
+            sender_name=shop.ship_from_name or shop.name,
             description=f"{slot.sku.product.title} × {slot.gift.quantity}",
+            company=shop.courier_company or settings.KUAIDI100_DEFAULT_COMPANY,
+            sender_phone=shop.ship_from_phone,
+            sender_address=shop.ship_from_address,
         )
     )
+    waybill = issued if isinstance(issued, Waybill) else Waybill(number=issued)
     with transaction.atomic():
         shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        if shipment_issue(shipment, waybill_no=waybill_no):
-            waybill_issued_event(slot=slot, carrier=shipment.carrier, waybill_no=waybill_no)
+        if shipment_issue(shipment, waybill_no=waybill.number, company=waybill.company, label_url=waybill.label_url):
+            waybill_issued_event(slot=slot, carrier=shipment.carrier, waybill_no=waybill.number)
+            if hasattr(courier, "subscribe_tracking"):
+                # Push tracking, asked for separately so a courier outage only delays it.
+                enqueue("fulfilment.tasks.subscribe_tracking", shipment.pk)
             log.info("waybill issued")
     return shipment
+
+
+def tracking_subscribe(*, shipment_id: int) -> str:
+    """Subscribe an issued waybill to its carrier's push tracking, once (safe to run twice)."""
+    shipment = Shipment.objects.select_related("slot__address").get(pk=shipment_id)
+    bind(slot_id=shipment.slot_id)
+    if shipment.tracking_subscribed_at or not shipment.waybill_no:
+        return "skipped"
+    courier = carrier(shipment.carrier)
+    if not hasattr(courier, "subscribe_tracking"):
+        return "skipped"
+    address = getattr(shipment.slot, "address", None)  # reverse one-to-one: None when missing
+    phone = address.phone if address is not None else ""
+    if phone:
+        pii_access_record(user=None, slots=[shipment.slot], channel=PiiAccessLog.Channel.CARRIER)
+    outcome = courier.subscribe_tracking(waybill_no=shipment.waybill_no, company=shipment.company, phone=phone)
+    if outcome in ("subscribed", "already"):
+        Shipment.objects.filter(pk=shipment.pk).update(tracking_subscribed_at=timezone.now())
+    log.info("tracking subscription: %s", outcome)
+    return outcome
 
 
 def shipment_record_failure(*, slot_id: int, error: str, final: bool) -> None:
@@ -127,23 +157,39 @@ def _notify_shipped(slot: Slot) -> None:
     )
 
 
-def tracking_notification_handle(*, carrier_name: str, body: bytes, headers) -> str:
+def tracking_notification_handle(*, carrier_name: str, body: bytes, headers, ignore_unknown: bool = False) -> str:
+    """A courier's tracking push. `ignore_unknown`: a real courier pushes for waybills that are not
+    ours (or no longer are) and pushes again until it gets its success answer: such a push is
+    logged and taken, not refused."""
     notice = carrier(carrier_name).parse_notification(body=body, headers=headers)
-    return tracking_apply(
-        event_id=notice.event_id,
-        waybill_no=notice.waybill_no,
-        status=notice.status,
-        description=notice.description,
-        occurred_at=notice.occurred_at,
-    )
+    try:
+        return tracking_apply(
+            event_id=notice.event_id,
+            waybill_no=notice.waybill_no,
+            status=notice.status,
+            description=notice.description,
+            occurred_at=notice.occurred_at,
+            carrier_name=carrier_name if ignore_unknown else "",
+        )
+    except NotFound:
+        if not ignore_unknown:
+            raise
+        log.warning("%s tracking push for a waybill we do not know: ignored", carrier_name)
+        return "unknown_waybill"
 
 
-def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: str, occurred_at: str) -> str:
+def tracking_apply(
+    *, event_id: str, waybill_no: str, status: str, description: str, occurred_at: str, carrier_name: str = ""
+) -> str:
     """Record a tracking update once and move the slot forward if it says so. Late or
-    out-of-order updates are recorded for the timeline but never move a slot backwards."""
+    out-of-order updates are recorded for the timeline but never move a slot backwards. An
+    exception (refused, returned, problem parcel) is told to the shop's staff."""
     occurred = parse_datetime(occurred_at) or timezone.now()
     with transaction.atomic():
-        shipment = Shipment.objects.select_for_update().filter(waybill_no=waybill_no).first()
+        shipments = Shipment.objects.select_for_update().filter(waybill_no=waybill_no)
+        if carrier_name:
+            shipments = shipments.filter(carrier=carrier_name)
+        shipment = shipments.first()
         if shipment is None:
             raise NotFound("Unknown waybill.")
         try:
@@ -155,6 +201,8 @@ def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: 
             return "duplicate"
         target = _TRACKING_TARGET.get(status)
         slot = Slot.objects.select_related("gift").get(pk=shipment.slot_id)
+        if status == "exception":
+            _notify_tracking_exception(slot, shipment=shipment, description=description, event_id=event_id)
         if target is None:
             return "recorded"
         if slot.status == SlotStatus.TO_SHIP:
@@ -170,6 +218,19 @@ def tracking_apply(*, event_id: str, waybill_no: str, status: str, description: 
                 link=slot.gift.get_absolute_url(),
             )
     return "applied"
+
+
+def _notify_tracking_exception(slot: Slot, *, shipment: Shipment, description: str, event_id: str) -> None:
+    """The courier reports a problem (疑难, 拒签, 退回, 退签): the shop's staff should act."""
+    for member in ShopStaff.objects.filter(shop_id=slot.gift.shop_id).select_related("user"):
+        notify(
+            user=member.user,
+            kind=Notification.Kind.SHIPPING_EXCEPTION,
+            dedupe_key=f"tracking_exception:{event_id}:{member.user_id}"[:120],
+            title=_("物流异常 #%(no)s：%(waybill)s") % {"no": slot.pk, "waybill": shipment.waybill_no},
+            body=description,
+            link=f"/merchant/gifts/slot/{slot.pk}/change/",
+        )
 
 
 def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | None:

@@ -45,7 +45,10 @@ def schema(api) -> dict:
 
 # Gateways' webhooks answer in the gateway's own protocol (WeChat Pay: 204, or a 4xx with
 # {"code": "FAIL"}; Alipay: text/plain `success` / `fail`), not with our JSON bodies.
-PROVIDER_WIRE = {"/api/v1/payments/notify/wechatpay/", "/api/v1/payments/notify/alipay/"}
+PAYMENT_WIRE = {"/api/v1/payments/notify/wechatpay/", "/api/v1/payments/notify/alipay/"}
+# Kuaidi100's push answer: always 200 with {"result", "returnCode", "message"} (it reads `result`).
+CARRIER_WIRE = {"/api/v1/carriers/notify/kuaidi100/"}
+PROVIDER_WIRE = PAYMENT_WIRE | CARRIER_WIRE
 
 
 def _operations(schema, *, ours_only: bool = True):
@@ -57,8 +60,16 @@ def _operations(schema, *, ours_only: bool = True):
                 yield path, method, op
 
 
+def test_carrier_webhooks_document_the_carriers_own_answer(schema):
+    for path in CARRIER_WIRE:
+        responses = schema["paths"][path]["post"]["responses"]
+        assert "application/json" in responses["200"]["content"]
+        assert responses["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert schema["paths"][path]["post"]["security"] == [{}]
+
+
 def test_gateway_webhooks_document_the_gateways_own_answers(schema):
-    for path in PROVIDER_WIRE:
+    for path in PAYMENT_WIRE:
         responses = schema["paths"][path]["post"]["responses"]
         assert "204" in responses and "text/plain" in responses["200"]["content"]
         for code in ("400", "401"):

@@ -395,3 +395,35 @@ def test_a_native_client_gets_what_it_shows_or_invokes_from_the_api(wx, make_gif
     wx.stop()
     down = api_for(sender).post(url, {"provider": "wechatpay", "channel": "phone"}, format="json")
     assert down.status_code == 503 and down.data["code"] == "provider_unavailable"
+
+
+def test_unclaimed_slots_expire_and_are_refunded_through_wechat_pay(wx, make_gift, django_capture_on_commit_callbacks):
+    from gifts.services.expiry import expire_batch
+
+    gift = _paid_gift(wx, make_gift, django_capture_on_commit_callbacks, mode="group", recipients=3)
+    Slot.objects.filter(gift=gift).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_batch() == 3
+
+    asked = sorted(r["body"]["out_refund_no"] for r in wx.requests if r["path"] == "/v3/refund/domestic/refunds")
+    assert asked == sorted(Refund.objects.filter(payment__gift=gift).values_list("out_refund_no", flat=True))
+    assert sum(wx.refunds[no]["amount"] for no in asked) == gift.amount_fen
+
+
+def test_a_payment_notice_after_the_order_was_cancelled_is_refunded_in_full(
+    wx, opened, django_capture_on_commit_callbacks
+):
+    Gift.objects.filter(pk=opened.pk).update(pay_deadline=timezone.now() - timedelta(minutes=1))
+    assert gifts_unpaid_close_due() == 1  # closed at WeChat Pay, cancelled here
+    wx.pay(opened.payment.out_trade_no)  # the payer's bank was a moment faster than the close
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = notify(*wx.payment_notification(opened.payment.out_trade_no))
+
+    assert answer.status_code == 204
+    opened.refresh_from_db()
+    assert opened.status == GiftStatus.CANCELLED
+    refund = Refund.objects.get(payment=opened.payment)
+    assert refund.reason == Refund.Reason.LATE_PAYMENT and refund.amount_fen == opened.amount_fen
+    assert wx.refunds[refund.out_refund_no]["amount"] == opened.amount_fen

@@ -1,0 +1,178 @@
+"""A local Kuaidi100 for the tests: a real HTTP server on 127.0.0.1 that speaks its wire protocol
+with a key, secret and push salt made fresh for each test.
+
+It checks every e-waybill order's `sign` (upper-case MD5 of param + t + key + secret) and refuses a
+wrong one with code 30002, issues one waybill per `orderId` (the same `orderId` again answers the
+waybill it already issued), answers a label short link, records tracking subscriptions, and builds
+pushes the way Kuaidi100 POSTs them: a form with `param` and `sign` = MD5(param + salt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+
+def md5_upper(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (Kuaidi100's scheme)
+
+
+class Kuaidi100Double:
+    def __init__(self):
+        self.key = "k100-" + secrets.token_hex(8)
+        self.secret = secrets.token_hex(16)
+        self.salt = secrets.token_hex(12)
+        self.partner_id = "PARTNER" + secrets.token_hex(4)
+        self.orders: dict[str, dict] = {}  # orderId -> the order and the waybill it got
+        self.subscriptions: list[dict] = []
+        self.requests: list[dict] = []
+        self.refused: list[str] = []
+        self.stall_seconds = 0.0  # issue the waybill, then answer this late (a timeout at our side)
+        self.down = False  # answer every request with a 502
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Kuaidi100Double:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def settings(self) -> dict:
+        return {
+            "KUAIDI100_KEY": self.key,
+            "KUAIDI100_SECRET": self.secret,
+            "KUAIDI100_PUSH_SALT": self.salt,
+            "KUAIDI100_PARTNER_ID": self.partner_id,
+            "KUAIDI100_TEMPLATE_ID": "tmpl-" + secrets.token_hex(6),
+            "KUAIDI100_API_BASE": self.url,
+            "KUAIDI100_POLL_BASE": self.url,
+            "KUAIDI100_TIMEOUT_SECONDS": 0.5,
+        }
+
+    def waybills(self) -> list[str]:
+        return [o["kuaidinum"] for o in self.orders.values()]
+
+    # ----- what Kuaidi100 sends us -----
+
+    def push(
+        self,
+        number: str,
+        state: str,
+        *,
+        time_: str = "2026-12-03 10:00:00",
+        context: str = "快件已揽收",
+        company: str = "zhongtong",
+        status: str = "polling",
+        salt: str | None = None,
+        sign: str | None = None,
+        param: str | None = None,
+    ) -> bytes:
+        """The urlencoded form Kuaidi100 POSTs to our callback URL."""
+        if param is None:
+            param = json.dumps(
+                {
+                    "status": status,
+                    "billstatus": "",
+                    "message": "",
+                    "lastResult": {
+                        "message": "ok",
+                        "state": state,
+                        "status": "200",
+                        "condition": "F00",
+                        "ischeck": "1" if state == "3" else "0",
+                        "com": company,
+                        "nu": number,
+                        "data": [
+                            {"context": context, "time": time_, "ftime": time_, "status": "", "areaCode": ""},
+                            {"context": "商家已下单", "time": "2026-12-01 09:00:00", "ftime": "2026-12-01 09:00:00"},
+                        ],
+                    },
+                },
+                ensure_ascii=False,
+            )
+        if sign is None:
+            sign = md5_upper(param + (self.salt if salt is None else salt))
+        return urlencode({"sign": sign, "param": param}).encode()
+
+    # ----- the HTTP side -----
+
+    def _handler(self):
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                path = urlsplit(self.path).path
+                double.requests.append({"path": path, "form": form})
+                if double.down:
+                    return self._answer(502, {"message": "bad gateway"})
+                if path == "/label/order":
+                    answer = double._order(form)
+                    if double.stall_seconds:
+                        time.sleep(double.stall_seconds)
+                    return self._answer(200, answer)
+                if path == "/poll":
+                    return self._answer(200, double._subscribe(form))
+                return self._answer(404, {"message": "no such API in the test double"})
+
+            def _answer(self, status: int, data: dict):
+                payload = json.dumps(data, ensure_ascii=False).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json;charset=UTF-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout drills)
+                    pass
+
+        return Handler
+
+    def _order(self, form: dict) -> dict:
+        expected = md5_upper(form.get("param", "") + form.get("t", "") + self.key + self.secret)
+        if form.get("key") != self.key or form.get("sign") != expected:
+            self.refused.append("/label/order")
+            return {"code": 30002, "message": "验证签名失败", "time": 1, "data": None}
+        param = json.loads(form["param"])
+        if form.get("method") != "order" or param.get("partnerId") != self.partner_id:
+            return {"code": 30001, "message": "参数错误", "time": 1, "data": None}
+        for man in ("recMan", "sendMan"):
+            if not all((param.get(man) or {}).get(f) for f in ("name", "mobile", "printAddr")):
+                return {"code": 30001, "message": f"参数错误: {man}", "time": 1, "data": None}
+        order_id = param.get("orderId") or secrets.token_hex(8)
+        if order_id not in self.orders:
+            number = "7" + "".join(secrets.choice("0123456789") for _ in range(13))
+            self.orders[order_id] = {
+                "param": param,
+                "kuaidinum": number,
+                "taskId": secrets.token_hex(16).upper(),
+                "label": f"https://label.kuaidi100.test/{number}.png",
+            }
+        order = self.orders[order_id]
+        data = {k: order[k] for k in ("kuaidinum", "taskId", "label")}
+        return {"code": 200, "message": "success", "time": 1, "data": {**data, "kuaidicom": param["kuaidicom"]}}
+
+    def _subscribe(self, form: dict) -> dict:
+        param = json.loads(form.get("param") or "{}")
+        if form.get("schema") != "json" or param.get("key") != self.key:
+            return {"result": False, "returnCode": "600", "message": "您不是合法的订阅者"}
+        if any(s["number"] == param.get("number") for s in self.subscriptions):
+            return {"result": False, "returnCode": "501", "message": "POLL:重复订阅"}
+        self.subscriptions.append(param)
+        return {"result": True, "returnCode": "200", "message": "提交成功"}
