@@ -122,6 +122,12 @@ class Product(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("product-detail", args=[self.pk])
 
+    @property
+    def from_price_fen(self) -> int | None:
+        """The cheapest SKU's price: what a tile says "from" (uses the prefetched SKUs)."""
+        prices = [sku.price_fen for sku in self.skus.all()]
+        return min(prices) if prices else None
+
 
 class Sku(models.Model):
     """A 款式: one purchasable variant. Money is integer fen."""

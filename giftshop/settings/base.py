@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: the docs work offline
     "django_prometheus",
     "outbox",
     "shops",
@@ -125,6 +126,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Send a physical gift to a friend without knowing their address.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "SlotStatusEnum": "gifts.models.SlotStatus",

@@ -39,8 +39,7 @@ class ProductListSerializer(serializers.ModelSerializer):
         return {"eligible": e.eligible, "reasons": e.reasons}
 
     def get_price_fen(self, product) -> int | None:
-        prices = [s.price_fen for s in product.skus.all()]
-        return min(prices) if prices else None
+        return product.from_price_fen
 
 
 class ProductDetailSerializer(ProductListSerializer):

@@ -150,3 +150,10 @@ def test_request_bodies_are_json_only(schema):
     for path, method, op in _operations(schema):
         if "requestBody" in op:
             assert set(op["requestBody"]["content"]) == {"application/json"}, (method, path)
+
+
+def test_the_api_docs_page_loads_swagger_ui_from_our_own_static_files(client):
+    page = client.get("/api/v1/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn." not in page and "unpkg" not in page
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200

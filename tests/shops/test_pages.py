@@ -70,3 +70,14 @@ def test_home_and_product_pages_cost_constant_queries(client, django_assert_max_
         SkuFactory(product=product)
     with django_assert_max_num_queries(6):
         client.get(f"/products/{product.pk}/")
+
+
+def test_a_tile_says_from_the_cheapest_skus_price(db):
+    from django.test import Client
+
+    from tests.factories import SkuFactory
+
+    dear = SkuFactory(price_fen=39900, original_price_fen=45900, stock=5)
+    SkuFactory(product=dear.product, price_fen=36900, original_price_fen=45900, stock=5, attributes={"颜色": "酒红"})
+    page = Client().get("/").content.decode()
+    assert "¥369.00 起" in page and "¥399.00 起" not in page
