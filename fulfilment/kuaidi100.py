@@ -52,6 +52,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from giftshop.errors import AppError, ProviderUnavailable
+from shops.models import CourierCompany
 
 from .carriers import Parcel, TrackingNotice, Waybill
 from .error_codes import BAD_NOTIFICATION, BAD_SIGNATURE, CARRIER_REFUSED
@@ -107,8 +108,6 @@ class Kuaidi100Carrier:
     @classmethod
     def configuration_errors(cls) -> list[str]:
         """Found at start-up rather than by the first parcel (no request is made here)."""
-        from shops.models import CourierCompany
-
         errors = []
         if settings.KUAIDI100_DEFAULT_COMPANY not in CourierCompany.values:
             errors.append("KUAIDI100_DEFAULT_COMPANY is not a known Kuaidi100 company code.")
