@@ -1,6 +1,9 @@
-"""The sandbox cashier page and its pay button (404 unless the sandbox is enabled)."""
+"""The sandbox cashier page and its pay button, and the sandbox courier driven by hand or by a
+script (all 404 unless the sandbox is enabled)."""
 
 from __future__ import annotations
+
+import json
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from giftshop.errors import AppError
+from giftshop.errors import AppError, ProviderUnavailable
 from payments.models import Payment
+from sandbox.carrier import gateway_scan
 from sandbox.payment import gateway_pay
 
 
@@ -41,3 +45,30 @@ def sandbox_pay(request, out_trade_no: str):
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"code": "SUCCESS", "out_trade_no": out_trade_no})
     return redirect("gift-card", payment.gift_id)
+
+
+SCAN_STATUSES = ("collected", "in_transit", "delivered", "exception")
+
+
+@csrf_exempt  # for scripts: it stands in for the courier, another system, not for our pages
+@require_POST
+def courier_scan(request, waybill_no: str):
+    """Move a sandbox parcel: the sandbox courier sends the same signed notification as its own scans."""
+    if not settings.SANDBOX_ENABLED:
+        raise Http404
+    try:
+        status = json.loads(request.body or b"{}").get("status")
+    except (ValueError, AttributeError):
+        status = None
+    if status not in SCAN_STATUSES:
+        error = AppError(
+            "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(SCAN_STATUSES)}"]}
+        )
+        return JsonResponse(error.as_dict(), status=400)
+    try:
+        answer = gateway_scan(waybill_no, status)
+    except AppError as exc:  # a waybill the sandbox courier never issued: 404
+        return JsonResponse(exc.as_dict(), status=exc.status_code)
+    except ProviderUnavailable:
+        return JsonResponse({"code": "service_unavailable", "detail": "The notification was not taken."}, status=503)
+    return JsonResponse({"code": "SUCCESS", "message": str(answer.get("message", ""))})
