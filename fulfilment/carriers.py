@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
-from giftshop.errors import NotFound
+from giftshop.registry import available_names, registered
 
 
 @dataclass(frozen=True)
@@ -72,16 +71,10 @@ CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilmen
 
 def carriers_enabled() -> list[str]:
     """The carriers configured on this site (their webhooks answer; their keys are checked)."""
-    return [name for name, path in CARRIERS.items() if import_string(path).available()]
+    return available_names(CARRIERS)
 
 
 def carrier(name: str = "") -> Carrier:
     """The carrier called `name` (by default `CARRIER_PROVIDER`, the one that issues new waybills).
     One that is unknown or not configured on this site is not found, like a missing page."""
-    name = name or settings.CARRIER_PROVIDER
-    if name not in CARRIERS:
-        raise NotFound("Unknown carrier.")
-    courier = import_string(CARRIERS[name])
-    if not courier.available():
-        raise NotFound("This carrier is not enabled here.")
-    return courier()
+    return registered(CARRIERS, name or settings.CARRIER_PROVIDER, what="carrier")()

@@ -15,7 +15,6 @@ import logging
 import re
 import zipfile
 from functools import lru_cache
-from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import parse_qsl
 from urllib.request import urlopen
@@ -35,7 +34,17 @@ from giftshop.errors import AppError, ProviderUnavailable
 
 from . import error_codes as E
 from .models import Payment
-from .providers import CHANNEL_DESKTOP, Bill, BillLine, Checkout, OrderQuery, PaymentNotice, yuan_to_fen
+from .providers import (
+    CHANNEL_DESKTOP,
+    Bill,
+    BillLine,
+    Checkout,
+    OrderQuery,
+    PaymentNotice,
+    fen_to_yuan,
+    pem_setting,
+    yuan_to_fen,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +62,6 @@ _TEMPORARY_CODES = {"20000"}
 _TEMPORARY_SUB_CODES = {"ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR", "isp.unknow-error"}
 # Fields Alipay adds to a trade's notification when it reports a refund, not a payment.
 _REFUND_FIELDS = ("refund_fee", "out_biz_no", "gmt_refund")
-_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?")
-
-
-def yuan(fen: int) -> str:
-    """9900 → "99.00": Alipay's amounts, by integer arithmetic only."""
-    if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
-        raise ValueError("an amount in fen is a non-negative integer")
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def fen(amount: str) -> int:
-    """Read Alipay's "99.00" (or "99", "99.5") as 9900 exactly; anything else (signs, exponents,
-    spaces, a third decimal) raises ValueError."""
-    match = _AMOUNT.fullmatch(amount)
-    if match is None:
-        raise ValueError("not an amount in yuan")
-    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-
-
-def _pem(value: str) -> str:
-    """Settings hold PEM text (its newlines possibly escaped, as env files do) or a path to a PEM file."""
-    value = value.strip()
-    if value and not value.startswith("-----") and Path(value).is_file():
-        return Path(value).read_text()
-    return value.replace("\\n", "\n")
 
 
 @lru_cache(maxsize=4)
@@ -145,8 +129,8 @@ class AlipayProvider:
     def client(self) -> AliPay:
         return _client(
             str(settings.ALIPAY_APP_ID),
-            _pem(settings.ALIPAY_PRIVATE_KEY),
-            _pem(settings.ALIPAY_PUBLIC_KEY),
+            pem_setting(settings.ALIPAY_PRIVATE_KEY),
+            pem_setting(settings.ALIPAY_PUBLIC_KEY),
             settings.ALIPAY_GATEWAY,
             float(settings.ALIPAY_TIMEOUT_SECONDS),
         )
@@ -210,7 +194,7 @@ class AlipayProvider:
         biz = {
             "subject": re.sub(r"[&=/\\]", " ", description)[:128] or out_trade_no,
             "out_trade_no": out_trade_no,
-            "total_amount": yuan(amount_fen),
+            "total_amount": fen_to_yuan(amount_fen),
         }
         if payment:  # Alipay stops taking money when our payment window closes
             biz["time_expire"] = payment["gift__pay_deadline"].astimezone(ALIPAY_TIME).strftime("%Y-%m-%d %H:%M:%S")
@@ -239,7 +223,7 @@ class AlipayProvider:
         if status != "paid":
             return OrderQuery(status=status)
         try:
-            amount_fen = fen(str(answer["total_amount"]))
+            amount_fen = yuan_to_fen(str(answer["total_amount"]))
             transaction_id = str(answer["trade_no"])
         except (KeyError, ValueError) as exc:
             raise self._refused("alipay.trade.query", answer) from exc
@@ -257,7 +241,7 @@ class AlipayProvider:
         """Alipay refunds synchronously; the same out_request_no again is the same refund."""
         answer = self._call(
             "alipay.trade.refund",
-            {"out_trade_no": out_trade_no, "refund_amount": yuan(amount_fen), "out_request_no": out_refund_no},
+            {"out_trade_no": out_trade_no, "refund_amount": fen_to_yuan(amount_fen), "out_request_no": out_refund_no},
         )
         if answer.get("code") == SUCCESS:
             log.info("alipay refunded %s fund_change=%s", out_refund_no, answer.get("fund_change", ""))
@@ -315,7 +299,7 @@ class AlipayProvider:
         if not out_trade_no or not status:
             raise AppError(E.BAD_NOTIFICATION, "Notification lacks out_trade_no or trade_status.")
         try:
-            amount_fen = fen(data["total_amount"]) if "total_amount" in data else 0
+            amount_fen = yuan_to_fen(data["total_amount"]) if "total_amount" in data else 0
         except ValueError as exc:
             raise AppError(E.BAD_NOTIFICATION, "Notification amount is malformed.") from exc
         log.info("alipay notification out_trade_no=%s trade_status=%s", out_trade_no, status)

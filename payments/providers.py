@@ -5,13 +5,14 @@ callbacks included. Providers are named by dotted path, so this app never import
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
-from giftshop.errors import NotFound
+from giftshop.registry import available_names, registered
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,31 @@ class Bill:
     bad_lines: list[str]  # "line 12: why" for lines that could not be read; the rest are matched
 
 
+_YUAN = re.compile(r"(0|[1-9][0-9]{0,9})(?:\.([0-9]{1,2}))?")
+
+
 def yuan_to_fen(text: str) -> int:
-    """A gateway's "12.34" (or "12", "12.3") as 1234 fen, by integer arithmetic; ValueError otherwise."""
-    text = text.strip()
-    whole, _, cents = text.partition(".")
-    if not whole.isdigit() or (cents and (not cents.isdigit() or len(cents) > 2)):
+    """A gateway's "99.00" (or "99", "99.5") as 9900 fen exactly; anything else (signs, exponents,
+    spaces, a third decimal) raises ValueError. Integer arithmetic only."""
+    match = _YUAN.fullmatch(text)
+    if match is None:
         raise ValueError(f"not an amount in yuan: {text!r}")
-    return int(whole) * 100 + int((cents + "00")[:2])
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def fen_to_yuan(fen: int) -> str:
+    """9900 → "99.00", as the gateways write amounts."""
+    if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
+        raise ValueError("an amount in fen is a non-negative integer")
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def pem_setting(value: str) -> str:
+    """Key settings hold PEM text (its newlines possibly escaped, as env files do) or a path to a PEM file."""
+    value = value.strip()
+    if value and not value.startswith("-----") and Path(value).is_file():
+        return Path(value).read_text()
+    return value.replace("\\n", "\n")
 
 
 # Where the payer is, as the cashier page tells it from the user agent.
@@ -122,17 +141,10 @@ PAYMENT_PROVIDERS = {
 
 def payment_providers_enabled() -> list[str]:
     """The providers a payer may choose from on this site, the default (`PAYMENT_PROVIDER`) first."""
-    names = [settings.PAYMENT_PROVIDER, *(n for n in PAYMENT_PROVIDERS if n != settings.PAYMENT_PROVIDER)]
-    return [n for n in names if import_string(PAYMENT_PROVIDERS[n]).available()]
+    return available_names(PAYMENT_PROVIDERS, first=settings.PAYMENT_PROVIDER)
 
 
 def payment_provider(name: str = "") -> PaymentProvider:
     """The provider called `name` (a payment's own, or by default `PAYMENT_PROVIDER` for new orders).
     One that is unknown or not configured on this site is not found, like a missing page."""
-    name = name or settings.PAYMENT_PROVIDER
-    if name not in PAYMENT_PROVIDERS:
-        raise NotFound("Unknown payment provider.")
-    provider = import_string(PAYMENT_PROVIDERS[name])
-    if not provider.available():
-        raise NotFound("This payment provider is not enabled here.")
-    return provider()
+    return registered(PAYMENT_PROVIDERS, name or settings.PAYMENT_PROVIDER, what="payment provider")()

@@ -16,7 +16,6 @@ import logging
 import secrets
 import time
 from functools import lru_cache
-from pathlib import Path
 
 import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
@@ -39,6 +38,7 @@ from .providers import (
     Checkout,
     OrderQuery,
     PaymentNotice,
+    pem_setting,
     yuan_to_fen,
 )
 
@@ -56,14 +56,6 @@ _TRADE_STATES = {
     "REVOKED": "closed",
     "PAYERROR": "closed",
 }
-
-
-def _pem(value: str) -> str:
-    """Settings hold PEM text or a path to a PEM file."""
-    value = value.strip()
-    if value and not value.startswith("-----") and Path(value).is_file():
-        return Path(value).read_text()
-    return value
 
 
 class _Core(Core):
@@ -122,7 +114,7 @@ class WeChatPayProvider:
         start-up rather than by the first payer (no request is made here)."""
         errors = []
         try:
-            load_pem_private_key(_pem(settings.WECHATPAY_PRIVATE_KEY).encode(), password=None)
+            load_pem_private_key(pem_setting(settings.WECHATPAY_PRIVATE_KEY).encode(), password=None)
         except (ValueError, TypeError):
             errors.append("WECHATPAY_PRIVATE_KEY is not a PEM private key (text or path).")
         if len(settings.WECHATPAY_APIV3_KEY.encode()) != 32:
@@ -131,7 +123,7 @@ class WeChatPayProvider:
             errors.append("WECHATPAY_PUBLIC_KEY and WECHATPAY_PUBLIC_KEY_ID go together (platform public key mode).")
         elif settings.WECHATPAY_PUBLIC_KEY:
             try:
-                load_pem_public_key(_pem(settings.WECHATPAY_PUBLIC_KEY).encode())
+                load_pem_public_key(pem_setting(settings.WECHATPAY_PUBLIC_KEY).encode())
             except (ValueError, TypeError):
                 errors.append("WECHATPAY_PUBLIC_KEY is not a PEM public key (text or path).")
         if not settings.WECHATPAY_CERT_SERIAL_NO or not settings.WECHATPAY_APPID:
@@ -147,9 +139,9 @@ class WeChatPayProvider:
                     "mchid": settings.WECHATPAY_MCHID,
                     "appid": settings.WECHATPAY_APPID,
                     "apiv3_key": settings.WECHATPAY_APIV3_KEY,
-                    "private_key": _pem(settings.WECHATPAY_PRIVATE_KEY),
+                    "private_key": pem_setting(settings.WECHATPAY_PRIVATE_KEY),
                     "cert_serial_no": settings.WECHATPAY_CERT_SERIAL_NO,
-                    "public_key": _pem(settings.WECHATPAY_PUBLIC_KEY),
+                    "public_key": pem_setting(settings.WECHATPAY_PUBLIC_KEY),
                     "public_key_id": settings.WECHATPAY_PUBLIC_KEY_ID,
                     "cert_dir": settings.WECHATPAY_CERT_DIR,
                     "partner_mode": settings.WECHATPAY_PARTNER_MODE,

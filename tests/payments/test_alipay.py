@@ -16,8 +16,10 @@ from gifts.services.claim import slot_decline
 from gifts.services.unpaid import gifts_unpaid_close_due
 from giftshop.errors import AppError, ProviderUnavailable
 from payments import alipay
-from payments.alipay import AlipayProvider, fen, yuan
+from payments.alipay import AlipayProvider
 from payments.models import Payment, Refund
+from payments.providers import fen_to_yuan as yuan
+from payments.providers import yuan_to_fen as fen
 from payments.services import payment_notification_handle, payments_settle_from_gateway, refund_submit
 from payments.tasks import send_refund
 from tests.conftest import api_for
