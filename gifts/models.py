@@ -289,6 +289,7 @@ class Notification(models.Model):
         LOTTERY_LOST = "lottery_lost", _("未中奖")
         LOTTERY_DRAWN = "lottery_drawn", _("已开奖")
         SHIPPING_EXCEPTION = "shipping_exception", _("物流异常")
+        AFTER_SALES = "after_sales", _("售后")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=Kind.choices)

@@ -50,6 +50,9 @@ HTTP_STATUS: dict[str, int] = {
     "refund_exceeds_payment": 409,
     "provider_not_configured": 409,
     "not_payable": 409,
+    "after_sales_open": 409,
+    "after_sales_window_closed": 409,
+    "not_eligible": 409,
     "bad_oauth": 400,
     # a payment gateway is not answering now
     "provider_unavailable": 503,

@@ -26,6 +26,7 @@ from payments.services import refund_request
 from privacy.models import PiiAccessLog
 from privacy.services import pii_access_record
 from shops.models import ShopStaff
+from shops.selectors import staff_may_manage_money
 from shops.services import stock_release
 
 log = logging.getLogger(__name__)
@@ -233,14 +234,15 @@ def _notify_tracking_exception(slot: Slot, *, shipment: Shipment, description: s
         )
 
 
-def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | None:
-    """After-sales: the merchant refunds a slot; the money goes back to the sender."""
+def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: bool = False) -> Refund | None:
+    """After-sales: refund a slot; the money goes back to the sender. The merchant's direct refund
+    checks the role here; an after-sales request (`authorised`) was checked by its own rules."""
     with transaction.atomic():
         locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise AppError(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
         gift = locked.gift
-        if not _may_refund(actor=actor, shop_id=gift.shop_id):
+        if not authorised and not staff_may_manage_money(user=actor, shop_id=gift.shop_id):
             raise AppError(E.ROLE_NOT_ALLOWED, "只有店主或店长可以发起售后退款")
         already = sum(r.amount_fen for r in locked.refunds.all())
         amount = gift.slot_amount_fen - already
@@ -249,15 +251,6 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "") -> Refund | 
         if refund is not None and locked.status == SlotStatus.TO_SHIP:
             _stock_release_unshipped(locked)
         return refund
-
-
-def _may_refund(*, actor, shop_id: int) -> bool:
-    """Money goes out: owners and managers may, shippers may not; operators always may."""
-    if getattr(actor, "is_superuser", False):
-        return True
-    return ShopStaff.objects.filter(
-        shop_id=shop_id, user=actor, role__in=[ShopStaff.Role.OWNER, ShopStaff.Role.MANAGER]
-    ).exists()
 
 
 def _stock_release_unshipped(slot: Slot) -> None:

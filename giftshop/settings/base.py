@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "privacy",
     "fulfilment",
     "campaigns",
+    "aftersales",
     "merchant",
     "sandbox",
     "giftshop",  # the project itself: operator commands (load_demo, stuck_work)
@@ -102,6 +103,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploads (after-sales photos) through Django's storage API: local files here, object storage in
+# production (STORAGES in settings/production.py).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -187,6 +192,10 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-shop-stats": {"task": "merchant.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)},
     "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": timedelta(minutes=1)},
     "purge-personal-data": {"task": "privacy.tasks.purge_personal_data", "schedule": timedelta(hours=1)},
+    "after-sales-deadlines": {
+        "task": "aftersales.tasks.after_sales_deadlines",
+        "schedule": timedelta(seconds=env.int("AFTER_SALES_SWEEP_SECONDS", default=60)),
+    },
 }
 
 # The outbox (outbox/jobs.py): a job not finished this long after it was published is published
@@ -211,6 +220,13 @@ GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", d
 GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
 GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
+
+# After-sales (aftersales/services.py): the shop answers within AFTER_SALES_ANSWER_HOURS or the
+# request is approved; return-and-refund is open this many days after delivery; a return the
+# shop does not confirm is taken as received this many days after the recipient sent it.
+AFTER_SALES_ANSWER_WINDOW = timedelta(hours=env.int("AFTER_SALES_ANSWER_HOURS", default=48))
+AFTER_SALES_RETURN_WINDOW = timedelta(days=env.int("AFTER_SALES_RETURN_DAYS", default=7))
+AFTER_SALES_RECEIVE_WINDOW = timedelta(days=env.int("AFTER_SALES_RECEIVE_DAYS", default=10))
 
 # Providers. The sandbox gateway and courier stand in for outside services.
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="sandbox")
@@ -288,4 +304,11 @@ SMS_PROVIDER = env("SMS_PROVIDER", default="log")
 PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", default=90)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"BulkStageEnum": "campaigns.models.BulkOrder.Stage", "TrackerStageEnum": "campaigns.services.tracker.STAGES"}
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "AfterSalesKindEnum": "aftersales.models.AfterSalesRequest.Kind",
+        "AfterSalesReasonEnum": "aftersales.models.AfterSalesRequest.Reason",
+        "AfterSalesStatusEnum": "aftersales.models.AfterSalesRequest.Status",
+    }
 )

@@ -1,5 +1,8 @@
 """The test suite: PostgreSQL, eager Celery unless a test starts a real worker."""
 
+import tempfile
+from pathlib import Path
+
 from giftshop.settings.base import *  # noqa: F403
 from giftshop.settings.base import env
 
@@ -24,3 +27,5 @@ REST_FRAMEWORK = {
 # Serve static files straight from the finders; no collectstatic needed outside production.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Uploads go to a scratch folder, not the checkout.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(Path(tempfile.gettempdir()) / "giftshop-test-media"))

@@ -1,0 +1,16 @@
+"""After-sales (售后): requests opened by the recipient, answered by the merchant, refunded to the sender."""
+
+from django.apps import AppConfig
+
+
+class AftersalesConfig(AppConfig):
+    name = "aftersales"
+    verbose_name = "售后"
+
+    def ready(self):
+        # Imported once the app registry is ready (receivers load models): Django's rule for signals.
+        from payments.signals import refund_succeeded
+
+        from . import receivers
+
+        refund_succeeded.connect(receivers.after_sales_on_refund_succeeded, dispatch_uid="aftersales-on-refund")
