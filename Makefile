@@ -29,7 +29,13 @@ run: $(VENV)/.stamp-run
 	@echo "  API docs:        http://127.0.0.1:$(PORT)/api/v1/docs/"
 	@echo "  Sender: alice, recipients: bob and carol; every demo password is giftshop-demo"
 	@echo ""
-	SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@echo "  The schedule runs too (celery beat, eager, no Redis): expiry and refunds, unpaid orders, draws,"
+	@echo "  reminders, after-sales deadlines, stats, retention, outbox retries. Its log: var/beat.log"
+	@echo ""
+	@mkdir -p var
+	@SITE_URL=http://127.0.0.1:$(PORT) $(VENV)/bin/celery -A giftshop beat -l info -s var/beat-schedule >var/beat.log 2>&1 & \
+	  BEAT=$$!; trap 'kill $$BEAT 2>/dev/null' EXIT INT TERM; \
+	  SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 browser-deps:
 	@(test -x /usr/bin/chromium && fc-list :lang=zh | grep -q .) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)

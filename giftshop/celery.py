@@ -2,13 +2,14 @@
 
 import os
 
-from celery import Celery, signals
-from django.core.exceptions import ImproperlyConfigured
-
-from giftshop import logs, metrics
-from giftshop.checks import refuse_to_start_on_errors
-
+# Before anything that reads settings (metrics, checks): `celery -A giftshop` alone must work.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "giftshop.settings.local")
+
+from celery import Celery, signals  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from giftshop import logs, metrics  # noqa: E402
+from giftshop.checks import refuse_to_start_on_errors  # noqa: E402
 
 app = Celery("giftshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -177,24 +177,27 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "giftshop.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
+# The sweeps that keep the promises pages make (expiry, unpaid orders, draws, after-sales
+# deadlines) run every SCHEDULE_SWEEP_SECONDS (a minute); a demo or a test may run them faster.
+SWEEP_EVERY = timedelta(seconds=env.int("SCHEDULE_SWEEP_SECONDS", default=60))
 CELERY_BEAT_SCHEDULE = {
     "publish-due-jobs": {
         "task": "outbox.tasks.publish_due_jobs",
         "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=10)),
     },
-    "cancel-unpaid-gifts": {"task": "gifts.tasks.cancel_unpaid_gifts", "schedule": timedelta(minutes=1)},
-    "expire-unclaimed-slots": {"task": "gifts.tasks.expire_unclaimed_slots", "schedule": timedelta(minutes=1)},
+    "cancel-unpaid-gifts": {"task": "gifts.tasks.cancel_unpaid_gifts", "schedule": SWEEP_EVERY},
+    "expire-unclaimed-slots": {"task": "gifts.tasks.expire_unclaimed_slots", "schedule": SWEEP_EVERY},
     "remind-expiring-slots": {"task": "gifts.tasks.remind_expiring_slots", "schedule": timedelta(minutes=10)},
     "query-unsettled-payments": {"task": "payments.tasks.query_unsettled_payments", "schedule": timedelta(minutes=2)},
     "query-pending-refunds": {"task": "payments.tasks.query_pending_refunds", "schedule": timedelta(minutes=5)},
     # The gateways publish a day's bill the next morning (WeChat Pay from 10:00, China time).
     "reconcile-yesterday": {"task": "payments.tasks.reconcile_yesterday", "schedule": crontab(hour=10, minute=30)},
     "rollup-shop-stats": {"task": "merchant.tasks.rollup_shop_stats", "schedule": timedelta(minutes=10)},
-    "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": timedelta(minutes=1)},
+    "group-gifts-due": {"task": "campaigns.tasks.group_gifts_due", "schedule": SWEEP_EVERY},
     "purge-personal-data": {"task": "privacy.tasks.purge_personal_data", "schedule": timedelta(hours=1)},
     "after-sales-deadlines": {
         "task": "aftersales.tasks.after_sales_deadlines",
-        "schedule": timedelta(seconds=env.int("AFTER_SALES_SWEEP_SECONDS", default=60)),
+        "schedule": SWEEP_EVERY,
     },
 }
 

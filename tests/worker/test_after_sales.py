@@ -16,7 +16,7 @@ from tests.worker.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-FAST = {"OUTBOX_SWEEP_SECONDS": 1, "OUTBOX_RETRY_SECONDS": 3, "AFTER_SALES_SWEEP_SECONDS": 1}
+FAST = {"OUTBOX_SWEEP_SECONDS": 1, "OUTBOX_RETRY_SECONDS": 3, "SCHEDULE_SWEEP_SECONDS": 1}
 
 
 def accepted(gift, recipient, address, worker, *, until="to_ship") -> Slot:
