@@ -30,3 +30,32 @@ def ready(request):
             checks["broker"] = f"error: {exc.__class__.__name__}"
     ok = all(v in ("ok", "eager") for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+def metrics(request):
+    """Prometheus's /metrics, for the scraper only where it is not public (production): a bearer
+    token (`METRICS_TOKEN`) or a source address in `METRICS_ALLOWED_IPS` (addresses or networks).
+    Anyone else gets the same 404 as a missing page."""
+    import hmac
+    import ipaddress
+
+    from django.conf import settings
+    from django.http import Http404
+    from django_prometheus.exports import ExportToDjangoView
+
+    from giftshop.client_ip import client_ip
+
+    if not settings.METRICS_PUBLIC:
+        token = settings.METRICS_TOKEN
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        by_token = bool(token) and hmac.compare_digest(sent.encode(), token.encode())
+        try:
+            address = ipaddress.ip_address(client_ip(request))
+        except ValueError:
+            address = None
+        by_address = address is not None and any(
+            address in ipaddress.ip_network(net, strict=False) for net in settings.METRICS_ALLOWED_IPS
+        )
+        if not (by_token or by_address):
+            raise Http404("Not found")
+    return ExportToDjangoView(request)

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from giftshop.client_ip import client_ip
 from giftshop.errors import AppError, ProviderUnavailable
 
 from .models import Payment
@@ -64,7 +65,7 @@ def cashier(request, out_trade_no: str):
             payment=payment,
             provider=chosen,
             channel=channel,
-            client_ip=request.META.get("REMOTE_ADDR", ""),
+            client_ip=client_ip(request),
             openid=request.session.get(SESSION_OPENID, ""),
         )
     except ProviderUnavailable:

@@ -110,6 +110,12 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
+# with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -120,6 +126,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "giftshop.errors.api_exception_handler",
+    # How many trusted proxies stand in front (each appends to X-Forwarded-For): 0 means the header
+    # is ignored and the socket's address counts (giftshop/client_ip.py). Behind one nginx: 1.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "claim": env("THROTTLE_CLAIM", default="60/min"),

@@ -10,6 +10,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from giftshop.client_ip import client_ip
 from giftshop.errors import AppError, ProviderUnavailable, WebhookAck, error_responses
 from payments import services as payment
 from payments.providers import CHANNEL_DESKTOP, CHANNEL_PHONE, CHANNEL_WECHAT, payment_provider
@@ -115,7 +116,7 @@ class PaymentCheckout(APIView):
                 payment=order,
                 provider=data.validated_data["provider"],
                 channel=data.validated_data["channel"],
-                client_ip=request.META.get("REMOTE_ADDR", ""),
+                client_ip=client_ip(request),
                 openid=data.validated_data.get("openid", ""),
             )
         except ProviderUnavailable as exc:

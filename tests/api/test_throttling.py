@@ -47,6 +47,42 @@ def test_sign_in_is_throttled_per_ip_after_the_limit(rates, api, sender):
     assert elsewhere.status_code == 200
 
 
+def test_a_forged_x_forwarded_for_does_not_reset_the_limit(rates, api, sender):
+    """No trusted proxy configured (NUM_PROXIES=0): the header is ignored, the socket address counts."""
+    rates(auth="3/min")
+    creds = {"username": "alice", "password": "wrong-password"}
+    for i in range(3):
+        forged = {"HTTP_X_FORWARDED_FOR": f"203.0.113.{i}"}
+        assert api.post("/api/v1/auth/token/", creds, format="json", **forged).status_code == 400
+    assert_throttled(api.post("/api/v1/auth/token/", creds, format="json", HTTP_X_FORWARDED_FOR="198.51.100.7"))
+
+
+def test_behind_one_trusted_proxy_the_address_it_saw_counts(rates, api, sender, monkeypatch):
+    """NUM_PROXIES=1 (one nginx appending $remote_addr): a client's own X-Forwarded-For entries are
+    ignored; the entry the proxy appended is the client."""
+    from rest_framework.settings import api_settings
+
+    from giftshop.client_ip import client_ip
+
+    monkeypatch.setattr(api_settings, "NUM_PROXIES", 1)
+    rates(auth="2/min")
+    creds = {"username": "alice", "password": "wrong-password"}
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    for forged in ("6.6.6.6", "7.7.7.7"):
+        header = {"HTTP_X_FORWARDED_FOR": f"{forged}, 192.0.2.10"}
+        assert api.post("/api/v1/auth/token/", creds, format="json", **proxy, **header).status_code == 400
+    assert_throttled(
+        api.post("/api/v1/auth/token/", creds, format="json", **proxy, HTTP_X_FORWARDED_FOR="8.8.8.8, 192.0.2.10")
+    )
+    other = api.post("/api/v1/auth/token/", creds, format="json", **proxy, HTTP_X_FORWARDED_FOR="192.0.2.11")
+    assert other.status_code == 400
+
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.10")
+    assert client_ip(request) == "192.0.2.10"
+
+
 def test_register_shares_the_auth_limit(rates, api):
     rates(auth="2/min")
     assert (

@@ -90,3 +90,18 @@ def test_broker_queue_depth_is_read_from_redis(settings, make_gift):
     finally:
         client.delete("celery")
     assert value(samples, "giftshop_broker_queue_depth", queue="celery") == 3
+
+
+def test_metrics_are_closed_unless_public_or_asked_by_the_scraper(settings):
+    settings.METRICS_PUBLIC = False
+    settings.METRICS_TOKEN = "scrape-secret-token"
+    settings.METRICS_ALLOWED_IPS = ["10.1.0.0/16"]
+    client = Client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-token").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+    # A forged X-Forwarded-For does not make an outsider an allowed address (no trusted proxy).
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="10.1.2.3").status_code == 404
+    settings.METRICS_PUBLIC = True
+    assert client.get("/metrics").status_code == 200
