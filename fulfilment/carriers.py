@@ -10,6 +10,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from giftshop import inputs
 from giftshop.registry import available_names, registered
 
 
@@ -45,6 +46,14 @@ class TrackingNotice:
     status: str  # collected, in_transit, delivered, exception
     description: str
     occurred_at: str
+
+    def __post_init__(self):
+        """What a courier may tell us, checked once for every courier: ValueError otherwise."""
+        inputs.text(self.event_id, max_length=64, name="event_id")
+        inputs.text(self.waybill_no, max_length=64, name="waybill_no")
+        inputs.text(self.status, max_length=20, name="status")
+        inputs.text(self.description, max_length=200, name="description", required=False)
+        inputs.moment(self.occurred_at, name="occurred_at")
 
 
 class Carrier(Protocol):

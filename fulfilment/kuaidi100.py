@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 import requests
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils import timezone
 
 from giftshop.errors import AppError, ProviderUnavailable
 from shops.models import CourierCompany
@@ -232,7 +233,7 @@ class Kuaidi100Carrier:
             description = str(latest.get("context") or data.get("message") or "")
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             raise AppError(BAD_NOTIFICATION, "Notification param is malformed.") from exc
-        status = STATES.get(state, f"kuaidi100:{state or 'none'}")
+        status = STATES.get(state, f"kuaidi100:{state[:10] or 'none'}")
         if data.get("status") == "abort":  # Kuaidi100 stopped tracking (no scans for 3 days, none for 60)
             status, description = "exception", f"快递100停止跟踪：{data.get('message', '')}"
         event_id = f"{number}:{state}:{scanned}:{data.get('status', '')}"
@@ -258,5 +259,5 @@ def _occurred_at(text: str) -> str:
     try:
         moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CHINA)
     except ValueError:
-        return ""
+        return timezone.now().isoformat()  # no usable scan time: when we heard of it
     return moment.isoformat()

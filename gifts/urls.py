@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+import giftshop.inputs  # noqa: F401  (registers the <key:...> converter)
+
 from . import views
 
 urlpatterns = [
@@ -10,7 +12,7 @@ urlpatterns = [
     path("gifts/<int:pk>/", views.gift_detail, name="gift-detail"),
     path("gifts/<int:pk>/card/", views.gift_card, name="gift-card"),
     path("gifts/<int:pk>/qr.svg", views.gift_qr, name="gift-qr"),
-    path("c/<str:token>/", views.claim, name="claim"),
+    path("c/<key:token>/", views.claim, name="claim"),
     path("received/", views.received, name="received"),
     path("received/<int:pk>/thanks/", views.thanks, name="received-thanks"),
     path("inbox/", views.inbox, name="inbox"),

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from django.conf import settings
 
+from giftshop import inputs
 from giftshop.registry import available_names, registered
 
 
@@ -22,6 +23,14 @@ class PaymentNotice:
     amount_fen: int
     transaction_id: str = ""
     out_refund_no: str = ""
+
+    def __post_init__(self):
+        """What a gateway may tell us, checked once for every gateway: ValueError otherwise."""
+        inputs.text(self.kind, max_length=40, name="kind")
+        inputs.text(self.out_trade_no, max_length=64, name="out_trade_no", required=self.kind != "ignored")
+        inputs.fen(self.amount_fen, name="amount_fen")
+        inputs.text(self.transaction_id, max_length=64, name="transaction_id", required=False)
+        inputs.text(self.out_refund_no, max_length=64, name="out_refund_no", required=False)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,10 @@ def payment_checkout(*, payment: Payment, provider: str, channel: str, client_ip
 
 def payment_notification_handle(*, provider: str, body: bytes, headers) -> str:
     """Entry point for a gateway's webhook. Returns what happened, for the log."""
-    notice = payment_provider(provider).parse_notification(body=body, headers=headers)
+    try:
+        notice = payment_provider(provider).parse_notification(body=body, headers=headers)
+    except (ValueError, OverflowError) as exc:  # signed, but a value we cannot take (giftshop.inputs)
+        raise AppError(E.BAD_NOTIFICATION, f"Notification is malformed: {exc}") from exc
     if notice.kind == "payment.succeeded":
         return payment_settle(notice=notice, provider=provider)
     if notice.kind == "refund.succeeded":

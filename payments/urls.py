@@ -2,9 +2,11 @@
 
 from django.urls import path
 
+import giftshop.inputs  # noqa: F401  (registers the <key:...> converter)
+
 from . import views
 
 urlpatterns = [
-    path("pay/<str:out_trade_no>/", views.cashier, name="payment-cashier"),
-    path("pay/<str:out_trade_no>/wechat/", views.wechat_return, name="payment-wechat-return"),
+    path("pay/<key:out_trade_no>/", views.cashier, name="payment-cashier"),
+    path("pay/<key:out_trade_no>/wechat/", views.wechat_return, name="payment-wechat-return"),
 ]

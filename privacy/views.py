@@ -22,7 +22,9 @@ def account_data(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "delete_address":
-            deleted, _ = user.saved_addresses.filter(pk=request.POST.get("address_id") or 0).delete()
+            address_id = request.POST.get("address_id", "")
+            address_id = int(address_id) if address_id.isdigit() and len(address_id) < 18 else 0
+            deleted, _ = user.saved_addresses.filter(pk=address_id).delete()
             messages.success(request, "地址已删除" if deleted else "没有找到这条地址")
             return redirect("account-data")
         if action == "delete":

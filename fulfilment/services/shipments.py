@@ -162,7 +162,10 @@ def tracking_notification_handle(*, carrier_name: str, body: bytes, headers, ign
     """A courier's tracking push. `ignore_unknown`: a real courier pushes for waybills that are not
     ours (or no longer are) and pushes again until it gets its success answer: such a push is
     logged and taken, not refused."""
-    notice = carrier(carrier_name).parse_notification(body=body, headers=headers)
+    try:
+        notice = carrier(carrier_name).parse_notification(body=body, headers=headers)
+    except (ValueError, OverflowError) as exc:  # signed, but a value we cannot take (giftshop.inputs)
+        raise AppError(E.BAD_NOTIFICATION, f"Notification is malformed: {exc}") from exc
     try:
         return tracking_apply(
             event_id=notice.event_id,
@@ -185,7 +188,10 @@ def tracking_apply(
     """Record a tracking update once and move the slot forward if it says so. Late or
     out-of-order updates are recorded for the timeline but never move a slot backwards. An
     exception (refused, returned, problem parcel) is told to the shop's staff."""
-    occurred = parse_datetime(occurred_at) or timezone.now()
+    try:
+        occurred = parse_datetime(occurred_at) or timezone.now()
+    except ValueError:  # a well-formed but impossible date: when we heard of it
+        occurred = timezone.now()
     with transaction.atomic():
         shipments = Shipment.objects.select_for_update().filter(waybill_no=waybill_no)
         if carrier_name:

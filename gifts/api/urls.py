@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+import giftshop.inputs  # noqa: F401  (registers the <key:...> converter)
 from gifts import views as pages
 
 from . import views
@@ -9,10 +10,10 @@ from . import views
 urlpatterns = [
     path("gifts/", views.GiftListCreate.as_view(), name="api-gifts"),
     path("gifts/<int:pk>/", views.GiftDetail.as_view(), name="api-gift"),
-    path("claims/<str:token>/", views.ClaimCard.as_view(), name="api-claim"),
-    path("claims/<str:token>/grab/", views.ClaimGrab.as_view(), name="api-claim-grab"),
-    path("claims/<str:token>/accept/", views.ClaimAccept.as_view(), name="api-claim-accept"),
-    path("claims/<str:token>/decline/", views.ClaimDecline.as_view(), name="api-claim-decline"),
+    path("claims/<key:token>/", views.ClaimCard.as_view(), name="api-claim"),
+    path("claims/<key:token>/grab/", views.ClaimGrab.as_view(), name="api-claim-grab"),
+    path("claims/<key:token>/accept/", views.ClaimAccept.as_view(), name="api-claim-accept"),
+    path("claims/<key:token>/decline/", views.ClaimDecline.as_view(), name="api-claim-decline"),
     path("received/", views.ReceivedList.as_view(), name="api-received"),
     path("received/<int:pk>/thanks/", views.ReceivedThanks.as_view(), name="api-received-thanks"),
     path("addresses/", views.SavedAddressList.as_view(), name="api-addresses"),

@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+import giftshop.inputs  # noqa: F401  (registers the <key:...> converter)
+
 from . import views
 
 urlpatterns = [
@@ -12,5 +14,5 @@ urlpatterns = [
         name="api-payment-notify-wechatpay",
     ),
     path("payments/notify/alipay/", views.GatewayNotify.as_view(provider="alipay"), name="api-payment-notify-alipay"),
-    path("payments/<str:out_trade_no>/checkout/", views.PaymentCheckout.as_view(), name="api-payment-checkout"),
+    path("payments/<key:out_trade_no>/checkout/", views.PaymentCheckout.as_view(), name="api-payment-checkout"),
 ]
