@@ -31,6 +31,7 @@ RETRYABLE_CODES = {"isp.SYSTEM_ERROR", "isp.RAM_PERMISSION_DENY", "Throttling", 
 
 
 def _raise_for(code: str, message: str):
+    """SmsUnavailable for a code worth another try, SmsRejected for the rest."""
     if code in RETRYABLE_CODES or code.startswith(("Throttling", "isp.")):
         raise SmsUnavailable(f"aliyun: {code}", code=code)
     if code == "isv.BUSINESS_LIMIT_CONTROL" and "天级" not in message:
@@ -74,19 +75,22 @@ class AliyunSms:
             template_code=template_code,
             template_param=json.dumps(params, ensure_ascii=False),
         )
+        if not (settings.SMS_ALIYUN_ACCESS_KEY_ID and settings.SMS_ALIYUN_ACCESS_KEY_SECRET):
+            raise SmsRejected("aliyun: SMS_ALIYUN_ACCESS_KEY_ID / SMS_ALIYUN_ACCESS_KEY_SECRET not set", code="NoKey")
+        error = None
         try:
             response = self.client.send_sms(request)
         except ResponseException as exc:  # the gateway answered 4xx / 5xx
-            code = str(exc.code or "")
-            log.warning(
-                "sms %s to %s: aliyun answered %s (HTTP %s)", template, mask_phone(phone), code, exc.status_code
-            )
-            if (exc.status_code or 0) >= 500:
-                raise SmsUnavailable(f"aliyun: {code}", code=code) from None
-            _raise_for(code, str(exc.message or ""))
+            error = (str(exc.code or ""), str(exc.message or ""), exc.status_code or 0)
         except Exception as exc:  # noqa: BLE001 (timeout, refused connection: the SDK wraps them in its own types)
-            log.warning("sms %s to %s: aliyun not reached (%s)", template, mask_phone(phone), type(exc).__name__)
-            raise SmsUnavailable("aliyun: not reached", code="NetworkError") from None
+            error = ("NetworkError", type(exc).__name__, 0)
+        # Raised here, outside the handlers: no SDK message (with its request) chained into a traceback.
+        if error is not None:
+            code, message, status = error
+            log.warning("sms %s to %s: aliyun answered %s (HTTP %s)", template, mask_phone(phone), code, status)
+            if code == "NetworkError" or status >= 500:
+                raise SmsUnavailable(f"aliyun: {code}", code=code)
+            _raise_for(code, message)
         body = response.body
         if body is None or body.code != "OK":
             code = getattr(body, "code", "") or "NoBody"

@@ -34,6 +34,7 @@ RETRYABLE_CODES = {
 
 
 def _raise_for(code: str, message: str):
+    """SmsUnavailable for a code worth another try, SmsRejected for the rest."""
     if code.startswith(RETRYABLE_PREFIXES) or code in RETRYABLE_CODES:
         raise SmsUnavailable(f"tencent: {code}", code=code)
     raise SmsRejected(f"tencent: {code}", code=code)
@@ -49,7 +50,9 @@ class TencentSms:
         try:
             cred = credential.Credential(settings.SMS_TENCENT_SECRET_ID, settings.SMS_TENCENT_SECRET_KEY)
         except TencentCloudSDKException as exc:
-            raise SmsRejected("tencent: SMS_TENCENT_SECRET_ID / SMS_TENCENT_SECRET_KEY not set", code=exc.get_code())
+            raise SmsRejected(
+                "tencent: SMS_TENCENT_SECRET_ID / SMS_TENCENT_SECRET_KEY not set", code=exc.get_code()
+            ) from None
         return sms_client.SmsClient(cred, settings.SMS_TENCENT_REGION, ClientProfile(httpProfile=http))
 
     @staticmethod
@@ -72,12 +75,16 @@ class TencentSms:
         request.SignName = settings.SMS_SIGN_NAME
         request.TemplateId = str(template_id)
         request.TemplateParamSet = [params[name] for name in tpl.params]
+        client = self._client()
         try:
-            response = self._client().SendSms(request)
+            response = client.SendSms(request)
         except TencentCloudSDKException as exc:
-            code = exc.get_code() or "ClientNetworkError"
-            log.warning("sms %s to %s: tencent answered %s", template, mask_phone(phone), code)
-            _raise_for(code, exc.get_message() or "")
+            error = exc.get_code() or "ClientNetworkError"
+        else:
+            error = None
+        if error is not None:  # raised here, outside the handler: no SDK message chained into a traceback
+            log.warning("sms %s to %s: tencent answered %s", template, mask_phone(phone), error)
+            _raise_for(error, "")
         status = (response.SendStatusSet or [None])[0]
         if status is None:
             raise SmsUnavailable("tencent: no SendStatusSet in the answer", code="NoStatus")

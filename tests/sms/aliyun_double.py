@@ -69,6 +69,7 @@ class AliyunSmsDouble:
         self.code_for: dict[str, tuple[str, str]] = {}  # phone -> (Code, Message) answered instead of OK
         self.stall_next = 0  # the next n requests: answer nothing until the client has given up; send nothing
         self.stall_seconds = 3.0
+        self.down = False  # answer 503 ServiceUnavailable, as the gateway does when it is overloaded
         self._nonces: set[str] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -114,7 +115,12 @@ class AliyunSmsDouble:
                     double.stall_next -= 1
                     time.sleep(double.stall_seconds)
                     return
-                status, data = double._send_sms(self.command, url.path, query, headers, body)
+                if double.down:
+                    status, data = double._fail(
+                        503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."
+                    )
+                else:
+                    status, data = double._send_sms(self.command, url.path, query, headers, body)
                 payload = json.dumps(data, ensure_ascii=False).encode()
                 try:
                     self.send_response(status)

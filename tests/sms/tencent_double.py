@@ -82,6 +82,7 @@ class TencentSmsDouble:
         self.status_for: dict[str, str] = {}  # "+8613800138000" -> a SendStatusSet code other than Ok
         self.stall_next = 0  # the next n requests: answer nothing until the client has given up; send nothing
         self.stall_seconds = 3.0
+        self.down = False  # answer 502 from the gateway in front of the API
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -131,12 +132,14 @@ class TencentSmsDouble:
                     double.stall_next -= 1
                     time.sleep(double.stall_seconds)
                     return  # nothing sent, and the client has given up by now
+                if double.down:
+                    return self._answer({"message": "bad gateway"}, status=502)
                 self._answer(double._send_sms(self.command, self.path, headers, body))
 
-            def _answer(self, data: dict):
+            def _answer(self, data: dict, status: int = 200):
                 payload = json.dumps(data, ensure_ascii=False).encode()
                 try:
-                    self.send_response(200)  # API 3.0 answers errors with 200 and Response.Error too
+                    self.send_response(status)  # API 3.0 answers its errors with 200 and Response.Error
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()

@@ -80,11 +80,20 @@ def test_wrong_parameters_are_a_bug_raised_before_any_request(tencent):
 
 def test_a_timeout_raises_the_retryable_error_and_the_next_try_is_sent(tencent):
     tencent.stall_next = 1
-    with pytest.raises(SmsUnavailable):
+    with pytest.raises(SmsUnavailable) as exc:
         sms_sender().send(phone="13800138000", template="login_code", params=CODE)
+    assert exc.value.code == "ClientNetworkError"
+    assert exc.value.__context__ is None  # no SDK exception (and its message) chained into a traceback
     assert tencent.sent == []
     sms_sender().send(phone="13800138000", template="login_code", params=CODE)
     assert [m["params"] for m in tencent.sent] == [["482915", "5"]]
+
+
+def test_a_gateway_error_is_worth_a_retry(tencent):
+    tencent.down = True
+    with pytest.raises(SmsUnavailable) as exc:
+        sms_sender().send(phone="13800138000", template="login_code", params=CODE)
+    assert exc.value.code == "ServerNetworkError"
 
 
 def test_no_log_line_holds_the_code_or_the_whole_number_even_at_debug(tencent, all_logs):
