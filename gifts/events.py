@@ -53,6 +53,12 @@ def bulk_verified_event(*, gift_id: int, slot_id: int, actor) -> GiftEvent:
     return _event(K.BULK_VERIFIED, gift_id=gift_id, slot_id=slot_id, actor=actor)
 
 
+def message_refused_event(*, slot, channel: str, template: str, code: str) -> GiftEvent:
+    """A message to a recipient that the provider refused for good (never its text or parameters)."""
+    data = {"channel": channel, "template": template, "code": code}
+    return _event(K.MESSAGE_REFUSED, gift_id=slot.gift_id, slot_id=slot.pk, data=data)
+
+
 def refund_requested_events(refunds) -> None:
     """One row per refund, in one statement (the expiry sweep asks for hundreds at once)."""
     GiftEvent.objects.bulk_create(

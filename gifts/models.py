@@ -254,6 +254,7 @@ class GiftEvent(models.Model):
         LOTTERY_DRAWN = "lottery_drawn", _("已开奖")
         LINK_RESENT = "link_resent", _("重发领取链接")
         BULK_VERIFIED = "bulk_verified", _("验证身份")
+        MESSAGE_REFUSED = "message_refused", _("短信未能发出")
 
     gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="events")
     slot = models.ForeignKey(Slot, null=True, blank=True, on_delete=models.CASCADE, related_name="events")

@@ -1,4 +1,5 @@
-"""Production refuses the sandbox: its providers answer anyone who knows a public default secret.
+"""Production refuses the sandbox: its providers answer anyone who knows a public default secret,
+and the console SMS provider only prints the messages (codes included) to the server's output.
 
 A system check (so `check --deploy` fails), also run when a production web process, worker or beat
 starts (`refuse_to_start_on_errors`), since gunicorn and Celery run no system checks of their own.
@@ -10,6 +11,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from fulfilment.carriers import carrier, carriers_enabled
+from giftshop.sms import SANDBOX_SMS_PROVIDERS, sms_provider_class
 from payments.providers import payment_provider, payment_providers_enabled
 
 TAG = "giftshop"
@@ -26,13 +28,16 @@ def sandbox_refused_in_production(app_configs=None, **kwargs) -> list[checks.Che
     errors = []
     allowed = getattr(settings, "ALLOW_SANDBOX", False)
     uses = [name for name in ("PAYMENT_PROVIDER", "CARRIER_PROVIDER") if getattr(settings, name) == "sandbox"]
+    if settings.SMS_PROVIDER in SANDBOX_SMS_PROVIDERS:
+        uses.append("SMS_PROVIDER")
     if settings.SANDBOX_ENABLED:
         uses.append("SANDBOX_ENABLED")
     if uses and not allowed:
         errors.append(
             checks.Error(
                 f"Production uses the sandbox ({', '.join(uses)}): it takes no real money and trusts public secrets.",
-                hint="Configure a real payment provider and carrier, or set ALLOW_SANDBOX=True for a staging site.",
+                hint="Configure a real payment provider, carrier and SMS provider (SMS_PROVIDER=tencent or aliyun), "
+                "or set ALLOW_SANDBOX=True for a staging site.",
                 id="giftshop.E001",
             )
         )
@@ -60,7 +65,18 @@ def payment_providers_configured(app_configs=None, **kwargs) -> list[checks.Chec
     for name in carriers_enabled():
         for problem in carrier(name).configuration_errors():
             errors.append(checks.Error(f"{name}: {problem}", id="giftshop.E003"))
+    errors += sms_configuration_errors()
     return errors
+
+
+def sms_configuration_errors() -> list[checks.CheckMessage]:
+    """The SMS provider exists, and a real one has its keys, signature name and a template id for
+    each of our template keys (otherwise the first sign-in code would fail)."""
+    try:
+        provider = sms_provider_class(settings.SMS_PROVIDER)
+    except ValueError as exc:
+        return [checks.Error(str(exc), id="giftshop.E003")]
+    return [checks.Error(f"sms {provider.name}: {p}", id="giftshop.E003") for p in provider.configuration_errors()]
 
 
 def refuse_to_start_on_errors() -> None:

@@ -143,5 +143,9 @@ def logging_config(*, log_format: str, level: str) -> dict:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        # The SMS SDKs and their HTTP client write whole requests (codes included) at DEBUG: never.
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            **{name: {"level": "WARNING"} for name in ("tencentcloud_sdk_common", "darabonba-core", "urllib3")},
+        },
     }

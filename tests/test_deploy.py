@@ -149,7 +149,33 @@ def test_check_deploy_passes_with_real_providers_and_no_sandbox():
         "KUAIDI100_PARTNER_ID": "partner-1",
         "KUAIDI100_TEMPLATE_ID": "template-1",
         "SITE_URL": "https://gifts.example.com",  # where Kuaidi100 pushes tracking: https only
+        **REAL_SMS,
     }
     result = _production("check", "--deploy", "--fail-level", "WARNING", **real)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    console = _production("check", "--deploy", **{**real, "SMS_PROVIDER": "console"})
+    assert console.returncode != 0 and "giftshop.E001" in console.stderr and "SMS_PROVIDER" in console.stderr
+    assert "PAYMENT_PROVIDER" not in console.stderr
+
+
+REAL_SMS = {
+    "SMS_PROVIDER": "tencent",
+    "SMS_SIGN_NAME": "礼物小店",
+    "SMS_TENCENT_SECRET_ID": "AKID" + "0" * 32,
+    "SMS_TENCENT_SECRET_KEY": "s" * 32,
+    "SMS_TENCENT_SDK_APP_ID": "1400000001",
+    "SMS_TENCENT_TEMPLATES": "login_code=1000001,gift_link=1000002,gift_reminder=1000003,gift_code=1000004",
+}
+
+
+def test_an_sms_provider_without_its_keys_or_a_template_id_stops_the_deploy_check():
+    partial = {**REAL_SMS, "SMS_TENCENT_SECRET_KEY": "", "SMS_TENCENT_TEMPLATES": "login_code=1000001"}
+    result = _production("check", "--deploy", **partial, **STAGING)
+    assert result.returncode != 0 and "giftshop.E003" in result.stderr
+    assert "SMS_TENCENT_SECRET_KEY" in result.stderr and "gift_link" in result.stderr
+    assert "login_code" not in result.stderr.split("no template id for")[1].split("\n")[0]
+    aliyun = _production("check", "--deploy", SMS_PROVIDER="aliyun", **STAGING)
+    assert aliyun.returncode != 0 and "SMS_ALIYUN_ACCESS_KEY_ID" in aliyun.stderr
+    unknown = _production("check", "--deploy", SMS_PROVIDER="carrier-pigeon", **STAGING)
+    assert unknown.returncode != 0 and "carrier-pigeon" in unknown.stderr

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('gifts', '0008_alter_notification_kind'),
+        ('gifts', '0009_notification_kind_after_sales'),
         ('payments', '0002_reconciliation'),
         ('shops', '0005_shop_courier_company_ship_from'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -31,13 +31,13 @@ from campaigns import error_codes as E
 from campaigns.models import BulkOrder, BulkRecipient
 from campaigns.states import bulk_order_move
 from gifts import error_codes as GE
-from gifts.events import bulk_verified_event, link_resent_event
+from gifts.events import bulk_verified_event, link_resent_event, message_refused_event
 from gifts.models import GIFT_CLAIMABLE, GIFT_UNPAID, Gift, Slot, SlotStatus, mask_phone
 from gifts.regions import phone_is_valid
 from gifts.services.checkout import gift_open, quantity_validate, sku_check_giftable
 from giftshop.errors import AppError, NotFound
-from giftshop.sms import sms_sender
-from outbox.jobs import enqueue
+from giftshop.sms import SmsRejected, sms_sender
+from outbox.jobs import enqueue, enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -288,24 +288,37 @@ def claim_url(row: BulkRecipient) -> str:
     return settings.SITE_URL.rstrip("/") + row.get_absolute_url()
 
 
-def contact_send(*, row: BulkRecipient, subject: str, text: str) -> None:
-    """Reach a list recipient on the phone or email the sender typed (they may have no account)."""
+def contact_send(*, row: BulkRecipient, subject: str, text: str, template: str, params: dict[str, str]) -> bool:
+    """Reach a list recipient on the phone or email the sender typed (they may have no account): the
+    email gets `subject` and `text`, the phone the SMS `template` with `params` (giftshop.sms).
+    False when the SMS provider refused the message for good (a number that is not a mobile, a
+    template not approved): that is recorded in the gift's audit trail and not tried again. A
+    provider that is down raises SmsUnavailable, and the worker retries the job."""
     if row.contact_kind == BulkRecipient.ContactKind.EMAIL:
         send_mail(subject, text, None, [row.contact])
-    else:
-        sms_sender().send(phone=row.contact, text=f"【Giftshop】{text}")
+        return True
+    try:
+        sms_sender().send(phone=row.contact, template=template, params=params)
+    except SmsRejected as exc:
+        log.error("bulk row %s: sms %s to %s refused for good (%s)", row.pk, template, row.contact_masked, exc.code)
+        if row.slot_id is not None:
+            message_refused_event(slot=row.slot, channel="sms", template=template, code=exc.code)
+        return False
+    return True
 
 
-def _send_link(row: BulkRecipient, gift: Gift, *, reminder: bool = False) -> None:
+def _send_link(row: BulkRecipient, gift: Gift, *, reminder: bool = False) -> bool:
     sender = gift.sender.get_full_name() or gift.sender.username
     product = gift.sku.product.title
+    params = {"name": row.name[:20], "sender": sender[:20], "product": product[:20], "token": row.token}
     if reminder:
         subject = f"{row.name}，{sender} 送你的礼物即将过期"
         text = f"{row.name}，{sender} 送你的礼物「{product}」即将过期，请尽快填写地址收下：{claim_url(row)}"
     else:
         subject = f"{sender} 送你一份礼物"
         text = f"{row.name}，{sender} 送你一份礼物「{product}」，打开链接填写地址即可收下：{claim_url(row)}"
-    contact_send(row=row, subject=subject, text=text)
+    template = "gift_reminder" if reminder else "gift_link"
+    return contact_send(row=row, subject=subject, text=text, template=template, params=params)
 
 
 def bulk_links_deliver_chunk(*, order_id: int) -> bool:
@@ -322,8 +335,8 @@ def bulk_links_deliver_chunk(*, order_id: int) -> bool:
             )[:size]
         )
         now = timezone.now()
-        for row in rows:
-            _send_link(row, order.gift)
+        # One job per message: a provider timeout retries that message alone, never the chunk.
+        enqueue_many("campaigns.tasks.send_bulk_message", [(row.pk, MESSAGE_LINK) for row in rows])
         BulkRecipient.objects.filter(pk__in=[r.pk for r in rows]).update(link_sent_at=now)
         order.links_sent = F("links_sent") + len(rows)
         more = len(rows) == size
@@ -384,10 +397,9 @@ def bulk_contact_reach(*, row_id: int, kind: str) -> bool:
         minutes = int(settings.BULK_CODE_TTL.total_seconds() // 60)
         code = _code_value(row.token, row.code_sent_at)
         text = f"你的领礼物验证码是 {code}，{minutes} 分钟内有效。不要告诉别人。"
-        contact_send(row=row, subject="领取礼物验证码", text=text)
-        return True
-    _send_link(row, row.slot.gift, reminder=kind == MESSAGE_REMINDER)
-    return True
+        params = {"code": code, "minutes": str(minutes)}
+        return contact_send(row=row, subject="领取礼物验证码", text=text, template="gift_code", params=params)
+    return _send_link(row, row.slot.gift, reminder=kind == MESSAGE_REMINDER)
 
 
 # ----- the recipient: prove you are the named person, then accept -----

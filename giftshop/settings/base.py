@@ -310,7 +310,6 @@ BULK_CODE_TTL = timedelta(minutes=env.int("BULK_CODE_TTL_MINUTES", default=10))
 BULK_CODE_RESEND_AFTER = timedelta(seconds=env.int("BULK_CODE_RESEND_SECONDS", default=60))
 BULK_CODE_MAX_ATTEMPTS = env.int("BULK_CODE_MAX_ATTEMPTS", default=5)
 BULK_LINK_RESEND_INTERVAL = timedelta(minutes=env.int("BULK_LINK_RESEND_MINUTES", default=60))
-SMS_PROVIDER = env("SMS_PROVIDER", default="log")
 # Days after delivery (or after decline / expiry for addresses never used) before recipients'
 # name, phone and street are erased.
 PII_RETENTION_DAYS = env.int("PII_RETENTION_DAYS", default=90)
@@ -324,3 +323,18 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "AfterSalesStatusEnum": "aftersales.models.AfterSalesRequest.Status",
     }
 )
+
+# SMS (giftshop/sms.py): `console` prints messages (the demo); `tencent` or `aliyun` send them.
+SMS_PROVIDER = env("SMS_PROVIDER", default="console")
+SMS_SIGN_NAME = env("SMS_SIGN_NAME", default="礼物小店")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+SMS_TENCENT_SECRET_ID = env("SMS_TENCENT_SECRET_ID", default="")
+SMS_TENCENT_SECRET_KEY = env("SMS_TENCENT_SECRET_KEY", default="")
+SMS_TENCENT_SDK_APP_ID = env("SMS_TENCENT_SDK_APP_ID", default="")
+SMS_TENCENT_REGION = env("SMS_TENCENT_REGION", default="ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env("SMS_TENCENT_ENDPOINT", default="sms.tencentcloudapi.com")
+SMS_TENCENT_TEMPLATES = env.dict("SMS_TENCENT_TEMPLATES", default={})  # login_code=1234567,gift_link=…
+SMS_ALIYUN_ACCESS_KEY_ID = env("SMS_ALIYUN_ACCESS_KEY_ID", default="")
+SMS_ALIYUN_ACCESS_KEY_SECRET = env("SMS_ALIYUN_ACCESS_KEY_SECRET", default="")
+SMS_ALIYUN_ENDPOINT = env("SMS_ALIYUN_ENDPOINT", default="dysmsapi.aliyuncs.com")
+SMS_ALIYUN_TEMPLATES = env.dict("SMS_ALIYUN_TEMPLATES", default={})  # login_code=SMS_123456789,…

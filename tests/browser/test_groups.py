@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.models import BulkOrder
 from campaigns.services.lottery import lottery_pick_winners
 from gifts.models import Gift, Slot
-from giftshop.sms import LogSms
+from giftshop.sms import ConsoleSms
 from shops.models import Product
 from tests.browser.conftest import expect
 from tests.browser.test_journey import _fill_address
@@ -121,7 +121,7 @@ def test_lottery_from_the_sheet_to_a_winner_who_accepts_and_a_loser_who_is_told(
 
 
 def test_bulk_gift_from_a_list_with_a_bad_row_to_a_recipient_who_accepts_by_code(demo, people, tmp_path):
-    LogSms.outbox.clear()
+    ConsoleSms.outbox.clear()
     alice = people("alice")
     carol = people("carol", phone=True)
 
@@ -166,7 +166,7 @@ def test_bulk_gift_from_a_list_with_a_bad_row_to_a_recipient_who_accepts_by_code
     expect(alice.page.get_by_role("link", name="收礼进度与导出")).to_be_visible()
 
     # --- 陈静 opens her personal link from the text message, on carol's phone account ---
-    texts = [m["text"] for m in LogSms.outbox if m["phone"] == "13700137001"]
+    texts = [m["text"] for m in ConsoleSms.outbox if m["phone"] == "13700137001"]
     assert len(texts) == 1 and "陈静" in texts[0], texts
     path = re.search(r"/b/[\w-]+/", texts[0]).group(0)
     link = carol.base_url + path
@@ -179,8 +179,10 @@ def test_bulk_gift_from_a_list_with_a_bad_row_to_a_recipient_who_accepts_by_code
     with carol.page.expect_navigation(wait_until="domcontentloaded"):
         carol.page.get_by_role("button", name="发送验证码").tap()
     expect(carol.page.get_by_role("button", name="重新发送验证码")).to_be_visible()
-    code_texts = [m["text"] for m in LogSms.outbox if m["phone"] == "13700137001" and "验证码" in m["text"]]
-    code = re.search(r"\b(\d{6})\b", code_texts[-1]).group(1)
+    codes = [
+        m["params"]["code"] for m in ConsoleSms.outbox if m["phone"] == "13700137001" and m["template"] == "gift_code"
+    ]
+    code = codes[-1]
     carol.page.get_by_label("验证码").fill(code)
     with carol.page.expect_navigation(wait_until="domcontentloaded"):
         carol.page.get_by_role("button", name="确认", exact=True).tap()

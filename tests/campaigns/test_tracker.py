@@ -13,7 +13,7 @@ from campaigns.services.bulk import bulk_checkout, bulk_code_send, bulk_code_ver
 from campaigns.services.lottery import lottery_create, lottery_enter, lottery_pick_winners
 from gifts.models import Gift, Slot
 from gifts.services.claim import slot_accept, slot_decline
-from giftshop.sms import LogSms
+from giftshop.sms import ConsoleSms
 from sandbox.carrier import gateway_scan
 from tests.conftest import ADDRESS, api_for, pay
 from tests.factories import SkuFactory, UserFactory
@@ -26,7 +26,7 @@ ROWS = ["鲍勃,13900001111,市场部", "凯罗,13900002222,财务部", "戴夫,
 @pytest.fixture
 def bulk_gift(django_capture_on_commit_callbacks, sender, address):
     """Four named recipients: one delivered, one declined (refunded), one opened, one only sent."""
-    LogSms.outbox.clear()
+    ConsoleSms.outbox.clear()
     sku = SkuFactory(stock=100, price_fen=5000)
     with django_capture_on_commit_callbacks(execute=True):
         order = bulk_order_create(sender=sender, sku_id=sku.pk, csv_text="\n".join(ROWS))
@@ -43,7 +43,7 @@ def bulk_gift(django_capture_on_commit_callbacks, sender, address):
         row = rows[name]
         with django_capture_on_commit_callbacks(execute=True):
             bulk_code_send(row=row, user=user)
-        code = LogSms.outbox[-1]["text"].split("验证码是 ")[1][:6]
+        code = ConsoleSms.outbox[-1]["params"]["code"]
         bulk_code_verify(row=row, user=user, code=code)
         return user, row
 

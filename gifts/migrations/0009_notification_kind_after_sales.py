@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gifts', '0007_shipping_exception_notice'),
+        ('gifts', '0008_event_message_refused'),
     ]
 
     operations = [
