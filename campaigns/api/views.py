@@ -18,6 +18,7 @@ from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from giftshop.errors import error_responses
+from shops.api.serializers import AbsoluteUrlField
 
 # ----- serializers (request bodies and documented responses) -----
 
@@ -45,6 +46,7 @@ class _ProductOut(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     image = serializers.CharField()
+    image_url = AbsoluteUrlField(help_text="the paid 款式's photo (else the product's), square 480 px")
     shop = serializers.CharField()
 
 

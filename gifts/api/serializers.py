@@ -7,7 +7,7 @@ from rest_framework import serializers
 from gifts import modes
 from gifts.models import GIFT_UNPAID, Gift, Notification, SavedAddress, Slot
 from gifts.selectors import slots_for_gift
-from shops.api.serializers import SkuSerializer
+from shops.api.serializers import AbsoluteUrlField, SkuSerializer
 
 
 class GiftCreateSerializer(serializers.Serializer):
@@ -157,6 +157,9 @@ class ClaimProductSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     image = serializers.CharField()
+    image_url = AbsoluteUrlField(
+        help_text="the paid 款式's photo (else the product's), square 480 px; \"\" without one"
+    )
     shop = serializers.CharField(help_text="the shop's name")
 
 

@@ -4,6 +4,8 @@ from giftshop.settings.base import *  # noqa: F403
 from giftshop.settings.base import env
 
 DEBUG = env.bool("DEBUG", default=True)
+# The demo serves uploaded photos from MEDIA_ROOT itself.
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # A fixed development key so the demo data stays readable across restarts. Never use it in production.

@@ -1,5 +1,8 @@
 """The test suite: PostgreSQL, eager Celery unless a test starts a real worker."""
 
+import tempfile
+from pathlib import Path
+
 from giftshop.settings.base import *  # noqa: F403
 from giftshop.settings.base import env
 
@@ -17,6 +20,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Uploaded photos in a folder of the test run's own (tests may point MEDIA_ROOT elsewhere), served
+# by the app so a test can fetch an og:image like a chat preview would.
+MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=str(Path(tempfile.gettempdir()) / "giftshop-test-media"))
+MEDIA_SERVE = True
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"auth": "1000/min", "claim": "10000/min", "claim_ip": "100000/min"},
