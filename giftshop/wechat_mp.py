@@ -40,6 +40,7 @@ class WeChatMPError(Exception):
         super().__init__(f"{endpoint}: errcode {errcode} {reason}".strip())
         self.endpoint = endpoint
         self.errcode = errcode
+        self.reason = reason  # WeChat's errmsg, or the kind of network failure: never a secret
 
 
 def configured() -> bool:
@@ -134,7 +135,7 @@ def jsapi_config(*, url: str) -> dict | None:
     try:
         ticket = jsapi_ticket()
     except WeChatMPError as exc:
-        log.warning("wechat mp: no jsapi ticket (%s errcode %s)", exc.endpoint, exc.errcode)
+        log.warning("wechat mp: no jsapi ticket (%s errcode %s %s)", exc.endpoint, exc.errcode, exc.reason)
         return None
     noncestr = secrets.token_urlsafe(12)
     timestamp = int(time.time())

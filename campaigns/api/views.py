@@ -18,7 +18,7 @@ from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from giftshop.errors import error_responses
-from shops.api.serializers import AbsoluteUrlField
+from shops.api.serializers import AbsoluteUrlField, card_photos_absolute
 
 # ----- serializers (request bodies and documented responses) -----
 
@@ -202,7 +202,7 @@ class LotteryCard(APIView):
     def get(self, request, token: str):
         gift = claim_gift_get(token=token)
         lottery.lottery_open(gift=gift, user=request.user)
-        return Response(lottery.lottery_card(gift=gift, user=request.user))
+        return Response(card_photos_absolute(request, lottery.lottery_card(gift=gift, user=request.user)))
 
 
 class LotteryEnter(APIView):
@@ -313,7 +313,7 @@ class BulkClaimCard(APIView):
     def get(self, request, token: str):
         row = bulk.bulk_row_get(token=token)
         bulk.bulk_open(row=row)
-        return Response(bulk.bulk_card(row=row, user=request.user))
+        return Response(card_photos_absolute(request, bulk.bulk_card(row=row, user=request.user)))
 
 
 class BulkClaimCode(APIView):

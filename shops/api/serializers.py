@@ -6,6 +6,22 @@ from shops.eligibility import product_eligibility
 from shops.models import Product, Shop, Sku
 
 
+def absolute_url(context: dict, url: str) -> str:
+    request = context.get("request")
+    return request.build_absolute_uri(url) if url and request is not None else (url or "")
+
+
+def card_photos_absolute(request, card: dict) -> dict:
+    """A gift card dict (claim, lottery, bulk) with its photo URLs made absolute, as the API gives them."""
+    product = card.get("product")
+    if product and product.get("image_url"):
+        product["image_url"] = request.build_absolute_uri(product["image_url"])
+    for sku in card.get("skus", []):
+        if sku.get("image_url"):
+            sku["image_url"] = request.build_absolute_uri(sku["image_url"])
+    return card
+
+
 class AbsoluteUrlField(serializers.CharField):
     """A URL made absolute against the request (a CDN's or a bucket's URL already is); "" stays ""."""
 
@@ -15,8 +31,7 @@ class AbsoluteUrlField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_representation(self, value) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(value) if value and request is not None else (value or "")
+        return absolute_url(self.context, value)
 
 
 class EligibilitySerializer(serializers.Serializer):
@@ -36,7 +51,7 @@ class SkuSerializer(serializers.ModelSerializer):
 
     def get_image_url(self, sku) -> str:
         url = sku["image_url"] if isinstance(sku, dict) else sku.thumb_url
-        return AbsoluteUrlField(context=self.context).to_representation(url)
+        return absolute_url(self.context, url)
 
 
 class ShopSerializer(serializers.ModelSerializer):
