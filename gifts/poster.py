@@ -131,7 +131,7 @@ def poster_png(
     d.rectangle((0, 0, WIDTH, 150), fill=BLUE_DARK)
     d.pieslice((-60, 30, WIDTH + 60, 270), 0, 180, fill=BLUE_DARK)
     d.ellipse((WIDTH / 2 - 48, 150, WIDTH / 2 + 48, 246), fill=GOLD, outline="#e0a800", width=4)
-    _centered(d, 168, "礼", _font(52), BLUE_DARK)
+    d.text((WIDTH / 2, 198), "礼", font=_font(52), fill=BLUE_DARK, anchor="mm")
     _centered(d, 48, "Giftshop", _font(28), "#cfe0ff")
 
     title = _wrap(d, _("%(sender)s 送你一份礼物") % {"sender": sender_name}, _font(44), WIDTH - 100, 1)[0]
@@ -142,20 +142,22 @@ def poster_png(
         _centered(d, y, line, blessing_font, "#eef4ff")
         y += 44
 
-    # The product photo in a white frame.
-    side = 380
+    # The product photo in a white frame, its name and 款式 below, centred between blessing and strip.
+    strip_top = HEIGHT - 250
+    below = 20 + 52 + (40 if sku_label else 0)  # frame, name, 款式
+    room = strip_top - 20 - (y + 34)
+    side = min(380, room - below)  # a three-line blessing leaves less room: a smaller photo
+    top = y + 34 + max(0, (room - side - below) // 2)
     picture = ImageOps.fit(photo.convert("RGB"), (side, side)) if photo is not None else _placeholder(side)
-    top = max(y + 24, 500)
     d.rounded_rectangle(((WIDTH - side) / 2 - 10, top - 10, (WIDTH + side) / 2 + 10, top + side + 10), 28, fill="white")
     framed = _rounded(picture, 20)
     img.paste(framed, ((WIDTH - side) // 2, top), framed)
     name = _wrap(d, product_title, _font(32), WIDTH - 100, 1)[0]
-    _centered(d, top + side + 28, name, _font(32), "white")
+    _centered(d, top + side + 26, name, _font(32), "white")
     if sku_label:
-        _centered(d, top + side + 72, _("款式：") + sku_label, _font(26), "#dbe7ff")
+        _centered(d, top + side + 70, _("款式：") + sku_label, _font(26), "#dbe7ff")
 
     # The QR code of the claim link on a white strip.
-    strip_top = HEIGHT - 250
     d.rounded_rectangle((40, strip_top, WIDTH - 40, HEIGHT - 40), 24, fill="white")
     qr_side = 170
     img.paste(_qr(claim_url, qr_side), (70, strip_top + 20))

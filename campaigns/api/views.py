@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.services import bulk, lottery, tracker
-from gifts.api.serializers import AcceptSerializer, GiftSerializer
+from gifts.api.serializers import AcceptSerializer, GiftSerializer, PaidSkuSerializer
 from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
@@ -63,6 +63,7 @@ class LotteryCardSerializer(serializers.Serializer):
     message = serializers.CharField()
     status = serializers.CharField()
     product = _ProductOut()
+    paid_sku = PaidSkuSerializer()
     sku_id = serializers.IntegerField()
     quantity = serializers.IntegerField()
     units = serializers.IntegerField(help_text="how many winners")
@@ -129,6 +130,7 @@ class BulkCardSerializer(serializers.Serializer):
     contact_kind = serializers.CharField()
     contact_masked = serializers.CharField(help_text="where the one-time code goes, masked")
     product = _ProductOut()
+    paid_sku = PaidSkuSerializer()
     quantity = serializers.IntegerField()
     status = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)

@@ -163,6 +163,13 @@ class ClaimProductSerializer(serializers.Serializer):
     shop = serializers.CharField(help_text="the shop's name")
 
 
+class PaidSkuSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField(
+        help_text='the 款式 the sender paid for, e.g. "藏青"; "" for a product with one plain 款式'
+    )
+
+
 class ClaimSlotSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
@@ -192,6 +199,7 @@ class ClaimCardSerializer(serializers.Serializer):
     mode = serializers.CharField()
     status = serializers.CharField()
     product = ClaimProductSerializer()
+    paid_sku = PaidSkuSerializer()
     quantity = serializers.IntegerField()
     skus = SkuSerializer(many=True)
     allow_sku_choice = serializers.BooleanField()

@@ -130,6 +130,7 @@ def test_the_merchant_uploads_a_photo_and_every_page_shows_it(staff_client, sku,
     home = client.get("/").content.decode()
     assert product.tile_url in home
     assert fetch_image(client, product.tile_url).size == (480, 480)
+    assert product.tile_url in staff_client.get(change_url(product)).content.decode()  # the form's preview
 
 
 @pytest.mark.parametrize(
