@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -94,6 +95,12 @@ class AfterSalesRequest(models.Model):
         return self.status in self.OPEN
 
 
+def private_storage():
+    """After-sales photos are not public: the "private" storage (settings.STORAGES), never served
+    from MEDIA_URL; aftersales.api.views.AfterSalesPhotoView serves them to who may see them."""
+    return storages["private"]
+
+
 def photo_path(instance, filename: str) -> str:
     """Unguessable names; the files are served only through a view that checks who asks."""
     return f"aftersales/{uuid.uuid4().hex}.{instance.extension}"
@@ -101,7 +108,7 @@ def photo_path(instance, filename: str) -> str:
 
 class AfterSalesPhoto(models.Model):
     request = models.ForeignKey(AfterSalesRequest, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to=photo_path)
+    image = models.ImageField(upload_to=photo_path, storage=private_storage)
     content_type = models.CharField(max_length=20)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -19,6 +19,7 @@ from gifts.forms import AddressForm
 from gifts.models import Gift
 from gifts.selectors import card_face, gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
+from gifts.share import share_card
 from gifts.views import apply_error, saved_addresses, sku_rows
 from giftshop.errors import AppError
 from shops.selectors import product_get
@@ -92,6 +93,16 @@ def _lottery_state(gift: Gift, card: dict, user) -> str:
     return card_face(gift=gift, user=user, slot_status=slot["status"] if slot else None, ready="won", before=before)
 
 
+def _share(request, card: dict, title: str | None = None) -> dict:
+    return share_card(
+        request,
+        sender_name=card["sender"],
+        message=card["message"],
+        image_url=card["product"]["image_url"],
+        title=title,
+    )
+
+
 def lottery_page(request, token: str):
     """The lottery link: enter before the draw; after it, winners fill an address, others are told."""
     gift = claim_gift_get(token=token)
@@ -136,6 +147,9 @@ def lottery_page(request, token: str):
         {
             "gift": gift,
             "card": card,
+            "share": _share(
+                request, card, title=_("%(sender)s 送你一份礼物 · 群礼物抽奖") % {"sender": card["sender"]}
+            ),
             "form": form,
             "state": _lottery_state(gift, card, user),
             "saved_addresses": saved_addresses(user),
@@ -281,6 +295,7 @@ def bulk_claim(request, token: str):
         {
             "gift": gift,
             "card": card,
+            "share": _share(request, card),
             "form": form,
             "code_form": code_form,
             "state": _bulk_state(card, user, gift),

@@ -8,6 +8,7 @@ from django.utils import timezone
 from gifts.models import Gift, GiftStatus, Slot, SlotStatus
 from giftshop.errors import NotFound
 from shops.eligibility import sku_eligibility
+from shops.selectors import product_card
 
 
 def gift_get_for_sender(*, gift_id: int, user) -> Gift:
@@ -82,7 +83,8 @@ def claim_card(*, gift: Gift, user) -> dict:
         "message": gift.message,
         "mode": gift.mode,
         "status": gift.status,
-        "product": {"id": product.pk, "title": product.title, "image": product.image, "shop": gift.shop.name},
+        "product": product_card(gift.sku, shop_name=gift.shop.name),
+        "paid_sku": {"id": gift.sku_id, "label": gift.sku.label if gift.sku.attributes else ""},
         "quantity": gift.quantity,
         "skus": [
             {
@@ -92,6 +94,7 @@ def claim_card(*, gift: Gift, user) -> dict:
                 "price_fen": s.price_fen,
                 "original_price_fen": s.original_price_fen,
                 "stock": s.stock,
+                "image_url": s.thumb_url,
             }
             for s in skus
         ],

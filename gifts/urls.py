@@ -12,6 +12,7 @@ urlpatterns = [
     path("gifts/<int:pk>/", views.gift_detail, name="gift-detail"),
     path("gifts/<int:pk>/card/", views.gift_card, name="gift-card"),
     path("gifts/<int:pk>/qr.svg", views.gift_qr, name="gift-qr"),
+    path("gifts/<int:pk>/poster.png", views.gift_poster, name="gift-poster"),
     path("c/<key:token>/", views.claim, name="claim"),
     path("received/", views.received, name="received"),
     path("received/<int:pk>/thanks/", views.thanks, name="received-thanks"),

@@ -17,9 +17,9 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from gifts import modes
+from gifts import modes, poster
 from gifts.forms import AddressForm, CheckoutForm, ThanksForm
-from gifts.models import Gift, SlotStatus
+from gifts.models import Gift, GiftStatus, SlotStatus
 from gifts.regions import region_tree
 from gifts.selectors import (
     card_face,
@@ -33,6 +33,7 @@ from gifts.selectors import (
 from gifts.services import checkout as checkout_service
 from gifts.services import claim as claim_service
 from gifts.services.notifications import notification_mark_read
+from gifts.share import share_card
 from giftshop.errors import AppError
 from shops.eligibility import sku_eligibility
 from shops.selectors import product_get
@@ -125,6 +126,19 @@ def gift_qr(request, pk: int):
     return HttpResponse(buf.getvalue(), content_type="image/svg+xml")
 
 
+@login_required
+@cache_control(private=True, max_age=3600)
+def gift_poster(request, pk: int):
+    """The share poster, for the gift's sender only (anyone else: 404, like a missing gift)."""
+    gift = gift_get_for_sender(gift_id=pk, user=request.user)
+    if not modes.of(gift).shares_claim_link or gift.status in (GiftStatus.PENDING_PAYMENT, GiftStatus.CANCELLED):
+        raise Http404
+    png = poster.gift_poster_png(gift=gift, claim_url=request.build_absolute_uri(gift.claim_path()))
+    response = HttpResponse(png, content_type="image/png")
+    response["Content-Disposition"] = f'inline; filename="gift-{gift.pk}-poster.png"'
+    return response
+
+
 def claim(request, token: str):
     """The blue envelope. Anyone with the link sees the card; acting on it needs an account."""
     gift = claim_service.claim_gift_get(token=token)
@@ -175,6 +189,9 @@ def claim(request, token: str):
         {
             "gift": gift,
             "card": card,
+            "share": share_card(
+                request, sender_name=card["sender"], message=card["message"], image_url=card["product"]["image_url"]
+            ),
             "form": form,
             "mine": mine,
             "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],

@@ -1,15 +1,16 @@
 """The project's routes: each app's pages and each app's API, included here and nowhere else."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from shops import views as shop_views
 
-from . import api_auth, health
+from . import api_auth, health, media
 
 api_v1 = [
     path("auth/register/", api_auth.Register.as_view(), name="api-register"),
@@ -42,6 +43,12 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Uploaded photos, where the app serves them itself (MEDIA_SERVE; a relative MEDIA_URL).
+    *(
+        [re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media.media_file)]
+        if settings.MEDIA_URL.startswith("/")
+        else []
+    ),
     path("metrics", health.metrics, name="prometheus-django-metrics"),
 ]
 

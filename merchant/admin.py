@@ -57,8 +57,17 @@ class MerchantProductAdmin(ShopScopedAdmin):
     list_display = ["title", "category", "on_sale", "sku_count"]
     list_filter = ["on_sale"]
     search_fields = ["title"]
-    fields = ["shop", "category", "title", "description", "image", "on_sale"]
+    fields = ["shop", "category", "title", "description", "image", "photo_preview", "on_sale"]
+    readonly_fields = ["photo_preview"]
     inlines = [MerchantSkuInline]
+
+    @admin.display(description=_("照片预览"))
+    def photo_preview(self, obj):
+        if obj is None or not obj.image:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" width="160" height="160" style="border-radius:8px;object-fit:cover">', obj.tile_url
+        )
 
     @admin.display(description=_("SKUs"))
     def sku_count(self, obj) -> int:
@@ -73,7 +82,7 @@ class MerchantSkuAdmin(ShopScopedAdmin):
     list_display = ["__str__", "price_fen", "original_price_fen", "stock"]
     list_editable = ["stock"]
     search_fields = ["product__title"]
-    fields = ["product", "attributes", "price_fen", "original_price_fen", "stock"]
+    fields = ["product", "attributes", "price_fen", "original_price_fen", "stock", "image"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")

@@ -9,7 +9,7 @@ from shops.models import Category, Product, Shop, ShopStaff, Sku
 class SkuInline(admin.TabularInline):
     model = Sku
     extra = 1
-    fields = ["attributes", "price_fen", "original_price_fen", "stock"]
+    fields = ["attributes", "price_fen", "original_price_fen", "stock", "image"]
 
 
 class ShopStaffInline(admin.TabularInline):

@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from shops import images
+
 
 class CourierCompany(models.TextChoices):
     """Courier companies a shop ships with, by their Kuaidi100 company codes (快递公司编码, the
@@ -106,9 +108,19 @@ class Product(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     title = models.CharField(_("title"), max_length=120)
     description = models.TextField(_("description"), blank=True)
-    image = models.CharField(_("image path"), max_length=200, blank=True, help_text=_("A path under /static/."))
+    image = models.ImageField(
+        _("photo"),
+        max_length=200,
+        blank=True,
+        upload_to=images.photo_upload_to,
+        validators=[images.validate_photo],
+        help_text=_("JPEG, PNG or WebP, at most 5 MB, 200 to 4096 pixels a side; square looks best."),
+    )
     on_sale = models.BooleanField(_("on sale"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Sizes made from `image` when it is saved (shops/images.py); never stored in a column.
+    image_tile = images.tile_spec()
+    image_large = images.large_spec()
 
     class Meta:
         ordering = ["id"]
@@ -128,6 +140,15 @@ class Product(models.Model):
         prices = [sku.price_fen for sku in self.skus.all()]
         return min(prices) if prices else None
 
+    @property
+    def tile_url(self) -> str:
+        """The square photo's URL, or "" without a photo (the page then shows its placeholder)."""
+        return self.image_tile.url if self.image else ""
+
+    @property
+    def large_url(self) -> str:
+        return self.image_large.url if self.image else ""
+
 
 class Sku(models.Model):
     """A 款式: one purchasable variant. Money is integer fen."""
@@ -137,6 +158,16 @@ class Sku(models.Model):
     price_fen = models.PositiveIntegerField(_("price (fen)"))
     original_price_fen = models.PositiveIntegerField(_("original price (fen)"))
     stock = models.IntegerField(_("stock"), default=0)
+    image = models.ImageField(
+        _("photo"),
+        max_length=200,
+        blank=True,
+        upload_to=images.photo_upload_to,
+        validators=[images.validate_photo],
+        help_text=_("Optional: this 款式's own photo (e.g. its colour); else the product's photo is shown."),
+    )
+    image_thumb = images.thumb_spec()
+    image_tile = images.tile_spec()
 
     class Meta:
         ordering = ["id"]
@@ -153,3 +184,12 @@ class Sku(models.Model):
     @property
     def label(self) -> str:
         return " / ".join(str(v) for v in self.attributes.values()) or "默认"
+
+    @property
+    def thumb_url(self) -> str:
+        """This 款式's own small photo, else the product's square photo, else ""."""
+        return self.image_thumb.url if self.image else self.product.tile_url
+
+    @property
+    def tile_url(self) -> str:
+        return self.image_tile.url if self.image else self.product.tile_url

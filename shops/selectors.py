@@ -84,3 +84,15 @@ def sku_get_for_staff(*, user, sku_id: int) -> Sku:
     if sku is None:
         raise NotFound("款式不存在")
     return sku
+
+
+def product_card(sku: Sku, *, shop_name: str) -> dict:
+    """The product as a gift card shows it: the photo is the paid 款式's own, else the product's."""
+    product = sku.product
+    return {
+        "id": product.pk,
+        "title": product.title,
+        "image": product.image.name or "",
+        "image_url": sku.tile_url,
+        "shop": shop_name,
+    }

@@ -46,6 +46,13 @@ def merchant(db, sku):
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded files (product photos and their sizes) in this test's own folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

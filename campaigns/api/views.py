@@ -13,11 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.services import bulk, lottery, tracker
-from gifts.api.serializers import AcceptSerializer, GiftSerializer
+from gifts.api.serializers import AcceptSerializer, GiftSerializer, PaidSkuSerializer
 from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from giftshop.errors import error_responses
+from shops.api.serializers import AbsoluteUrlField, card_photos_absolute
 
 # ----- serializers (request bodies and documented responses) -----
 
@@ -45,6 +46,7 @@ class _ProductOut(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     image = serializers.CharField()
+    image_url = AbsoluteUrlField(help_text="the paid 款式's photo (else the product's), square 480 px")
     shop = serializers.CharField()
 
 
@@ -61,6 +63,7 @@ class LotteryCardSerializer(serializers.Serializer):
     message = serializers.CharField()
     status = serializers.CharField()
     product = _ProductOut()
+    paid_sku = PaidSkuSerializer()
     sku_id = serializers.IntegerField()
     quantity = serializers.IntegerField()
     units = serializers.IntegerField(help_text="how many winners")
@@ -127,6 +130,7 @@ class BulkCardSerializer(serializers.Serializer):
     contact_kind = serializers.CharField()
     contact_masked = serializers.CharField(help_text="where the one-time code goes, masked")
     product = _ProductOut()
+    paid_sku = PaidSkuSerializer()
     quantity = serializers.IntegerField()
     status = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -200,7 +204,7 @@ class LotteryCard(APIView):
     def get(self, request, token: str):
         gift = claim_gift_get(token=token)
         lottery.lottery_open(gift=gift, user=request.user)
-        return Response(lottery.lottery_card(gift=gift, user=request.user))
+        return Response(card_photos_absolute(request, lottery.lottery_card(gift=gift, user=request.user)))
 
 
 class LotteryEnter(APIView):
@@ -311,7 +315,7 @@ class BulkClaimCard(APIView):
     def get(self, request, token: str):
         row = bulk.bulk_row_get(token=token)
         bulk.bulk_open(row=row)
-        return Response(bulk.bulk_card(row=row, user=request.user))
+        return Response(card_photos_absolute(request, bulk.bulk_card(row=row, user=request.user)))
 
 
 class BulkClaimCode(APIView):

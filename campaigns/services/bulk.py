@@ -38,6 +38,7 @@ from gifts.services.checkout import gift_open, quantity_validate, sku_check_gift
 from giftshop.errors import AppError, NotFound
 from giftshop.sms import SmsRejected, sms_sender
 from outbox.jobs import enqueue, enqueue_many
+from shops.selectors import product_card
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +523,6 @@ def bulk_slot_for_accept(*, gift: Gift, user, token: str = "") -> Slot:
 def bulk_card(*, row: BulkRecipient, user) -> dict:
     """The personal gift card: who it is for (as the sender typed it), never anyone else's data."""
     slot, gift = row.slot, row.slot.gift
-    product = gift.sku.product
     sender = gift.sender
     authenticated = getattr(user, "is_authenticated", False)
     return {
@@ -531,7 +531,8 @@ def bulk_card(*, row: BulkRecipient, user) -> dict:
         "for_name": row.name,
         "contact_kind": row.contact_kind,
         "contact_masked": row.contact_masked,
-        "product": {"id": product.pk, "title": product.title, "image": product.image, "shop": gift.shop.name},
+        "product": product_card(gift.sku, shop_name=gift.shop.name),
+        "paid_sku": {"id": gift.sku_id, "label": gift.sku.label if gift.sku.attributes else ""},
         "quantity": gift.quantity,
         "sku": {"id": slot.sku_id, "label": slot.sku.label},
         "status": slot.status,

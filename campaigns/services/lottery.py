@@ -33,6 +33,7 @@ from gifts.states import slots_transition_bulk
 from giftshop.errors import AppError
 from payments.models import Refund
 from payments.services import refund_request
+from shops.selectors import product_card
 from shops.services import stock_release
 
 RANDOM_SOURCE = "secrets.SystemRandom"
@@ -256,7 +257,6 @@ def lottery_open(*, gift: Gift, user) -> None:
 
 def lottery_card(*, gift: Gift, user) -> dict:
     """The lottery as an entrant sees it: no other entrant's identity."""
-    product = gift.sku.product
     sender = gift.sender
     draw = LotteryDraw.objects.filter(gift=gift).first()
     authenticated = getattr(user, "is_authenticated", False)
@@ -273,7 +273,8 @@ def lottery_card(*, gift: Gift, user) -> dict:
         "sender": sender.get_full_name() or sender.username,
         "message": gift.message,
         "status": gift.status,
-        "product": {"id": product.pk, "title": product.title, "image": product.image, "shop": gift.shop.name},
+        "product": product_card(gift.sku, shop_name=gift.shop.name),
+        "paid_sku": {"id": gift.sku_id, "label": gift.sku.label if gift.sku.attributes else ""},
         "sku_id": gift.sku_id,
         "quantity": gift.quantity,
         "units": gift.recipients_count,

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from gifts import modes
 from gifts.models import GIFT_UNPAID, Gift, Notification, SavedAddress, Slot
 from gifts.selectors import slots_for_gift
-from shops.api.serializers import SkuSerializer
+from shops.api.serializers import AbsoluteUrlField, SkuSerializer
 
 
 class GiftCreateSerializer(serializers.Serializer):
@@ -157,7 +157,17 @@ class ClaimProductSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     image = serializers.CharField()
+    image_url = AbsoluteUrlField(
+        help_text="the paid 款式's photo (else the product's), square 480 px; \"\" without one"
+    )
     shop = serializers.CharField(help_text="the shop's name")
+
+
+class PaidSkuSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField(
+        help_text='the 款式 the sender paid for, e.g. "藏青"; "" for a product with one plain 款式'
+    )
 
 
 class ClaimSlotSerializer(serializers.Serializer):
@@ -189,6 +199,7 @@ class ClaimCardSerializer(serializers.Serializer):
     mode = serializers.CharField()
     status = serializers.CharField()
     product = ClaimProductSerializer()
+    paid_sku = PaidSkuSerializer()
     quantity = serializers.IntegerField()
     skus = SkuSerializer(many=True)
     allow_sku_choice = serializers.BooleanField()

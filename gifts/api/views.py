@@ -36,6 +36,7 @@ from gifts.services import checkout, claim
 from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
 from giftshop.errors import error_responses
+from shops.api.serializers import card_photos_absolute
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class ClaimCard(APIView):
     def get(self, request, token: str):
         gift = claim.claim_gift_get(token=token)
         claim.claim_open(gift=gift, user=request.user)
-        return Response(claim_card(gift=gift, user=request.user))
+        return Response(card_photos_absolute(request, claim_card(gift=gift, user=request.user)))
 
 
 SlotOut = ClaimSlotSerializer
@@ -185,7 +186,7 @@ class ReceivedThanks(APIView):
         data.is_valid(raise_exception=True)
         slot = slot_get_for_recipient(slot_id=pk, user=request.user)
         slot = claim.slot_thank(slot=slot, user=request.user, text=data.validated_data["thanks"])
-        return Response(SlotRecipientSerializer(slot).data)
+        return Response(SlotRecipientSerializer(slot, context={"request": request}).data)
 
 
 class SavedAddressList(generics.ListCreateAPIView):

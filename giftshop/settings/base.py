@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: the docs work offline
     "django_prometheus",
+    "imagekit",  # product photo sizes (shops/images.py)
     "outbox",
     "shops",
     "payments",
@@ -103,10 +104,6 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Uploads (after-sales photos) through Django's storage API: local files here, object storage in
-# production (STORAGES in settings/production.py).
-MEDIA_URL = "/media/"
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
@@ -115,6 +112,68 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# Uploaded files (product photos) go through Django's storage API. By default a local folder,
+# served by the app itself only where MEDIA_SERVE is on (the demo, the tests); in production name
+# an S3-compatible bucket (Tencent COS, Aliyun OSS, …) and django-storages stores them there, and
+# pages link straight to the bucket or its CDN domain.
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=env.bool("DEBUG", default=False))
+MEDIA_STORAGE_BUCKET = env("MEDIA_STORAGE_BUCKET", default="")
+if MEDIA_STORAGE_BUCKET:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_STORAGE_BUCKET,
+            # e.g. https://cos.ap-shanghai.myqcloud.com (COS) or https://oss-cn-shanghai.aliyuncs.com (OSS)
+            "endpoint_url": env("MEDIA_STORAGE_ENDPOINT_URL"),
+            "region_name": env("MEDIA_STORAGE_REGION", default="") or None,
+            "access_key": env("MEDIA_STORAGE_ACCESS_KEY_ID"),
+            "secret_key": env("MEDIA_STORAGE_SECRET_ACCESS_KEY"),
+            # Both COS and OSS want <bucket>.<endpoint> host names.
+            "addressing_style": "virtual",
+            "signature_version": env("MEDIA_STORAGE_SIGNATURE_VERSION", default="s3v4"),
+            # A CDN or the bucket's public domain for the links pages give out (no scheme).
+            "custom_domain": env("MEDIA_STORAGE_CUSTOM_DOMAIN", default="") or None,
+            # Product photos are public: plain, cacheable URLs that chat previews can fetch.
+            "querystring_auth": False,
+            "default_acl": env("MEDIA_STORAGE_DEFAULT_ACL", default="") or None,
+            "file_overwrite": False,
+            "location": env("MEDIA_STORAGE_PREFIX", default="media"),
+            # Every stored name is random or a content hash, so a file never changes under its name.
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+    # Private uploads (after-sales photos): the same bucket under their own prefix, never public;
+    # the app reads them and serves them only to who may see them.
+    _private_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            **_media_storage["OPTIONS"],
+            "custom_domain": None,
+            "querystring_auth": True,
+            "default_acl": "private",
+            "location": env("PRIVATE_STORAGE_PREFIX", default="private"),
+            "object_parameters": {},
+        },
+    }
+else:
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    _private_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "var" / "private")},
+    }
+STORAGES = {
+    "default": _media_storage,
+    "private": _private_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Product photo uploads (validated in shops/images.py): size of the file and of the picture.
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+PRODUCT_IMAGE_MAX_SIDE = env.int("PRODUCT_IMAGE_MAX_SIDE", default=4096)
+PRODUCT_IMAGE_MIN_SIDE = env.int("PRODUCT_IMAGE_MIN_SIDE", default=200)
+IMAGEKIT_CACHEFILE_DIR = "sizes"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -265,6 +324,16 @@ WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=10.0)
 WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", default="")
 WECHAT_OAUTH_BASE = env("WECHAT_OAUTH_BASE", default="https://open.weixin.qq.com")
 WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
+# The official account (公众号) whose JS-SDK configures the share card inside WeChat
+# (giftshop/wechat_mp.py): usually the same AppID and AppSecret as above. Empty: no wx.config.
+# The site's domain must be listed under 公众号设置 → 功能设置 → JS接口安全域名.
+WECHAT_MP_APPID = env("WECHAT_MP_APPID", default="")
+WECHAT_MP_SECRET = env("WECHAT_MP_SECRET", default="")
+WECHAT_MP_API_BASE = env("WECHAT_MP_API_BASE", default="https://api.weixin.qq.com")
+WECHAT_MP_TIMEOUT_SECONDS = env.float("WECHAT_MP_TIMEOUT_SECONDS", default=3.0)
+# The share poster's font: a TrueType/OpenType file with Chinese glyphs. Empty: the first found of
+# the usual system fonts (gifts/poster.py), else Pillow's built-in font (Latin only).
+POSTER_FONT_PATH = env("POSTER_FONT_PATH", default="")
 # Alipay (payments/alipay.py): enabled when ALIPAY_APP_ID is set; keys are PEM text or a path.
 ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
 ALIPAY_PRIVATE_KEY = env("ALIPAY_PRIVATE_KEY", default="")

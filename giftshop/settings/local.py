@@ -4,6 +4,8 @@ from giftshop.settings.base import *  # noqa: F403
 from giftshop.settings.base import env
 
 DEBUG = env.bool("DEBUG", default=True)
+# The demo serves uploaded photos from MEDIA_ROOT itself.
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Eager tasks need no broker: `make run` starts `celery beat` beside the web server, and beat runs
 # each scheduled task in its own process (eager), so the demo expires, draws, cancels and retries

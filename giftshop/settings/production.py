@@ -23,10 +23,14 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# Uploaded photos: the bucket named by MEDIA_STORAGE_* (base.py), else MEDIA_ROOT on local disk
+# served by the web server in front (MEDIA_SERVE stays off here).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": STORAGES["default"],  # noqa: F405
+    "private": STORAGES["private"],  # noqa: F405
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=False)
 # One JSON object per line for the log collector (giftshop/logs.py); LOG_FORMAT=plain to read by eye.
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))

@@ -18,8 +18,16 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PII_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWdpZnRzaG9wLXBpaS1rZXktMzJieXQ="]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(Path(tempfile.gettempdir()) / "giftshop-test-private")},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Uploaded photos in a folder of the test run's own (tests may point MEDIA_ROOT elsewhere), served
+# by the app so a test can fetch an og:image like a chat preview would.
+MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=str(Path(tempfile.gettempdir()) / "giftshop-test-media"))
+MEDIA_SERVE = True
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"auth": "1000/min", "claim": "10000/min", "claim_ip": "100000/min"},
@@ -27,5 +35,3 @@ REST_FRAMEWORK = {
 # Serve static files straight from the finders; no collectstatic needed outside production.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
-# Uploads go to a scratch folder, not the checkout.
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(Path(tempfile.gettempdir()) / "giftshop-test-media"))

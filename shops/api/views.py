@@ -45,7 +45,7 @@ class ProductDetail(APIView):
 
     @extend_schema(responses={200: ProductDetailSerializer, **error_responses(404)})
     def get(self, request, pk: int):
-        return Response(ProductDetailSerializer(product_get(product_id=pk)).data)
+        return Response(ProductDetailSerializer(product_get(product_id=pk), context={"request": request}).data)
 
 
 # ----- merchant: only the shops the signed-in account works for -----

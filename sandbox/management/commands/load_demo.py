@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from celery import current_app as celery_app
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
@@ -17,6 +18,7 @@ from rest_framework.authtoken.models import Token
 from campaigns.models import BulkOrder
 from campaigns.services import bulk, lottery
 from gifts.models import Gift
+from sandbox import demo_photos
 from sandbox.payment import gateway_pay
 from shops.models import Category, Product, Shop, ShopStaff, Sku
 
@@ -40,19 +42,19 @@ SHOPS = [
             (
                 "招牌珍珠奶茶 · 两杯装",
                 "茶饮",
-                "img/tea.svg",
+                "tea",
                 [({"杯型": "中杯"}, 2800, 3200, 500), ({"杯型": "大杯"}, 3400, 3800, 300)],
             ),
             (
                 "草莓奶油生日蛋糕",
                 "糕点",
-                "img/cake.svg",
+                "cake",
                 [({"尺寸": "6 寸"}, 16800, 19800, 40), ({"尺寸": "8 寸"}, 22800, 25800, 20)],
             ),
             (
                 "羊绒围巾",
                 "围巾",
-                "img/scarf.svg",
+                "scarf",
                 [
                     ({"颜色": "藏青"}, 39900, 59900, 60),
                     ({"颜色": "驼色"}, 39900, 59900, 60),
@@ -62,7 +64,7 @@ SHOPS = [
             (
                 "纯棉情侣 T 恤",
                 "T恤",
-                "img/tshirt.svg",
+                "tshirt",
                 [
                     ({"尺码": "S"}, 9900, 12900, 100),
                     ({"尺码": "M"}, 9900, 12900, 100),
@@ -72,7 +74,7 @@ SHOPS = [
             (
                 "专业无反相机",
                 "相机",
-                "img/camera.svg",
+                "camera",
                 [({"套装": "单机身"}, 899900, 999900, 5), ({"套装": "镜头套装"}, 1099900, 1299900, 5)],
             ),
         ],
@@ -82,11 +84,11 @@ SHOPS = [
         "xingguang",
         "merchant2",
         [
-            ("925 银戒指", "戒指", "img/ring.svg", [({"尺寸": "12 号"}, 29900, 39900, 30)]),
+            ("925 银戒指", "戒指", "ring", [({"尺寸": "12 号"}, 29900, 39900, 30)]),
             (
                 "节日礼盒",
                 "糕点",
-                "img/giftbox.svg",
+                "giftbox",
                 [({"口味": "坚果"}, 19900, 22900, 80), ({"口味": "糕点"}, 17900, 19900, 80)],
             ),
         ],
@@ -96,7 +98,7 @@ SHOPS = [
         "haoke",
         None,
         [
-            ("摄影入门 30 讲", "在线课程", "img/course.svg", [({"版本": "标准"}, 19900, 29900, 999)]),
+            ("摄影入门 30 讲", "在线课程", "course", [({"版本": "标准"}, 19900, 29900, 999)]),
         ],
     ),
 ]
@@ -154,18 +156,31 @@ class Command(BaseCommand):
             shop, _ = Shop.objects.get_or_create(slug=slug, defaults={"name": name, "print_blessing_card": True})
             if staff:
                 ShopStaff.objects.get_or_create(shop=shop, user=users[staff], defaults={"role": ShopStaff.Role.OWNER})
-            for title, cat, image, skus in products:
+            for title, cat, photo, skus in products:
                 product, created = Product.objects.get_or_create(
                     shop=shop,
                     title=title,
-                    defaults={"category": cats[cat], "image": image, "description": f"{title}，适合送给朋友和家人。"},
+                    defaults={"category": cats[cat], "description": f"{title}，适合送给朋友和家人。"},
                 )
                 if created:
                     Sku.objects.bulk_create(
                         Sku(product=product, attributes=a, price_fen=p, original_price_fen=o, stock=s)
                         for a, p, o, s in skus
                     )
+                self._photos(product, photo)
         return users
+
+    def _photos(self, product: Product, photo: str) -> None:
+        """Draw the product's photo (and the scarf's one per colour) where there is none yet: a
+        database made before photos existed gets them on the next run. Saved through the storage
+        API like a merchant's upload, so the thumbnails are made the same way."""
+        if not product.image:
+            product.image.save(f"{photo}.png", ContentFile(demo_photos.PHOTOS[photo]()), save=True)
+        if photo == "scarf":
+            for sku in product.skus.all():
+                colour = sku.attributes.get("颜色")
+                if colour in demo_photos.SCARF_COLOURS and not sku.image:
+                    sku.image.save(f"scarf-{colour}.png", ContentFile(demo_photos.scarf(colour)), save=True)
 
     def _group_gifts(self, users: dict) -> None:
         """A paid lottery bob has entered and a paid bulk gift to a short list, made through the
