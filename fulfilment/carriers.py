@@ -84,6 +84,8 @@ class Carrier(Protocol):
 # the operator admin show their buttons only for such a courier (`carrier_drivable`), so nothing
 # here knows the sandbox, and a site without it has no buttons at all.
 CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilment.kuaidi100.Kuaidi100Carrier"}
+# How people see each registered carrier (a waybill typed by hand keeps the courier name typed).
+CARRIER_NAMES = {"sandbox": _("沙箱快递"), "kuaidi100": _("快递100")}
 
 
 def carriers_enabled() -> list[str]:

@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fulfilment.carriers import CARRIER_NAMES
+from shops.models import CourierCompany
+
 
 class Shipment(models.Model):
     class Status(models.TextChoices):
@@ -47,6 +50,13 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.waybill_no or '(pending)'}"
+
+    @property
+    def courier_label(self) -> str:
+        """The courier as people name it: the e-waybill's company (顺丰速运, 中通快递 …), else the carrier."""
+        if self.company in CourierCompany.values:
+            return str(CourierCompany(self.company).label)
+        return str(CARRIER_NAMES.get(self.carrier, self.company or self.carrier))
 
 
 class TrackingEvent(models.Model):

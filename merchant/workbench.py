@@ -131,6 +131,7 @@ DRIVE_LABELS = SCAN_LABELS
 
 def _rows(request, slots) -> list[Row]:
     drivable: dict[str, tuple[str, ...]] = {}
+    may_refund: dict[int, bool] = {}
     rows = []
     for slot in slots:
         shipment = getattr(slot, "shipment", None)
@@ -150,7 +151,10 @@ def _rows(request, slots) -> list[Row]:
                 and bool(shipment.waybill_no)
                 and not getattr(slot, "refund_pending", False),
                 drive=[(status, str(DRIVE_LABELS.get(status, status))) for status in drive],
-                can_refund=staff_may(user=request.user, shop_id=slot.gift.shop_id, action=Action.REFUND),
+                can_refund=may_refund.setdefault(
+                    slot.gift.shop_id,
+                    staff_may(user=request.user, shop_id=slot.gift.shop_id, action=Action.REFUND),
+                ),
             )
         )
     return rows
