@@ -401,3 +401,39 @@ def test_a_shipper_sees_sku_prices_read_only_inside_the_product_form(client, sho
     body = client.get(reverse("merchant:shops_product_change", args=[shop_sku.product_id])).content.decode()
     assert 'name="skus-0-stock"' in body and 'name="skus-0-price_fen"' not in body
     assert 'name="skus-__prefix__-price_fen"' not in body  # no new SKU row either
+
+
+# ----- a race: two staff tap 交给快递 while the courier's collected scan arrives -----
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_taps_and_a_courier_scan_at_once_ship_the_parcel_exactly_once(to_ship, shop_sku, shipper, owner):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    (a,) = to_ship(shop_sku, 1)
+    shipment = Shipment.objects.get(slot=a)
+    start = threading.Barrier(3)
+
+    def run(call):
+        start.wait()
+        try:
+            return call()
+        finally:
+            connection.close()
+
+    calls = [
+        lambda: parcels_hand_over(user=shipper, slot_ids=[a.pk]),
+        lambda: parcels_hand_over(user=owner, slot_ids=[a.pk]),
+        lambda: shipment_drive(shipment=shipment, status="collected"),
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(run, calls))
+
+    assert all(not report.refused for report in outcomes[:2])
+    assert Slot.objects.get(pk=a.pk).status == "shipped"
+    assert GiftEvent.objects.filter(slot=a, kind=GiftEvent.Kind.SLOT_STATUS, to_status="shipped").count() == 1
+    assert Shipment.objects.get(pk=shipment.pk).status == "handed_over"
+    assert Notification.objects.filter(kind="shipped", dedupe_key__startswith=f"shipped:{a.pk}:").count() == 2
