@@ -247,7 +247,8 @@ def test_exceptions_show_what_the_courier_said_until_a_later_scan_clears_them(cl
     assert "联系不上收件人" in body and a.shipment.waybill_no in body
     assert "请店主或店长发起售后退款" in body  # a shipper is told who can refund, not given the button
     assert wb("wb-parcel-drive", a.pk) in body
-    assert Notification.objects.filter(user=shipper, kind="shipping_exception").exists()
+    note = Notification.objects.get(user=shipper, kind="shipping_exception")
+    assert note.link == wb("wb-parcel", a.pk) and client.get(note.link).status_code == 200
 
     TrackingEvent.objects.filter(shipment__slot=a, status="exception").update(
         occurred_at=TrackingEvent.objects.get(shipment__slot=a, status="collected").occurred_at
