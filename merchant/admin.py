@@ -366,7 +366,10 @@ class MerchantOrderAdmin(ShopScopedAdmin):
     @admin.display(description=_("操作"))
     def row_actions(self, obj):
         name = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
-        links = [format_html('<a href="{}">{}</a>', reverse(f"{name}_waybill", args=[obj.pk]), _("打印"))]
+        links = [
+            format_html('<a href="{}">{}</a>', reverse(f"{self.admin_site.name}:wb-parcel", args=[obj.pk]), _("包裹")),
+            format_html('<a href="{}">{}</a>', reverse(f"{name}_waybill", args=[obj.pk]), _("打印")),
+        ]
         if obj.status == SlotStatus.TO_SHIP:
             links.append(format_html('<a href="{}">{}</a>', reverse(f"{name}_ship", args=[obj.pk]), _("发货")))
         return format_html_join(" | ", "{}", ((link,) for link in links))

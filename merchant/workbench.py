@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -43,6 +44,7 @@ from shops.permissions import Action, staff_may
 from shops.selectors import shops_for_staff
 
 PRINT_MAX = 200  # parcels on one printed page
+QUEUE_PAGE = 100  # parcels per page of a queue (a Spring Festival queue runs to thousands)
 
 
 # ----- the sections of the workbench: home tiles and navigation, built in one place -----
@@ -190,9 +192,13 @@ def home(request, site):
     return TemplateResponse(request, "merchant/workbench/home.html", context)
 
 
+def _page(request, queryset):
+    return Paginator(queryset, QUEUE_PAGE).get_page(request.GET.get("page"))
+
+
 def to_ship(request, site):
-    slots = list(to_ship_queue(user=request.user))
-    context = _context(request, site, active="to_ship", title=_("待发货"), rows=_rows(request, slots))
+    page = _page(request, to_ship_queue(user=request.user))
+    context = _context(request, site, active="to_ship", title=_("待发货"), rows=_rows(request, page), page=page)
     return TemplateResponse(request, "merchant/workbench/to_ship.html", context)
 
 
@@ -206,8 +212,8 @@ def orders_today(request, site):
 
 
 def exceptions(request, site):
-    slots = list(shipping_exceptions(user=request.user))
-    context = _context(request, site, active="exceptions", title=_("物流异常"), rows=_rows(request, slots))
+    page = _page(request, shipping_exceptions(user=request.user))
+    context = _context(request, site, active="exceptions", title=_("物流异常"), rows=_rows(request, page), page=page)
     return TemplateResponse(request, "merchant/workbench/exceptions.html", context)
 
 

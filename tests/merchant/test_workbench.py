@@ -133,6 +133,19 @@ def test_the_queue_page_costs_a_fixed_number_of_queries(
         assert client.get(wb("wb-to-ship")).status_code == 200
 
 
+def test_a_long_queue_is_paged_oldest_first(client, to_ship, shop_sku, shipper, monkeypatch):
+    from merchant import workbench
+
+    monkeypatch.setattr(workbench, "QUEUE_PAGE", 2)
+    a, b, c = to_ship(shop_sku, 3)
+    client.force_login(shipper)
+    first = client.get(wb("wb-to-ship"))
+    second = client.get(wb("wb-to-ship"), {"page": 2})
+    assert [r.slot.pk for r in first.context["rows"]] == [a.pk, b.pk]
+    assert [r.slot.pk for r in second.context["rows"]] == [c.pk]
+    assert "第 1 / 2 页，共 3 单" in first.content.decode()
+
+
 # ----- batch print -----
 
 
