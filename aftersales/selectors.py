@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 
 from giftshop.errors import NotFound
 from shops.selectors import shop_ids_for_staff
@@ -40,8 +40,10 @@ def after_sales_get_for_staff(*, user, request_id: int) -> AfterSalesRequest:
     return request
 
 
-def after_sales_waiting_count(*, user) -> int:
-    return after_sales_for_staff(user=user, status=R.Status.REQUESTED).count()
+def after_sales_waiting(*, user) -> dict:
+    """How many requests wait for the shop's answer, and the earliest deadline among them."""
+    waiting = after_sales_for_staff(user=user, status=R.Status.REQUESTED)
+    return {"count": waiting.count(), "next_due": waiting.aggregate(due=Min("answer_by"))["due"]}
 
 
 def after_sales_photo_get(*, photo_id: int, user):

@@ -38,7 +38,7 @@ from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
 from payments.models import Refund
 from shops.models import ShopStaff
-from shops.selectors import staff_may_manage_money
+from shops.permissions import Action, staff_require
 
 from . import error_codes as E
 from .models import AfterSalesPhoto, AfterSalesRequest
@@ -240,8 +240,8 @@ def _for_recipient(*, request_id: int, user) -> AfterSalesRequest:
 def _may_answer(request: AfterSalesRequest, actor) -> None:
     """Money goes out: owners and managers may, shippers may not; operators may. `actor` None is
     the rule itself (a deadline passed)."""
-    if actor is not None and not staff_may_manage_money(user=actor, shop_id=request.shop_id):
-        raise AppError(E.ROLE_NOT_ALLOWED, _("只有店主或店长可以处理售后"))
+    if actor is not None:
+        staff_require(user=actor, shop_id=request.shop_id, action=Action.AFTER_SALES)
 
 
 def after_sales_approve(*, request_id: int, actor=None) -> AfterSalesRequest:
@@ -388,5 +388,5 @@ def _notify_staff(request: AfterSalesRequest, *, key: str, title: str, body: str
             dedupe_key=f"after_sales:{request.pk}:{key}:{member.user_id}",
             title=title,
             body=body,
-            link=reverse("merchant-after-sales"),
+            link=reverse("merchant:wb-after-sales"),
         )

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from giftshop import inputs
+from giftshop.errors import NotFound
 from giftshop.registry import available_names, registered
 
 
@@ -56,6 +58,15 @@ class TrackingNotice:
         inputs.moment(self.occurred_at, name="occurred_at")
 
 
+# Our tracking statuses (what every carrier's scans are mapped to), named for people.
+SCAN_LABELS = {
+    "collected": _("揽收"),
+    "in_transit": _("运输中"),
+    "delivered": _("签收"),
+    "exception": _("异常"),
+}
+
+
 class Carrier(Protocol):
     name: str
 
@@ -75,7 +86,15 @@ class Carrier(Protocol):
 # A carrier may also offer `subscribe_tracking(*, waybill_no, company, phone)` (push tracking,
 # subscribed by an outbox task after the waybill) and `notification_answer(*, ok, detail)` (its
 # webhook answers in its own format).
+#
+# A courier a person may move by hand (the sandbox courier, only while the sandbox is enabled) also
+# offers `drive_statuses` (the scans it can make, in order) and `drive(*, waybill_no, status)`: it
+# scans the parcel and sends us the same signed notification as its own scans. The workbench and
+# the operator admin show their buttons only for such a courier (`carrier_drivable`), so nothing
+# here knows the sandbox, and a site without it has no buttons at all.
 CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilment.kuaidi100.Kuaidi100Carrier"}
+# How people see each registered carrier (a waybill typed by hand keeps the courier name typed).
+CARRIER_NAMES = {"sandbox": _("沙箱快递"), "kuaidi100": _("快递100")}
 
 
 def carriers_enabled() -> list[str]:
@@ -87,3 +106,14 @@ def carrier(name: str = "") -> Carrier:
     """The carrier called `name` (by default `CARRIER_PROVIDER`, the one that issues new waybills).
     One that is unknown or not configured on this site is not found, like a missing page."""
     return registered(CARRIERS, name or settings.CARRIER_PROVIDER, what="carrier")()
+
+
+def carrier_drivable(name: str):
+    """The carrier called `name` if a person may move its parcels by hand on this site, else None."""
+    if not name:
+        return None
+    try:
+        courier = carrier(name)
+    except NotFound:  # unknown (a courier typed by hand) or not enabled here
+        return None
+    return courier if callable(getattr(courier, "drive", None)) else None

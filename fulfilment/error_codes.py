@@ -6,6 +6,10 @@ REFUND_PENDING = "refund_pending"
 ROLE_NOT_ALLOWED = "role_not_allowed"
 UNKNOWN_ORDER = "unknown_order"
 DUPLICATE_TRACKING = "duplicate_tracking"
+# 交给快递 needs an e-waybill issued by the courier's API (not one typed by hand, none still pending).
+NO_WAYBILL = "no_waybill"
+# The parcel's courier cannot be moved by hand here (only the sandbox courier, while enabled).
+NOT_DRIVABLE = "not_drivable"
 # A courier's webhook: the signature does not verify, or the body is not what the courier sends.
 BAD_SIGNATURE = "bad_signature"
 BAD_NOTIFICATION = "bad_notification"

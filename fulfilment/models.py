@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from fulfilment.carriers import CARRIER_NAMES
+from shops.models import CourierCompany
 
 
 class Shipment(models.Model):
@@ -12,11 +16,14 @@ class Shipment(models.Model):
         REQUESTED = "requested", _("面单申请中")
         ISSUED = "issued", _("已出面单")
         FAILED = "failed", _("面单失败")
+        # The parcel left the shop with its e-waybill: the merchant tapped 交给快递, or the courier's
+        # first scan (collected, in transit, delivered) said it has it.
+        HANDED_OVER = "handed_over", _("已交快递")
 
     slot = models.OneToOneField("gifts.Slot", on_delete=models.PROTECT, related_name="shipment")
     carrier = models.CharField(max_length=40)
     waybill_no = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -27,6 +34,11 @@ class Shipment(models.Model):
     company = models.CharField(max_length=20, blank=True)
     label_url = models.CharField(max_length=500, blank=True)
     tracking_subscribed_at = models.DateTimeField(null=True, blank=True)
+    # When the parcel was handed to the courier, and by which staff member (empty: the courier's scan).
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "gifts_shipment"  # kept from before the app split
@@ -38,6 +50,13 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.waybill_no or '(pending)'}"
+
+    @property
+    def courier_label(self) -> str:
+        """The courier as people name it: the e-waybill's company (顺丰速运, 中通快递 …), else the carrier."""
+        if self.company in CourierCompany.values:
+            return str(CourierCompany(self.company).label)
+        return str(CARRIER_NAMES.get(self.carrier, self.company or self.carrier))
 
 
 class TrackingEvent(models.Model):

@@ -1,5 +1,6 @@
-"""The one place where a shipment's status changes: requested → issued, or failed for good (and
-issued after all when a replayed dispatch succeeds). Callers hold the row lock."""
+"""The one place where a shipment's status changes: requested → issued → handed over (to the
+courier), or failed for good (and issued after all when a replayed dispatch succeeds). Callers hold
+the row lock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from giftshop.errors import AppError
 from .models import Shipment
 
 S = Shipment.Status
-SHIPMENT_TRANSITIONS = {S.REQUESTED: {S.ISSUED, S.FAILED}, S.FAILED: {S.ISSUED}, S.ISSUED: set()}
+SHIPMENT_TRANSITIONS = {
+    S.REQUESTED: {S.ISSUED, S.FAILED},
+    S.FAILED: {S.ISSUED},
+    S.ISSUED: {S.HANDED_OVER},
+    S.HANDED_OVER: set(),
+}
 ILLEGAL = "illegal_transition"
 
 
@@ -63,3 +69,13 @@ def shipment_fail(shipment: Shipment, *, error: str, final: bool) -> None:
         shipment.status = S.FAILED
         fields.append("status")
     shipment.save(update_fields=fields)
+
+
+def shipment_hand_over(shipment: Shipment, *, by=None, at=None) -> bool:
+    """The parcel is with the courier now; False when it already was (idempotent). `by`: the staff
+    member who tapped 交给快递 (None: the courier's own scan said so, at `at`)."""
+    if not _check(shipment, S.HANDED_OVER):
+        return False
+    shipment.status, shipment.handed_over_at, shipment.handed_over_by = S.HANDED_OVER, at or timezone.now(), by
+    shipment.save(update_fields=["status", "handed_over_at", "handed_over_by"])
+    return True

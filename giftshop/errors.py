@@ -17,6 +17,7 @@ HTTP_STATUS: dict[str, int] = {
     "not_found": 404,
     "unknown_order": 404,
     "unknown_waybill": 404,
+    "not_drivable": 404,
     # a webhook whose signature does not verify
     "bad_signature": 401,
     # someone else's gift, or not allowed to this person or role
@@ -44,6 +45,7 @@ HTTP_STATUS: dict[str, int] = {
     "not_refundable": 409,
     "refund_pending": 409,
     "duplicate_tracking": 409,
+    "no_waybill": 409,
     "username_taken": 409,
     "order_closed": 409,
     "refund_refused": 409,

@@ -15,6 +15,22 @@ from privacy.models import PiiAccessLog
 from privacy.services import pii_access_record
 from shops.admin import SkuInline
 from shops.models import Product, Shop, Sku
+from shops.permissions import Action, staff_may, staff_may_in_all, staff_require
+
+PRICE_FIELDS = ("price_fen", "original_price_fen")
+
+
+def _may_price(request, shop_id: int | None) -> bool:
+    """Only an owner or a manager edits prices (shops.permissions); a new SKU has a price too."""
+    if shop_id is None:
+        return staff_may_in_all(user=request.user, action=Action.EDIT_PRICES)
+    return staff_may(user=request.user, shop_id=shop_id, action=Action.EDIT_PRICES)
+
+
+def _require_price_right(request, form, shop_id: int) -> None:
+    """Backstop behind the read-only fields: a changed price by someone who may not is refused."""
+    if set(PRICE_FIELDS) & set(form.changed_data):
+        staff_require(user=request.user, shop_id=shop_id, action=Action.EDIT_PRICES)
 
 
 class MerchantShopAdmin(ShopScopedAdmin):
@@ -38,13 +54,19 @@ class MerchantShopAdmin(ShopScopedAdmin):
 
 
 class MerchantSkuInline(SkuInline):
-    """Inline permissions follow the scoped parent, not Django's per-model permission rows."""
+    """Inline permissions follow the scoped parent, not Django's per-model permission rows; prices
+    (and so new SKUs) only for owners and managers."""
 
     def has_view_permission(self, request, obj=None):
         return True
 
     def has_add_permission(self, request, obj=None):
-        return True
+        return _may_price(request, obj.shop_id if obj else None)
+
+    def get_readonly_fields(self, request, obj=None):
+        if _may_price(request, obj.shop_id if obj else None):
+            return super().get_readonly_fields(request, obj)
+        return PRICE_FIELDS
 
     def has_change_permission(self, request, obj=None):
         return True
@@ -76,6 +98,12 @@ class MerchantProductAdmin(ShopScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("category__parent").prefetch_related("skus")
 
+    def save_formset(self, request, form, formset, change):
+        for sku_form in formset.forms:
+            if sku_form.has_changed() and hasattr(sku_form, "cleaned_data"):
+                _require_price_right(request, sku_form, form.instance.shop_id)
+        super().save_formset(request, form, formset, change)
+
 
 class MerchantSkuAdmin(ShopScopedAdmin):
     shop_path = "product__shop"
@@ -86,6 +114,18 @@ class MerchantSkuAdmin(ShopScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and _may_price(request, None)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or _may_price(request, obj.product.shop_id):
+            return super().get_readonly_fields(request, obj)
+        return PRICE_FIELDS
+
+    def save_model(self, request, obj, form, change):
+        _require_price_right(request, form, obj.product.shop_id)
+        super().save_model(request, obj, form, change)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "product":
@@ -162,6 +202,14 @@ class WaybillFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AcceptedAtFilter(admin.DateFieldListFilter):
+    """When the recipient accepted (the workbench's 今日收下 links to its "today")."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = _("收下时间")
+
+
 class MerchantOrderAdmin(ShopScopedAdmin):
     """The shop's recipient orders. The full address appears on the order and the packing slip,
     for shipping only; lists show the region and a masked phone."""
@@ -179,7 +227,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
         "accepted",
         "waybill",
     ]
-    list_filter = [OrderStatusFilter, WaybillFilter]
+    list_filter = [OrderStatusFilter, WaybillFilter, ("accepted_at", AcceptedAtFilter)]
     search_fields = ["=id", "=shipment__waybill_no"]
     list_select_related = ["gift__shop", "sku__product", "address", "shipment"]
     ordering = ["accepted_at", "id"]
@@ -327,7 +375,10 @@ class MerchantOrderAdmin(ShopScopedAdmin):
     @admin.display(description=_("操作"))
     def row_actions(self, obj):
         name = f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}"
-        links = [format_html('<a href="{}">{}</a>', reverse(f"{name}_waybill", args=[obj.pk]), _("打印"))]
+        links = [
+            format_html('<a href="{}">{}</a>', reverse(f"{self.admin_site.name}:wb-parcel", args=[obj.pk]), _("包裹")),
+            format_html('<a href="{}">{}</a>', reverse(f"{name}_waybill", args=[obj.pk]), _("打印")),
+        ]
         if obj.status == SlotStatus.TO_SHIP:
             links.append(format_html('<a href="{}">{}</a>', reverse(f"{name}_ship", args=[obj.pk]), _("发货")))
         return format_html_join(" | ", "{}", ((link,) for link in links))

@@ -1,6 +1,6 @@
-"""The shop's after-sales queue (售后): what waits for an answer, with its deadline, and the
-approve / refuse / receive buttons. Behind the merchant site's login; every request is fetched
-through the staff-scoped selector, so another shop's request is a 404."""
+"""The workbench's after-sales queue (售后): what waits for an answer, with its deadline, and the
+approve / refuse / receive buttons. Mounted by `MerchantSite.get_urls`, behind its login; every
+request is fetched through the staff-scoped selector, so another shop's request is a 404."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from aftersales import services
 from aftersales.models import AfterSalesRequest
 from aftersales.selectors import after_sales_for_staff, after_sales_get_for_staff
 from giftshop.errors import AppError
-from shops.selectors import staff_may_manage_money
+from merchant.workbench import page_context
+from shops.permissions import Action, staff_may
 
 R = AfterSalesRequest
 TABS = [
@@ -36,20 +37,21 @@ def after_sales_queue(request, site):
     )
     now = timezone.now()
     for row in rows:
-        row.may_answer = staff_may_manage_money(user=request.user, shop_id=row.shop_id)
+        row.may_answer = staff_may(user=request.user, shop_id=row.shop_id, action=Action.AFTER_SALES)
         row.hours_left = max(0, int((row.answer_by - now).total_seconds() // 3600))
-    counts = {key: after_sales_for_staff(user=request.user).filter(status__in=s).count() for key, _label, s in TABS[:2]}
-    return TemplateResponse(
+    tab_counts = {
+        key: after_sales_for_staff(user=request.user).filter(status__in=s).count() for key, _label, s in TABS[:2]
+    }
+    context = page_context(
         request,
-        "merchant/after_sales.html",
-        {
-            **site.each_context(request),
-            "title": _("售后"),
-            "rows": rows,
-            "tab": tab,
-            "tabs": [(key, label, counts.get(key)) for key, label, _s in TABS],
-        },
+        site,
+        active="after_sales",
+        title=_("售后"),
+        rows=rows,
+        tab=tab,
+        tabs=[(key, label, tab_counts.get(key)) for key, label, _s in TABS],
     )
+    return TemplateResponse(request, "merchant/workbench/after_sales.html", context)
 
 
 def _answer(request):

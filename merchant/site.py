@@ -8,6 +8,8 @@ from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from merchant import workbench
+from merchant.after_sales import after_sales_queue
 from merchant.dashboard import dashboard_view
 from shops.models import Shop
 from shops.selectors import shop_ids_for_staff
@@ -25,7 +27,7 @@ class MerchantAuthenticationForm(AuthenticationForm):
 class MerchantSite(admin.AdminSite):
     site_header = _("Giftshop 商家后台")
     site_title = _("商家后台")
-    index_title = _("我的店铺")
+    index_title = _("商品与设置")
     index_template = "merchant/index.html"
     login_form = MerchantAuthenticationForm
 
@@ -33,9 +35,29 @@ class MerchantSite(admin.AdminSite):
         user = request.user
         return user.is_active and user.is_authenticated and bool(shop_ids_for_staff(user=user))
 
+    def index(self, request, extra_context=None):
+        """The merchant site opens on the workbench; the admin's own index is 商品与设置 (catalogue)."""
+        return workbench.home(request, self)
+
     def get_urls(self):
+        def page(view, **kwargs):
+            return self.admin_view(lambda request, **kw: view(request, self, **kwargs, **kw))
+
         return [
             path("dashboard/", self.admin_view(lambda r: dashboard_view(r, self)), name="dashboard"),
+            path("to-ship/", page(workbench.to_ship), name="wb-to-ship"),
+            path("to-ship/print/", page(workbench.print_sheet), name="wb-print"),
+            path("to-ship/hand-over/", page(workbench.hand_over), name="wb-hand-over"),
+            path("exceptions/", page(workbench.exceptions), name="wb-exceptions"),
+            path("after-sales/", page(after_sales_queue), name="wb-after-sales"),
+            path("accepted-today/", page(workbench.orders_today), name="wb-orders-today"),
+            path("parcels/<int:slot_id>/", page(workbench.parcel), name="wb-parcel"),
+            path("parcels/<int:slot_id>/drive/", page(workbench.drive), name="wb-parcel-drive"),
+            path(
+                "catalogue/",
+                page(workbench.catalogue, admin_index=lambda r, ctx: admin.AdminSite.index(self, r, ctx)),
+                name="wb-catalogue",
+            ),
             *super().get_urls(),
         ]
 

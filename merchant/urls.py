@@ -1,15 +1,7 @@
-"""The merchant site at /merchant/."""
+"""The merchant site at /merchant/ (its workbench pages are mounted by `MerchantSite.get_urls`)."""
 
 from django.urls import path
 
-from .after_sales import after_sales_queue
 from .site import merchant_site
 
-urlpatterns = [
-    path(
-        "merchant/after-sales/",
-        merchant_site.admin_view(lambda request: after_sales_queue(request, merchant_site)),
-        name="merchant-after-sales",
-    ),
-    path("merchant/", merchant_site.urls),
-]
+urlpatterns = [path("merchant/", merchant_site.urls)]

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from giftshop.errors import AppError, ProviderUnavailable
 from payments.models import Payment
-from sandbox.carrier import gateway_scan
+from sandbox.carrier import SandboxCarrier, gateway_scan
 from sandbox.payment import gateway_pay
 
 
@@ -47,7 +47,7 @@ def sandbox_pay(request, out_trade_no: str):
     return redirect("gift-card", payment.gift_id)
 
 
-SCAN_STATUSES = ("collected", "in_transit", "delivered", "exception")
+SCAN_STATUSES = SandboxCarrier.drive_statuses
 
 
 @csrf_exempt  # for scripts: it stands in for the courier, another system, not for our pages

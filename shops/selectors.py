@@ -54,17 +54,6 @@ def shop_ids_for_staff(*, user) -> list[int]:
     return list(ShopStaff.objects.filter(user=user).values_list("shop_id", flat=True))
 
 
-def staff_may_manage_money(*, user, shop_id: int) -> bool:
-    """Money goes out or prices change: owners and managers may, shippers may not; operators may."""
-    if user is None or not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    return ShopStaff.objects.filter(
-        shop_id=shop_id, user=user, role__in=[ShopStaff.Role.OWNER, ShopStaff.Role.MANAGER]
-    ).exists()
-
-
 def products_for_staff(*, user, shop_id: int | None = None) -> QuerySet[Product]:
     """Every product (on sale or not) of the shops this user works for, with its SKUs."""
     qs = Product.objects.filter(shop_id__in=shop_ids_for_staff(user=user)).select_related(*_PRODUCT_RELATED)

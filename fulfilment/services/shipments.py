@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,9 +13,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from fulfilment import error_codes as E
-from fulfilment.carriers import Parcel, Waybill, carrier
+from fulfilment.carriers import Parcel, Waybill, carrier, carrier_drivable
 from fulfilment.models import Shipment, TrackingEvent
-from fulfilment.states import shipment_fail, shipment_issue
+from fulfilment.selectors import merchant_slot_get, merchant_slots
+from fulfilment.states import shipment_fail, shipment_hand_over, shipment_issue
 from gifts.events import after_sales_event, waybill_issued_event
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.notifications import notify
@@ -26,7 +29,7 @@ from payments.services import refund_request
 from privacy.models import PiiAccessLog
 from privacy.services import pii_access_record
 from shops.models import ShopStaff
-from shops.selectors import staff_may_manage_money
+from shops.permissions import Action, staff_require
 from shops.services import stock_release
 
 log = logging.getLogger(__name__)
@@ -207,6 +210,8 @@ def tracking_apply(
         except IntegrityError:
             return "duplicate"
         target = _TRACKING_TARGET.get(status)
+        if target is not None and shipment.status == Shipment.Status.ISSUED:
+            shipment_hand_over(shipment, at=occurred)  # the courier has it, whether or not anyone tapped
         slot = Slot.objects.select_related("gift").get(pk=shipment.slot_id)
         if status == "exception":
             _notify_tracking_exception(slot, shipment=shipment, description=description, event_id=event_id)
@@ -236,7 +241,7 @@ def _notify_tracking_exception(slot: Slot, *, shipment: Shipment, description: s
             dedupe_key=f"tracking_exception:{event_id}:{member.user_id}"[:120],
             title=_("物流异常 #%(no)s：%(waybill)s") % {"no": slot.pk, "waybill": shipment.waybill_no},
             body=description,
-            link=f"/merchant/gifts/slot/{slot.pk}/change/",
+            link=f"/merchant/parcels/{slot.pk}/",
         )
 
 
@@ -248,8 +253,8 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise AppError(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
         gift = locked.gift
-        if not authorised and not staff_may_manage_money(user=actor, shop_id=gift.shop_id):
-            raise AppError(E.ROLE_NOT_ALLOWED, "只有店主或店长可以发起售后退款")
+        if not authorised:
+            staff_require(user=actor, shop_id=gift.shop_id, action=Action.REFUND)
         already = sum(r.amount_fen for r in locked.refunds.all())
         amount = gift.slot_amount_fen - already
         after_sales_event(slot=locked, actor=actor, reason=reason)
@@ -263,3 +268,93 @@ def _stock_release_unshipped(slot: Slot) -> None:
     """Refunded before it left the warehouse: the units go back on sale (once: one after-sales
     refund per slot)."""
     stock_release(sku_id=slot.sku_id, quantity=slot.gift.quantity)
+
+
+# ----- handing parcels to the courier, and driving the sandbox courier -----
+
+HANDED_OVER, ALREADY = "handed_over", "already"
+
+
+@dataclass
+class HandOverReport:
+    """What a batch 交给快递 did, parcel by parcel (a refusal never undoes the others)."""
+
+    handed_over: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (slot id, reason)
+
+
+def parcels_hand_over(*, user, slot_ids: Iterable[int]) -> HandOverReport:
+    """Staff hand parcels whose e-waybill the courier's API issued to the courier: each moves to
+    shipped (the recipient and sender are told) in its own transaction; tapping twice changes
+    nothing. Any parcel that is not of the user's shops fails the whole request like a missing one."""
+    ids = list(dict.fromkeys(int(i) for i in slot_ids))
+    shops = dict(merchant_slots(user=user).filter(pk__in=ids).values_list("pk", "gift__shop_id"))
+    if not ids or len(shops) != len(ids):
+        raise NotFound("订单不存在")
+    for shop_id in set(shops.values()):
+        staff_require(user=user, shop_id=shop_id, action=Action.SHIP)
+    report = HandOverReport()
+    for slot_id in ids:
+        try:
+            outcome = _hand_over_one(slot_id=slot_id, actor=user)
+        except AppError as exc:
+            report.refused.append((slot_id, str(exc.detail)))
+        else:
+            (report.handed_over if outcome == HANDED_OVER else report.already).append(slot_id)
+    return report
+
+
+def _hand_over_one(*, slot_id: int, actor) -> str:
+    with transaction.atomic():
+        # Shipment first, then slot: the same lock order as a courier's tracking push.
+        shipment = Shipment.objects.select_for_update().filter(slot_id=slot_id).first()
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("gift").get(pk=slot_id)
+        if shipment is not None and shipment.status == Shipment.Status.HANDED_OVER:
+            return ALREADY
+        if shipment is None or shipment.status != Shipment.Status.ISSUED or not shipment.waybill_no:
+            raise AppError(E.NO_WAYBILL, "还没有电子面单，不能交给快递")
+        if slot.status in (SlotStatus.SHIPPED, SlotStatus.DELIVERED):
+            shipment_hand_over(shipment, by=actor)  # the courier's scan came first
+            return ALREADY
+        if slot.status != SlotStatus.TO_SHIP:
+            raise AppError(E.NOT_SHIPPABLE, f"订单当前状态为 {slot.get_status_display()}，不能交给快递")
+        if slot.refunds.filter(reason=Refund.Reason.AFTER_SALES).exists():
+            raise AppError(E.REFUND_PENDING, "该订单已发起售后退款，不能发货")
+        shipment_hand_over(shipment, by=actor)
+        slot_transition(
+            slot,
+            SlotStatus.SHIPPED,
+            actor=actor,
+            data={"handed_over": True, "carrier": shipment.carrier, "waybill_no": shipment.waybill_no},
+            expect=[SlotStatus.TO_SHIP],
+        )
+        _notify_shipped(slot)
+    log.info("parcel handed over slot=%s", slot_id)
+    return HANDED_OVER
+
+
+def shipment_drive(*, shipment: Shipment, status: str) -> str:
+    """Move a parcel of a courier that may be driven by hand (the sandbox's): the courier scans it
+    and notifies us, signed, through the same webhook as its own scans. Not found when the courier
+    cannot be driven on this site."""
+    courier = carrier_drivable(shipment.carrier)
+    if courier is None or not shipment.waybill_no:
+        raise AppError(E.NOT_DRIVABLE, "这个快递不能手动推进")
+    if status not in courier.drive_statuses:
+        raise AppError(
+            "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(courier.drive_statuses)}"]}
+        )
+    outcome = courier.drive(waybill_no=shipment.waybill_no, status=status)
+    log.info("parcel driven by hand slot=%s status=%s outcome=%s", shipment.slot_id, status, outcome)
+    return outcome
+
+
+def parcel_drive(*, user, slot_id: int, status: str) -> str:
+    """A shop's staff move their own sandbox parcel (another shop's is not found)."""
+    slot = merchant_slot_get(user=user, slot_id=slot_id)
+    staff_require(user=user, shop_id=slot.gift.shop_id, action=Action.SHIP)
+    shipment = getattr(slot, "shipment", None)
+    if shipment is None:
+        raise AppError(E.NOT_DRIVABLE, "这个订单还没有运单")
+    return shipment_drive(shipment=shipment, status=status)

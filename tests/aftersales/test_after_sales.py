@@ -386,13 +386,18 @@ def test_recipient_page_opens_a_request_with_a_photo_and_the_sender_sees_only_th
 
 def test_merchant_queue_page_approves_and_a_shipper_sees_no_buttons(client, parcel, recipient, owner, shipper):
     request = open_request(parcel(), recipient)
+    R.objects.filter(pk=request.pk).update(answer_by=timezone.now() + timedelta(hours=5, minutes=30))
+    client.force_login(owner)
+    home = client.get(reverse("merchant:index"))
+    tile = next(t for t in home.context["tiles"] if t.key == "after_sales")
+    assert (tile.count, tile.hint, tile.tone) == (1, "最早一单还剩 5 小时", "alert")
     client.force_login(shipper)
-    page = client.get(reverse("merchant-after-sales")).content.decode()
+    page = client.get(reverse("merchant:wb-after-sales")).content.decode()
     assert f'data-id="{request.pk}"' in page and 'value="approve"' not in page
     client.force_login(owner)
-    page = client.get(reverse("merchant-after-sales")).content.decode()
+    page = client.get(reverse("merchant:wb-after-sales")).content.decode()
     assert 'value="approve"' in page
-    client.post(reverse("merchant-after-sales"), {"id": request.pk, "action": "approve"})
+    client.post(reverse("merchant:wb-after-sales"), {"id": request.pk, "action": "approve"})
     request.refresh_from_db()
     assert request.status in ("approved", "refunded")
     assert ShopStaff.objects.filter(user=shipper, role="shipper").exists()

@@ -204,10 +204,11 @@ def test_export_quotes_text_that_a_spreadsheet_would_run_as_a_formula(to_ship, s
 # ----- admin pages -----
 
 
-def test_dashboard_links_to_the_to_ship_queue(client, staff):
+def test_the_merchant_home_leads_to_the_to_ship_queue_and_the_tools(client, staff):
     r = logged_in(client, staff).get(reverse("merchant:index"))
     assert r.status_code == 200
-    assert f"{url('changelist')}?status=to_ship" in r.content.decode()
+    body = r.content.decode()
+    assert reverse("merchant:wb-to-ship") in body and url("import") in body and url("export") in body
 
 
 def test_orders_list_opens_on_to_ship_queue_with_masked_phone_and_failed_dispatch(client, to_ship, shop_sku, staff):
