@@ -17,7 +17,7 @@ SMS_PROVIDERS = {"log": "giftshop.sms.LogSms"}
 class SmsSender(Protocol):
     name: str
 
-    def send(self, *, phone: str, text: str) -> None: ...
+    def send(self, *, phone: str, template: str, params: dict[str, str]) -> None: ...
 
 
 class LogSms:
@@ -26,9 +26,12 @@ class LogSms:
     name = "log"
     outbox: list[dict] = []
 
-    def send(self, *, phone: str, text: str) -> None:
-        LogSms.outbox.append({"phone": phone, "text": text})
-        log.info("sms to %s: %s", phone, text)
+    def send(self, *, phone: str, template: str = "", params: dict[str, str] | None = None, text: str = "") -> None:
+        LogSms.outbox.append({"phone": phone, "template": template, "params": dict(params or {}), "text": text})
+        if template:  # a template's parameters may hold a one-time code: never logged
+            log.info("sms to %s: template %s", phone[:3] + "****" + phone[-4:], template)
+        else:
+            log.info("sms to %s: %s", phone, text)
 
 
 def sms_sender() -> SmsSender:

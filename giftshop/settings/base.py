@@ -32,9 +32,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: the docs work offline
     "django_prometheus",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.weixin",
     "outbox",
     "shops",
     "payments",
+    "accounts",
     "gifts",
     "privacy",
     "fulfilment",
@@ -54,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "giftshop.middleware.AppErrorPageMiddleware",
@@ -91,6 +97,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the merchant and operator sites
+    "allauth.account.auth_backends.AuthenticationBackend",  # the shop: username or phone + password
+]
+
+# Accounts (django-allauth; accounts/). The shop's default way in is a phone number and a one-time
+# SMS code (accounts/services/codes.py): the first code creates the account, a password is optional.
+# Username (or phone) + password stays for existing accounts; /merchant/ and /admin/ keep their own.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "phone"}
+ACCOUNT_SIGNUP_FIELDS = ["phone", "username*", "password1*"]  # the phone is optional for accounts made before phones
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# One-time sign-in codes: 6 digits, hashed at rest, sent through the outbox by a worker.
+PHONE_CODE_TTL = timedelta(minutes=env.int("PHONE_CODE_TTL_MINUTES", default=5))
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
+PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=60)
+PHONE_CODE_PER_PHONE_PER_DAY = env.int("PHONE_CODE_PER_PHONE_PER_DAY", default=10)
+PHONE_CODE_PER_IP_PER_HOUR = env.int("PHONE_CODE_PER_IP_PER_HOUR", default=30)
+PHONE_CODE_FAILS_PER_PHONE_PER_HOUR = env.int("PHONE_CODE_FAILS_PER_PHONE_PER_HOUR", default=10)
+PHONE_CODE_FAILS_PER_IP_PER_HOUR = env.int("PHONE_CODE_FAILS_PER_IP_PER_HOUR", default=50)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
