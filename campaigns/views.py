@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.web import phone_step
 from campaigns.services import bulk, lottery, tracker
 from gifts.forms import AddressForm
 from gifts.models import Gift
@@ -99,6 +100,12 @@ def lottery_page(request, token: str):
         return redirect("claim", token)
     user = request.user
     form = AddressForm(request.POST or None)
+    step = None
+    if not user.is_authenticated:
+        step = phone_step(request, next_url=request.path)
+        if step.response is not None:
+            return step.response
+        form.is_bound = False
     if user.is_authenticated:
         lottery.lottery_open(gift=gift, user=user)
         if request.method == "POST":
@@ -139,6 +146,8 @@ def lottery_page(request, token: str):
             "form": form,
             "state": _lottery_state(gift, card, user),
             "saved_addresses": saved_addresses(user),
+            "step": step,
+            "next": request.path,
         },
     )
 
@@ -239,6 +248,14 @@ def bulk_claim(request, token: str):
     user = request.user
     form = AddressForm(request.POST or None)
     code_form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
+    step = None
+    if not user.is_authenticated:
+        # Signing in with the listed number's SMS code is the proof: no account to register first.
+        step = phone_step(request, next_url=request.path)
+        if step.response is not None:
+            return step.response
+    elif request.method == "GET" and bulk.bulk_verify_by_phone(row=row, user=user):
+        row = bulk.bulk_row_get(token=token)
     if user.is_authenticated and request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -284,6 +301,8 @@ def bulk_claim(request, token: str):
             "form": form,
             "code_form": code_form,
             "state": _bulk_state(card, user, gift),
+            "step": step,
+            "next": request.path,
             "saved_addresses": saved_addresses(user),
         },
     )

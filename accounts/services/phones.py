@@ -30,6 +30,14 @@ def phone_normalize(raw: str) -> str:
     return phone
 
 
+def looks_like_phone(raw: str) -> bool:
+    try:
+        phone_normalize(raw)
+    except AppError:
+        return False
+    return True
+
+
 def phone_mask(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
 
