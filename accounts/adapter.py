@@ -64,3 +64,23 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def is_auto_signup_allowed(self, request, sociallogin) -> bool:
         return True
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        user.username = ""  # made unique by allauth; the nickname is the display name
+        user.first_name = (data.get("name") or _("微信用户"))[:150]
+        return user
+
+    def get_app(self, request, provider, client_id=None):
+        """WeChat has two apps: the official account inside WeChat's browser, the open platform's
+        QR login elsewhere (settings "context" mp / web); pick the one for this browser."""
+        provider_id = getattr(provider, "id", provider)
+        if provider_id == "weixin" and client_id is None:
+            from accounts.wechat.views import MP, WEB, app_context, in_wechat
+
+            want = MP if in_wechat(request) else WEB
+            apps = self.list_apps(request, provider=provider_id)
+            for app in apps:
+                if app_context(app) == want:
+                    return app
+        return super().get_app(request, provider, client_id=client_id)

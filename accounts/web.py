@@ -36,6 +36,7 @@ class PhoneStep:
     status_url: str = ""
     errors: list[str] = field(default_factory=list)
     response: object = None  # set once signed in: where allauth sends the person
+    wechat: bool = False  # WeChat sign-in is set up for this browser (official account / QR login)
 
     @property
     def pending(self) -> bool:
@@ -52,13 +53,23 @@ def _apply(form, exc: AppError, step: PhoneStep) -> None:
         step.retry_after = exc.retry_after
 
 
+def wechat_available(request) -> bool:
+    from allauth.socialaccount.adapter import get_adapter
+
+    try:
+        get_adapter(request).get_app(request, "weixin")
+    except Exception:  # noqa: BLE001 (none set up, or none for this browser)
+        return False
+    return True
+
+
 def phone_step(request, *, next_url: str) -> PhoneStep:
     """Handle this request's phone step (if it is one) and describe what to show next."""
     action = request.POST.get("action") if request.method == "POST" else None
     pending = request.session.get(SESSION_KEY) or {}
     phone_form = PhoneForm(request.POST if action == "phone_code" else None, initial={"phone": pending.get("phone")})
     code_form = CodeForm(request.POST if action == "phone_login" else None)
-    step = PhoneStep(phone_form=phone_form, code_form=code_form)
+    step = PhoneStep(phone_form=phone_form, code_form=code_form, wechat=wechat_available(request))
     if action == "phone_reset":
         request.session.pop(SESSION_KEY, None)
         pending = {}

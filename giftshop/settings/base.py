@@ -35,7 +35,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    "allauth.socialaccount.providers.weixin",
+    "allauth.socialaccount.providers.weixin",  # replaced by accounts.wechat.provider (our endpoints)
     "outbox",
     "shops",
     "payments",
@@ -269,6 +269,38 @@ WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=10.0)
 WECHAT_APP_SECRET = env("WECHAT_APP_SECRET", default="")
 WECHAT_OAUTH_BASE = env("WECHAT_OAUTH_BASE", default="https://open.weixin.qq.com")
 WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
+# WeChat sign-in (accounts/wechat/, django-allauth's weixin provider). Inside WeChat's browser: the
+# official account above (WECHATPAY_APPID + WECHAT_APP_SECRET), scope snsapi_base (silent) or
+# snsapi_userinfo; its openid also serves WeChat Pay JSAPI. On a desktop: the open platform's website
+# app (QR login, snsapi_login). Each is enabled when its appid and secret are set.
+WECHAT_OPEN_APPID = env("WECHAT_OPEN_APPID", default="")
+WECHAT_OPEN_SECRET = env("WECHAT_OPEN_SECRET", default="")
+WECHAT_MP_LOGIN_SCOPE = env("WECHAT_MP_LOGIN_SCOPE", default="snsapi_base")
+
+
+def wechat_login_apps(*, mp_appid, mp_secret, open_appid, open_secret, mp_scope) -> list[dict]:
+    apps = []
+    if mp_appid and mp_secret:
+        apps.append({"client_id": mp_appid, "secret": mp_secret, "settings": {"context": "mp", "scope": [mp_scope]}})
+    if open_appid and open_secret:
+        apps.append(
+            {"client_id": open_appid, "secret": open_secret, "settings": {"context": "web", "scope": ["snsapi_login"]}}
+        )
+    return apps
+
+
+SOCIALACCOUNT_PROVIDERS = {
+    "weixin": {
+        "provider_class": "accounts.wechat.provider.WechatProvider",
+        "APPS": wechat_login_apps(
+            mp_appid=WECHATPAY_APPID,
+            mp_secret=WECHAT_APP_SECRET,
+            open_appid=WECHAT_OPEN_APPID,
+            open_secret=WECHAT_OPEN_SECRET,
+            mp_scope=WECHAT_MP_LOGIN_SCOPE,
+        ),
+    }
+}
 # Alipay (payments/alipay.py): enabled when ALIPAY_APP_ID is set; keys are PEM text or a path.
 ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
 ALIPAY_PRIVATE_KEY = env("ALIPAY_PRIVATE_KEY", default="")
