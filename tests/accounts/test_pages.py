@@ -85,8 +85,13 @@ def test_a_phone_account_with_a_password_can_use_either(browser, sms):
     browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
     browser.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE)})
     user = Phone.objects.get(number=PHONE).user
-    user.set_password("ribbon-lantern-42")
-    user.save()
+    assert "尾号5678" in browser.get("/").content.decode()  # the top bar's name for a phone account
+    # A password stays optional: allauth's page sets one for an account that has none.
+    assert browser.get("/accounts/password/set/").status_code == 200
+    r = browser.post("/accounts/password/set/", {"password1": "ribbon-lantern-42", "password2": "ribbon-lantern-42"})
+    assert r.status_code == 302, r.content.decode()[:1500]
+    user.refresh_from_db()
+    assert user.has_usable_password()
     browser.post("/accounts/logout/")
     r = browser.post("/accounts/password/login/", {"login": PHONE, "password": "ribbon-lantern-42", "next": "/gifts/"})
     assert r.status_code == 302, r.content.decode()[:2000]
@@ -95,3 +100,22 @@ def test_a_phone_account_with_a_password_can_use_either(browser, sms):
 def test_merchant_site_keeps_username_and_password(browser):
     page = browser.get("/merchant/login/")
     assert page.status_code == 200 and 'name="username"' in page.content.decode()
+
+
+def test_deleting_the_account_frees_the_number_and_exports_it_first(browser, sms):
+    import json
+
+    from django.core.cache import cache
+
+    browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
+    browser.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE)})
+    user = Phone.objects.get(number=PHONE).user
+    exported = browser.get("/account/data/?download=1")
+    assert json.loads(exported.content)["account"]["phone"] == PHONE
+    browser.post("/account/data/", {"action": "delete", "confirm": user.username})
+    assert not Phone.objects.filter(number=PHONE).exists()
+    # The number signs up again, as a new account.
+    cache.delete(f"phone-code:resend:{PHONE}")
+    browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
+    browser.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE)})
+    assert Phone.objects.get(number=PHONE).user != user

@@ -131,7 +131,7 @@ def people(request, browser, live_server):
         context.close()
 
 
-def sign_in_with_phone(person: Person, phone: str) -> str:
+def sign_in_with_phone(person: Person, phone: str, *, shot: str = "") -> str:
     """On the current page's phone step: type the number, read the code from the test SMS provider
     (the server runs in this process), type it, and wait to be sent on. Returns the code."""
     from giftshop.sms import LogSms
@@ -139,9 +139,14 @@ def sign_in_with_phone(person: Person, phone: str) -> str:
 
     page = person.page
     page.get_by_role("textbox", name="手机号", exact=True).fill(phone)
-    with page.expect_navigation(wait_until="domcontentloaded"):
-        page.get_by_role("button", name="获取验证码").click()
+    url = page.url
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="获取验证码").click()  # the step changes in place: no page load
+    # "已发送" only once the SMS provider took the message (the page polls for it).
     expect(page.get_by_text(f"验证码已发送至 {phone[:3]}****{phone[-4:]}")).to_be_visible()
+    assert page.url == url and page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    if shot:
+        person.shot(shot)
     code = last_code(LogSms.outbox, phone)
     page.get_by_role("textbox", name="验证码", exact=True).fill(code)
     with page.expect_navigation(wait_until="domcontentloaded"):

@@ -37,7 +37,7 @@ def test_anonymous_visitor_claims_with_a_phone_code_and_later_finds_the_parcel(d
     expect(friend.page.get_by_role("heading", name="验证手机号，收下礼物")).to_be_visible()
     friend.no_sideways_scroll()
     friend.shot("01-phone-step")
-    sign_in_with_phone(friend, PHONE)
+    sign_in_with_phone(friend, PHONE, shot="01b-code-step")
     # Back on the same blue card, now asking for the address.
     assert friend.page.url.endswith(link)
     expect(friend.page.locator("#envelope")).to_be_visible()
