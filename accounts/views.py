@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from accounts.services import codes
-from accounts.web import SESSION_KEY, phone_step
+from accounts.web import SESSION_KEY, phone_step, with_step_status
 
 
 def _next_url(request) -> str:
@@ -27,7 +27,7 @@ def phone_login(request):
     step = phone_step(request, next_url=next_url)
     if step.response is not None:
         return step.response
-    return render(request, "account/phone_login.html", {"step": step, "next": next_url})
+    return with_step_status(render(request, "account/phone_login.html", {"step": step, "next": next_url}), step)
 
 
 @never_cache

@@ -37,6 +37,7 @@ class PhoneStep:
     errors: list[str] = field(default_factory=list)
     response: object = None  # set once signed in: where allauth sends the person
     wechat: bool = False  # WeChat sign-in is set up for this browser (official account / QR login)
+    throttled: bool = False  # beyond a limit: the page answers 429 with Retry-After, as the API does
 
     @property
     def pending(self) -> bool:
@@ -51,6 +52,7 @@ def _apply(form, exc: AppError, step: PhoneStep) -> None:
                 form.add_error(name, str(err))
     if isinstance(exc, Throttled):
         step.retry_after = exc.retry_after
+        step.throttled = True
 
 
 def wechat_available(request) -> bool:
@@ -101,3 +103,11 @@ def phone_step(request, *, next_url: str) -> PhoneStep:
         step.retry_after = max(step.retry_after, status["retry_after"])
         step.status_url = reverse("phone-code-status")
     return step
+
+
+def with_step_status(response, step: PhoneStep | None):
+    """A page that showed a throttled phone step answers 429 with `Retry-After`."""
+    if step is not None and step.throttled:
+        response.status_code = 429
+        response["Retry-After"] = str(max(1, step.retry_after))
+    return response

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.web import phone_step
+from accounts.web import phone_step, with_step_status
 from campaigns.services import bulk, lottery, tracker
 from gifts.forms import AddressForm
 from gifts.models import Gift
@@ -137,18 +137,21 @@ def lottery_page(request, token: str):
                     messages.error(request, exc.detail)
         form.is_bound = form.is_bound and request.POST.get("action") == "accept"
     card = lottery.lottery_card(gift=gift, user=user)
-    return render(
-        request,
-        "gifts/lottery.html",
-        {
-            "gift": gift,
-            "card": card,
-            "form": form,
-            "state": _lottery_state(gift, card, user),
-            "saved_addresses": saved_addresses(user),
-            "step": step,
-            "next": request.path,
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/lottery.html",
+            {
+                "gift": gift,
+                "card": card,
+                "form": form,
+                "state": _lottery_state(gift, card, user),
+                "saved_addresses": saved_addresses(user),
+                "step": step,
+                "next": request.path,
+            },
+        ),
+        step,
     )
 
 
@@ -292,19 +295,22 @@ def bulk_claim(request, token: str):
     form.is_bound = form.is_bound and request.POST.get("action") == "accept"
     row = bulk.bulk_row_get(token=token)
     card = bulk.bulk_card(row=row, user=user)
-    return render(
-        request,
-        "gifts/bulk_claim.html",
-        {
-            "gift": gift,
-            "card": card,
-            "form": form,
-            "code_form": code_form,
-            "state": _bulk_state(card, user, gift),
-            "step": step,
-            "next": request.path,
-            "saved_addresses": saved_addresses(user),
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/bulk_claim.html",
+            {
+                "gift": gift,
+                "card": card,
+                "form": form,
+                "code_form": code_form,
+                "state": _bulk_state(card, user, gift),
+                "step": step,
+                "next": request.path,
+                "saved_addresses": saved_addresses(user),
+            },
+        ),
+        step,
     )
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from accounts.web import phone_step
+from accounts.web import phone_step, with_step_status
 from gifts import modes
 from gifts.forms import AddressForm, CheckoutForm, ThanksForm
 from gifts.models import Gift, SlotStatus
@@ -178,24 +178,27 @@ def claim(request, token: str):
         thanks_form = ThanksForm(initial={"thanks": mine.thanks})
     saved = saved_addresses(user)
     state = _claim_state(gift, card, mine, user)
-    return render(
-        request,
-        "gifts/claim.html",
-        {
-            "gift": gift,
-            "card": card,
-            "form": form,
-            "mine": mine,
-            "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
-            "thanks_form": thanks_form,
-            "saved_addresses": saved,
-            "state": state,
-            "step": step,
-            "next": request.path,
-            # The envelope starts sealed where the recipient still has something to do.
-            "sealed": state in ("sign_in", "grab", "fill_address"),
-            "faded": state in ("all_taken", "taken", "expired", "not_yours", "declined", "refunded"),
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/claim.html",
+            {
+                "gift": gift,
+                "card": card,
+                "form": form,
+                "mine": mine,
+                "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
+                "thanks_form": thanks_form,
+                "saved_addresses": saved,
+                "state": state,
+                "step": step,
+                "next": request.path,
+                # The envelope starts sealed where the recipient still has something to do.
+                "sealed": state in ("sign_in", "grab", "fill_address"),
+                "faded": state in ("all_taken", "taken", "expired", "not_yours", "declined", "refunded"),
+            },
+        ),
+        step,
     )
 
 

@@ -60,6 +60,7 @@ def test_asking_again_too_soon_says_when(browser, sms):
     browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
     page = browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
     html = page.content.decode()
+    assert page.status_code == 429 and 1 <= int(page["Retry-After"]) <= 61
     assert "验证码已发送，请稍后再重新获取" in html
     assert "验证码已发送至 136****5678" in html  # the code already sent still works
     assert len(sms) == 1

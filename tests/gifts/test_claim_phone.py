@@ -76,6 +76,15 @@ def test_a_wrong_code_stays_on_the_card_with_a_message(visitor, make_gift, sms):
     assert not Phone.objects.exists()
 
 
+def test_asking_too_often_on_the_card_is_429_with_retry_after(visitor, make_gift, sms):
+    gift = make_gift()
+    visitor.post(gift.claim_path(), {"action": "phone_code", "phone": PHONE})
+    page = visitor.post(gift.claim_path(), {"action": "phone_code", "phone": PHONE})
+    assert page.status_code == 429 and int(page["Retry-After"]) >= 1
+    html = page.content.decode()
+    assert 'data-test="envelope"' in html and "验证码已发送，请稍后再重新获取" in html
+
+
 def test_a_bad_number_is_a_field_error_on_the_card(visitor, make_gift):
     gift = make_gift()
     page = visitor.post(gift.claim_path(), {"action": "phone_code", "phone": "1234"})
