@@ -120,3 +120,10 @@ def test_deleting_the_account_frees_the_number_and_exports_it_first(browser, sms
     browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
     browser.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE)})
     assert Phone.objects.get(number=PHONE).user != user
+
+
+def test_the_data_page_shows_the_sign_in_methods(browser, sms):
+    browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
+    browser.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE)})
+    html = browser.get("/account/data/").content.decode()
+    assert "136****5678" in html and "设置密码（选填）" in html and "/accounts/3rdparty/" in html
