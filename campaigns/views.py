@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.web import phone_step, with_step_status
 from campaigns.services import bulk, lottery, tracker
 from gifts.forms import AddressForm
 from gifts.models import Gift
@@ -110,6 +111,12 @@ def lottery_page(request, token: str):
         return redirect("claim", token)
     user = request.user
     form = AddressForm(request.POST or None)
+    step = None
+    if not user.is_authenticated:
+        step = phone_step(request, next_url=request.path)
+        if step.response is not None:
+            return step.response
+        form.is_bound = False
     if user.is_authenticated:
         lottery.lottery_open(gift=gift, user=user)
         if request.method == "POST":
@@ -141,19 +148,24 @@ def lottery_page(request, token: str):
                     messages.error(request, exc.detail)
         form.is_bound = form.is_bound and request.POST.get("action") == "accept"
     card = lottery.lottery_card(gift=gift, user=user)
-    return render(
-        request,
-        "gifts/lottery.html",
-        {
-            "gift": gift,
-            "card": card,
-            "share": _share(
-                request, card, title=_("%(sender)s 送你一份礼物 · 群礼物抽奖") % {"sender": card["sender"]}
-            ),
-            "form": form,
-            "state": _lottery_state(gift, card, user),
-            "saved_addresses": saved_addresses(user),
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/lottery.html",
+            {
+                "gift": gift,
+                "card": card,
+                "share": _share(
+                    request, card, title=_("%(sender)s 送你一份礼物 · 群礼物抽奖") % {"sender": card["sender"]}
+                ),
+                "form": form,
+                "state": _lottery_state(gift, card, user),
+                "saved_addresses": saved_addresses(user),
+                "step": step,
+                "next": request.path,
+            },
+        ),
+        step,
     )
 
 
@@ -253,6 +265,14 @@ def bulk_claim(request, token: str):
     user = request.user
     form = AddressForm(request.POST or None)
     code_form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
+    step = None
+    if not user.is_authenticated:
+        # Signing in with the listed number's SMS code is the proof: no account to register first.
+        step = phone_step(request, next_url=request.path)
+        if step.response is not None:
+            return step.response
+    elif request.method == "GET" and bulk.bulk_verify_by_phone(row=row, user=user):
+        row = bulk.bulk_row_get(token=token)
     if user.is_authenticated and request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -289,18 +309,23 @@ def bulk_claim(request, token: str):
     form.is_bound = form.is_bound and request.POST.get("action") == "accept"
     row = bulk.bulk_row_get(token=token)
     card = bulk.bulk_card(row=row, user=user)
-    return render(
-        request,
-        "gifts/bulk_claim.html",
-        {
-            "gift": gift,
-            "card": card,
-            "share": _share(request, card),
-            "form": form,
-            "code_form": code_form,
-            "state": _bulk_state(card, user, gift),
-            "saved_addresses": saved_addresses(user),
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/bulk_claim.html",
+            {
+                "gift": gift,
+                "card": card,
+                "share": _share(request, card),
+                "form": form,
+                "code_form": code_form,
+                "state": _bulk_state(card, user, gift),
+                "step": step,
+                "next": request.path,
+                "saved_addresses": saved_addresses(user),
+            },
+        ),
+        step,
     )
 
 

@@ -17,7 +17,7 @@ class CheckoutForm(forms.Form):
     )
     recipients = forms.IntegerField(label=_("群发人数"), min_value=1, initial=1, required=False)
     recipient_username = forms.CharField(
-        label=_("指定朋友的用户名（选填，只有 TA 能收下）"), max_length=150, required=False
+        label=_("指定朋友的手机号或用户名（选填，只有 TA 能收下）"), max_length=150, required=False
     )
     message = forms.CharField(
         label=_("祝福语"),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
+from accounts.web import phone_step, with_step_status
 from gifts import modes, poster
 from gifts.forms import AddressForm, CheckoutForm, ThanksForm
 from gifts.models import Gift, GiftStatus, SlotStatus
@@ -140,7 +141,8 @@ def gift_poster(request, pk: int):
 
 
 def claim(request, token: str):
-    """The blue envelope. Anyone with the link sees the card; acting on it needs an account."""
+    """The blue envelope. Anyone with the link sees the card; acting on it needs an account, which
+    an anonymous recipient gets on the card itself: phone number, SMS code, and on to the address."""
     gift = claim_service.claim_gift_get(token=token)
     mode = modes.of(gift)
     if not mode.shares_claim_link:
@@ -148,6 +150,11 @@ def claim(request, token: str):
     if mode.claim_view != "claim":
         return redirect(gift.claim_path())  # e.g. a lottery's own page
     user = request.user
+    step = None
+    if not user.is_authenticated:
+        step = phone_step(request, next_url=request.path)
+        if step.response is not None:
+            return step.response  # signed in: back to the card, which now asks for the address
     form = AddressForm(request.POST or None)
     thanks_form = None
     if user.is_authenticated:
@@ -177,31 +184,41 @@ def claim(request, token: str):
             except AppError as exc:
                 apply_error(form, exc)
         form.is_bound = form.is_bound and request.POST.get("action") == "accept"
+    else:
+        form.is_bound = False
     card = claim_card(gift=gift, user=user)
     mine = claim_service.slot_for_recipient(gift=gift, user=user)
     if mine is not None and mine.status not in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED):
         thanks_form = ThanksForm(initial={"thanks": mine.thanks})
     saved = saved_addresses(user)
     state = _claim_state(gift, card, mine, user)
-    return render(
-        request,
-        "gifts/claim.html",
-        {
-            "gift": gift,
-            "card": card,
-            "share": share_card(
-                request, sender_name=card["sender"], message=card["message"], image_url=card["product"]["image_url"]
-            ),
-            "form": form,
-            "mine": mine,
-            "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
-            "thanks_form": thanks_form,
-            "saved_addresses": saved,
-            "state": state,
-            # The envelope starts sealed where the recipient still has something to do.
-            "sealed": state in ("sign_in", "grab", "fill_address"),
-            "faded": state in ("all_taken", "taken", "expired", "not_yours", "declined", "refunded"),
-        },
+    return with_step_status(
+        render(
+            request,
+            "gifts/claim.html",
+            {
+                "gift": gift,
+                "card": card,
+                "share": share_card(
+                    request,
+                    sender_name=card["sender"],
+                    message=card["message"],
+                    image_url=card["product"]["image_url"],
+                ),
+                "form": form,
+                "mine": mine,
+                "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
+                "thanks_form": thanks_form,
+                "saved_addresses": saved,
+                "state": state,
+                "step": step,
+                "next": request.path,
+                # The envelope starts sealed where the recipient still has something to do.
+                "sealed": state in ("sign_in", "grab", "fill_address"),
+                "faded": state in ("all_taken", "taken", "expired", "not_yours", "declined", "refunded"),
+            },
+        ),
+        step,
     )
 
 

@@ -31,6 +31,7 @@ HTTP_STATUS: dict[str, int] = {
     # too often
     "too_soon": 429,
     "too_many_attempts": 429,
+    "throttled": 429,
     # conflicts with the current state of the row
     "illegal_transition": 409,
     "all_taken": 409,
@@ -83,6 +84,14 @@ class AppError(Exception):
         return body
 
 
+class Throttled(AppError):
+    """Too many requests: answered 429 with `Retry-After` (seconds) by the API and by pages."""
+
+    def __init__(self, detail: str = "", *, retry_after: int, fields: dict | None = None):
+        super().__init__("throttled", detail, fields=fields)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ProviderUnavailable(Exception):
     """An outside service (gateway, courier, SMS) failed for now (timeout, 5xx): worth retrying with backoff."""
 
@@ -112,7 +121,10 @@ def _flatten(detail, prefix: str = "") -> dict:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, AppError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        response = Response(exc.as_dict(), status=exc.status_code)
+        if isinstance(exc, Throttled):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

@@ -14,7 +14,10 @@ class AppErrorPageMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, AppError):
-            return render(request, "error.html", {"error": exception}, status=exception.status_code)
+            response = render(request, "error.html", {"error": exception}, status=exception.status_code)
+            if retry_after := getattr(exception, "retry_after", None):
+                response["Retry-After"] = str(retry_after)
+            return response
         return None
 
 

@@ -2,19 +2,17 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-
-from shops import views as shop_views
 
 from . import api_auth, health, media
 
 api_v1 = [
     path("auth/register/", api_auth.Register.as_view(), name="api-register"),
     path("auth/token/", api_auth.ObtainToken.as_view(), name="api-token"),
+    path("", include("accounts.api.urls")),
     path("", include("shops.api.urls")),
     path("", include("gifts.api.urls")),
     path("", include("payments.api.urls")),
@@ -35,9 +33,8 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("sandbox.urls")),
     path("", include("merchant.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", shop_views.signup, name="signup"),
+    path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("healthz", health.live, name="healthz"),
     path("readyz", health.ready, name="readyz"),
     path("api/v1/", include(api_v1)),

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Phone
+from accounts.services.phones import phone_of
 from gifts.models import SavedAddress, ShippingAddress, Slot, SlotStatus
 from outbox.jobs import enqueue
 from privacy.models import PiiAccessLog, PiiRotationJob
@@ -113,7 +116,13 @@ def account_export(*, user) -> dict:
     """Everything we hold about an account's own personal data, as JSON-ready data."""
     received = Slot.objects.filter(recipient=user).select_related("gift__sender", "sku__product", "address")
     return {
-        "account": {"username": user.username, "email": user.email, "date_joined": user.date_joined.isoformat()},
+        "account": {
+            "username": user.username,
+            "email": user.email,
+            "date_joined": user.date_joined.isoformat(),
+            "phone": phone.number if (phone := phone_of(user)) else None,
+            "wechat_openids": list(SocialAccount.objects.filter(user=user).values_list("uid", flat=True)),
+        },
         "saved_addresses": [
             {f: getattr(a, f) for f in ("name", "phone", "province", "city", "district", "detail")}
             for a in user.saved_addresses.all()
@@ -159,3 +168,5 @@ def account_delete(*, user) -> None:
     from rest_framework.authtoken.models import Token
 
     Token.objects.filter(user=user).delete()
+    Phone.objects.filter(user=user).delete()  # the number may sign up again, as a new account
+    SocialAccount.objects.filter(user=user).delete()  # WeChat openids

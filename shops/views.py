@@ -1,11 +1,6 @@
-"""The shop front pages, and sign-up."""
+"""The shop front pages (sign-in and sign-up: accounts/)."""
 
-from django import forms
-from django.contrib.auth import get_user_model, login, password_validation
-from django.contrib.auth.forms import UserCreationForm
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext_lazy as _
+from django.shortcuts import get_object_or_404, render
 
 from shops.eligibility import product_eligibility, sku_eligibility
 from shops.models import Shop
@@ -38,33 +33,5 @@ def product_detail(request, pk: int):
             "eligibility": eligibility,
             "sku_rows": sku_rows,
             "min_price": min((s.price_fen for s in skus), default=None),
-        },
-    )
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(label=_("邮箱（选填，用于接收通知）"), required=False)
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
-
-
-def signup(request):
-    next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
-        next_url = "/"
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(next_url)
-    return render(
-        request,
-        "registration/signup.html",
-        {
-            "form": form,
-            "next": next_url,
-            "password_help": password_validation.password_validators_help_texts(),
         },
     )

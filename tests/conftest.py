@@ -87,3 +87,31 @@ def make_gift(db, django_capture_on_commit_callbacks, sender, sku):
         return gift
 
     return _make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and phone-code limits live in the cache: each test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def sms():
+    """The messages the test SMS provider was handed (giftshop.sms.LogSms keeps them in memory)."""
+    from giftshop.sms import LogSms
+
+    LogSms.outbox.clear()
+    yield LogSms.outbox
+    LogSms.outbox.clear()
+
+
+def last_code(outbox, phone: str) -> str:
+    """The code in the newest login-code SMS to `phone` (what the recipient reads on their phone)."""
+    for message in reversed(outbox):
+        if message["phone"] == phone and message.get("template") == "login_code":
+            return message["params"]["code"]
+    raise AssertionError(f"no code sent to {phone}")

@@ -27,6 +27,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.services.phones import phone_of
 from campaigns import error_codes as E
 from campaigns.models import BulkOrder, BulkRecipient
 from campaigns.states import bulk_order_move
@@ -491,19 +492,43 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
             locked.save(update_fields=["code_attempts"])
             outcome = "bad"
         else:
-            try:
-                with transaction.atomic():
-                    Slot.objects.filter(pk=locked.slot_id, recipient__isnull=True).update(
-                        recipient=user, taken_at=now, opened_at=Coalesce("opened_at", Value(now))
-                    )
-            except IntegrityError as exc:
-                raise AppError(GE.ALREADY_TAKEN_BY_YOU, "你的账号已经领过这份礼物中的一份") from exc
-            locked.code_hash, locked.verified_at = "", now
-            locked.save(update_fields=["code_hash", "verified_at"])
-            bulk_verified_event(gift_id=locked.slot.gift_id, slot_id=locked.slot_id, actor=user)
+            _bind(locked, user, now)
     if outcome == "bad":  # raised after commit so the failed attempt is counted
         raise AppError(E.BAD_CODE, "验证码不正确", fields={"code": ["wrong"]})
     return Slot.objects.select_related("sku").get(pk=row.slot_id)
+
+
+def _bind(locked: BulkRecipient, user, now) -> None:
+    """The named person proved it: the slot is this account's from now on."""
+    try:
+        with transaction.atomic():
+            Slot.objects.filter(pk=locked.slot_id, recipient__isnull=True).update(
+                recipient=user, taken_at=now, opened_at=Coalesce("opened_at", Value(now))
+            )
+    except IntegrityError as exc:
+        raise AppError(GE.ALREADY_TAKEN_BY_YOU, "你的账号已经领过这份礼物中的一份") from exc
+    locked.code_hash, locked.verified_at = "", now
+    locked.save(update_fields=["code_hash", "verified_at"])
+    bulk_verified_event(gift_id=locked.slot.gift_id, slot_id=locked.slot_id, actor=user)
+
+
+def bulk_verify_by_phone(*, row: BulkRecipient, user) -> bool:
+    """A link sent to a mobile number, opened by an account that proved that very number with a
+    sign-in code (accounts.services.codes): no second code, the slot is theirs. False otherwise."""
+    if row.contact_kind != BulkRecipient.ContactKind.PHONE or not getattr(user, "is_authenticated", False):
+        return False
+    phone = phone_of(user)
+    if phone is None or not phone.verified or phone.number != row.contact:
+        return False
+    with transaction.atomic():
+        locked = BulkRecipient.objects.select_for_update(of=("self",)).select_related("slot__gift").get(pk=row.pk)
+        try:
+            if _check_claimable(row=locked, user=user):
+                return True
+        except AppError:
+            return False  # the card shows why (taken, expired)
+        _bind(locked, user, timezone.now())
+    return True
 
 
 def bulk_slot_for_accept(*, gift: Gift, user, token: str = "") -> Slot:

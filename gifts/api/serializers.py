@@ -19,6 +19,12 @@ class GiftCreateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(default=1, min_value=1, max_value=10_000)
     message = serializers.CharField(default="", allow_blank=True, max_length=200)
     recipient_username = serializers.CharField(default="", allow_blank=True, max_length=150)
+    recipient_phone = serializers.CharField(
+        default="",
+        allow_blank=True,
+        max_length=20,
+        help_text="single only: name the recipient by mainland mobile number instead; they prove it with an SMS code",
+    )
     allow_sku_choice = serializers.BooleanField(default=False)
     expected_price_fen = serializers.IntegerField(
         required=False, min_value=0, max_value=2**31, help_text="the price the client showed; 409-free check"

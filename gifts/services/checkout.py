@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services.phones import account_for_phone, looks_like_phone, phone_normalize
 from gifts import error_codes as E
 from gifts.events import gift_created_event
 from gifts.models import Gift, Slot
@@ -114,23 +115,36 @@ def gift_create(
     quantity: int = 1,
     message: str = "",
     recipient_username: str = "",
+    recipient_phone: str = "",
     allow_sku_choice: bool = False,
     expected_price_fen: int | None = None,
 ) -> Gift:
     """Send to one friend or a group: create the gift awaiting payment. Stock is taken now, so
-    concurrent orders never oversell."""
+    concurrent orders never oversell.
+
+    A single gift may name its recipient by username or by mobile number (`recipient_phone`, or a
+    mobile number typed as the username): only that account may accept, and for a number the SMS
+    code proves it; a number nobody has used yet gets its account now, taken over at the first code."""
     _validate_shape(mode=mode, recipients=recipients, quantity=quantity)
     named = None
-    if recipient_username:
+    field = "recipient_phone" if recipient_phone else "recipient_username"
+    if recipient_username or recipient_phone:
         if mode != Gift.Mode.SINGLE:
-            raise AppError(
-                E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={"recipient_username": ["single only"]}
-            )
-        named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
+            raise AppError(E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={field: ["single only"]})
+        if not recipient_phone:
+            named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
+            if named is None and looks_like_phone(recipient_username):
+                recipient_phone = recipient_username
+        if recipient_phone:
+            try:
+                phone = phone_normalize(recipient_phone)
+            except AppError as exc:
+                raise AppError(exc.code, exc.detail, fields={field: exc.fields["phone"]}) from exc
+            named, _created = account_for_phone(phone, verified=False)
         if named is None:
-            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={"recipient_username": ["unknown"]})
+            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={field: ["unknown"]})
         if named.pk == sender.pk:
-            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={"recipient_username": ["yourself"]})
+            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={field: ["yourself"]})
     sku = sku_check_giftable(sku_id=sku_id, units=quantity * recipients)
     if expected_price_fen is not None and expected_price_fen != sku.price_fen:
         raise AppError(E.PRICE_CHANGED, "价格已变化，请确认新价格后再下单", fields={"price_fen": [str(sku.price_fen)]})

@@ -33,9 +33,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: the docs work offline
     "django_prometheus",
     "imagekit",  # product photo sizes (shops/images.py)
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.weixin",  # replaced by accounts.wechat.provider (our endpoints)
     "outbox",
     "shops",
     "payments",
+    "accounts",
     "gifts",
     "privacy",
     "fulfilment",
@@ -56,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "giftshop.middleware.AppErrorPageMiddleware",
@@ -93,6 +99,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the merchant and operator sites
+    "allauth.account.auth_backends.AuthenticationBackend",  # the shop: username or phone + password
+]
+
+# Accounts (django-allauth; accounts/). The shop's default way in is a phone number and a one-time
+# SMS code (accounts/services/codes.py): the first code creates the account, a password is optional.
+# Username (or phone) + password stays for existing accounts; /merchant/ and /admin/ keep their own.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "phone"}
+ACCOUNT_SIGNUP_FIELDS = ["phone", "username*", "password1*"]  # the phone is optional for accounts made before phones
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# One-time sign-in codes: 6 digits, hashed at rest, sent through the outbox by a worker.
+PHONE_CODE_TTL = timedelta(minutes=env.int("PHONE_CODE_TTL_MINUTES", default=5))
+PHONE_CODE_MAX_ATTEMPTS = env.int("PHONE_CODE_MAX_ATTEMPTS", default=5)
+PHONE_CODE_RESEND_SECONDS = env.int("PHONE_CODE_RESEND_SECONDS", default=60)
+PHONE_CODE_PER_PHONE_PER_DAY = env.int("PHONE_CODE_PER_PHONE_PER_DAY", default=10)
+PHONE_CODE_PER_IP_PER_HOUR = env.int("PHONE_CODE_PER_IP_PER_HOUR", default=30)
+PHONE_CODE_FAILS_PER_PHONE_PER_HOUR = env.int("PHONE_CODE_FAILS_PER_PHONE_PER_HOUR", default=10)
+PHONE_CODE_FAILS_PER_IP_PER_HOUR = env.int("PHONE_CODE_FAILS_PER_IP_PER_HOUR", default=50)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -327,13 +359,45 @@ WECHAT_API_BASE = env("WECHAT_API_BASE", default="https://api.weixin.qq.com")
 # The official account (公众号) whose JS-SDK configures the share card inside WeChat
 # (giftshop/wechat_mp.py): usually the same AppID and AppSecret as above. Empty: no wx.config.
 # The site's domain must be listed under 公众号设置 → 功能设置 → JS接口安全域名.
-WECHAT_MP_APPID = env("WECHAT_MP_APPID", default="")
-WECHAT_MP_SECRET = env("WECHAT_MP_SECRET", default="")
+WECHAT_MP_APPID = env("WECHAT_MP_APPID", default=WECHATPAY_APPID)
+WECHAT_MP_SECRET = env("WECHAT_MP_SECRET", default=WECHAT_APP_SECRET)
 WECHAT_MP_API_BASE = env("WECHAT_MP_API_BASE", default="https://api.weixin.qq.com")
 WECHAT_MP_TIMEOUT_SECONDS = env.float("WECHAT_MP_TIMEOUT_SECONDS", default=3.0)
 # The share poster's font: a TrueType/OpenType file with Chinese glyphs. Empty: the first found of
 # the usual system fonts (gifts/poster.py), else Pillow's built-in font (Latin only).
 POSTER_FONT_PATH = env("POSTER_FONT_PATH", default="")
+# WeChat sign-in (accounts/wechat/, django-allauth's weixin provider). Inside WeChat's browser: the
+# official account above (WECHAT_MP_APPID + WECHAT_MP_SECRET), scope snsapi_base (silent) or
+# snsapi_userinfo; its openid also serves WeChat Pay JSAPI. On a desktop: the open platform's website
+# app (QR login, snsapi_login). Each is enabled when its appid and secret are set.
+WECHAT_OPEN_APPID = env("WECHAT_OPEN_APPID", default="")
+WECHAT_OPEN_SECRET = env("WECHAT_OPEN_SECRET", default="")
+WECHAT_MP_LOGIN_SCOPE = env("WECHAT_MP_LOGIN_SCOPE", default="snsapi_base")
+
+
+def wechat_login_apps(*, mp_appid, mp_secret, open_appid, open_secret, mp_scope) -> list[dict]:
+    apps = []
+    if mp_appid and mp_secret:
+        apps.append({"client_id": mp_appid, "secret": mp_secret, "settings": {"context": "mp", "scope": [mp_scope]}})
+    if open_appid and open_secret:
+        apps.append(
+            {"client_id": open_appid, "secret": open_secret, "settings": {"context": "web", "scope": ["snsapi_login"]}}
+        )
+    return apps
+
+
+SOCIALACCOUNT_PROVIDERS = {
+    "weixin": {
+        "provider_class": "accounts.wechat.provider.WechatProvider",
+        "APPS": wechat_login_apps(
+            mp_appid=WECHAT_MP_APPID,
+            mp_secret=WECHAT_MP_SECRET,
+            open_appid=WECHAT_OPEN_APPID,
+            open_secret=WECHAT_OPEN_SECRET,
+            mp_scope=WECHAT_MP_LOGIN_SCOPE,
+        ),
+    }
+}
 # Alipay (payments/alipay.py): enabled when ALIPAY_APP_ID is set; keys are PEM text or a path.
 ALIPAY_APP_ID = env("ALIPAY_APP_ID", default="")
 ALIPAY_PRIVATE_KEY = env("ALIPAY_PRIVATE_KEY", default="")

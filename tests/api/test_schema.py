@@ -126,7 +126,7 @@ def test_every_4xx_response_is_the_error_body(schema):
 
 def test_signed_in_operations_document_401_and_id_paths_document_404(schema):
     for path, method, op in _operations(schema):
-        if path not in ("/api/v1/auth/register/", "/api/v1/auth/token/"):
+        if path not in ("/api/v1/auth/register/", "/api/v1/auth/token/") and not path.startswith("/api/v1/auth/phone/"):
             assert "401" in op["responses"], (method, path)
         if "{" in path:
             assert "404" in op["responses"], (method, path)
@@ -139,10 +139,22 @@ def test_throttled_operations_document_429_with_retry_after(schema):
         ("post", "/api/v1/claims/{token}/grab/"),
         ("post", "/api/v1/claims/{token}/accept/"),
         ("post", "/api/v1/claims/{token}/decline/"),
+        ("post", "/api/v1/auth/phone/code/"),
+        ("post", "/api/v1/auth/phone/login/"),
     }
     for method, path in throttled:
         response = schema["paths"][path][method]["responses"]["429"]
         assert "Retry-After" in response["headers"]
+
+
+def test_phone_sign_in_documents_its_error_codes(schema):
+    code = schema["paths"]["/api/v1/auth/phone/code/"]["post"]
+    assert "202" in code["responses"] and "bad_phone" in code["responses"]["400"]["description"]
+    assert code["security"] == [{}]
+    login = schema["paths"]["/api/v1/auth/phone/login/"]["post"]
+    assert {"token", "created"} <= set(schema["components"]["schemas"]["PhoneToken"]["properties"])
+    assert "bad_code" in login["responses"]["400"]["description"]
+    assert "code_expired" in login["responses"]["400"]["description"]
 
 
 def test_webhooks_need_no_authentication_in_the_schema(schema):

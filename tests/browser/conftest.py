@@ -96,14 +96,14 @@ class Person:
         )
 
     def log_in(self, username: str | None = None, password: str = PASSWORD) -> None:
-        """Fill the login form on the current page (or open it) and wait to be sent on."""
-        if "/accounts/login/" not in self.page.url:
-            self.goto("/accounts/login/")
-        self.page.get_by_label("用户名").fill(username or self.name)
-        self.page.get_by_label("密码").fill(password)
+        """Sign in with a password (the demo accounts have one) and wait to be sent on."""
+        if "/accounts/password/login/" not in self.page.url:
+            self.goto("/accounts/password/login/")
+        self.page.get_by_label("用户名或手机号", exact=True).fill(username or self.name)
+        self.page.get_by_label("密码", exact=True).fill(password)
         with self.page.expect_navigation(wait_until="domcontentloaded"):
             self.page.get_by_role("button", name="登录").click()
-        assert "/accounts/login/" not in self.page.url, f"{username or self.name} could not log in"
+        assert "/accounts/password/login/" not in self.page.url, f"{username or self.name} could not log in"
 
     def no_sideways_scroll(self) -> None:
         overflow = self.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -116,8 +116,11 @@ def people(request, browser, live_server):
     shots = SCREENSHOTS / re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
     contexts = []
 
-    def _open(name: str, *, phone: bool = False) -> Person:
-        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **(PHONE if phone else DESKTOP))
+    def _open(name: str, *, phone: bool = False, width: int | None = None) -> Person:
+        device = dict(PHONE if phone else DESKTOP)
+        if width:
+            device["viewport"] = {**device["viewport"], "width": width}
+        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **device)
         context.set_default_timeout(STEP_TIMEOUT_MS)
         context.set_default_navigation_timeout(STEP_TIMEOUT_MS)
         contexts.append(context)
@@ -126,3 +129,26 @@ def people(request, browser, live_server):
     yield _open
     for context in contexts:
         context.close()
+
+
+def sign_in_with_phone(person: Person, phone: str, *, shot: str = "") -> str:
+    """On the current page's phone step: type the number, read the code from the test SMS provider
+    (the server runs in this process), type it, and wait to be sent on. Returns the code."""
+    from giftshop.sms import LogSms
+    from tests.conftest import last_code
+
+    page = person.page
+    page.get_by_role("textbox", name="手机号", exact=True).fill(phone)
+    url = page.url
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="获取验证码").click()  # the step changes in place: no page load
+    # "已发送" only once the SMS provider took the message (the page polls for it).
+    expect(page.get_by_text(f"验证码已发送至 {phone[:3]}****{phone[-4:]}")).to_be_visible()
+    assert page.url == url and page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    if shot:
+        person.shot(shot)
+    code = last_code(LogSms.outbox, phone)
+    page.get_by_role("textbox", name="验证码", exact=True).fill(code)
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.get_by_role("button", name="验证并继续").click()
+    return code

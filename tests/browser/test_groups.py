@@ -76,7 +76,7 @@ def test_lottery_from_the_sheet_to_a_winner_who_accepts_and_a_loser_who_is_told(
     # --- bob and carol enter from their phones ---
     for step, person in (("04", bob), ("05", carol)):
         person.goto(link)
-        expect(person.page.get_by_role("heading", name="登录后参加抽奖")).to_be_visible()
+        expect(person.page.get_by_role("heading", name="验证手机号，参加抽奖")).to_be_visible()
         expect(person.page.get_by_text("alice 的群礼物抽奖").first).to_be_visible()
         _sign_in_from_panel(person, link)
         with person.page.expect_navigation(wait_until="domcontentloaded"):

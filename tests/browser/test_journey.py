@@ -6,10 +6,13 @@ import re
 
 import pytest
 
+from accounts.models import Phone
 from gifts.models import Gift, Slot
 from sandbox.carrier import gateway_scan
 from shops.models import Product
-from tests.browser.conftest import PASSWORD, expect
+from tests.browser.conftest import PASSWORD, expect, sign_in_with_phone
+
+DAVE_PHONE = "13600001234"
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +45,7 @@ def _checkout(alice, *, sku: str, message: str, group_of: int = 0, named: str = 
         page.get_by_role("radio", name="一位朋友").check()
         page.get_by_label("每人份数").fill("1")
         if named:
-            page.get_by_label("指定朋友的用户名").fill(named)
+            page.get_by_label("指定朋友的手机号或用户名").fill(named)
     page.get_by_label("祝福语").fill(message)
     if allow_choice:
         page.get_by_label("允许朋友换成同价位的其他款式").check()
@@ -117,7 +120,7 @@ def test_gift_travels_from_product_page_to_delivered_parcel_and_thanks(demo, peo
     expect(bob.page.get_by_text("生日快乐！挑个合身的尺码～")).to_be_visible()
     bob.shot("07-bob-open-envelope-sign-in")
     with bob.page.expect_navigation(wait_until="domcontentloaded"):
-        bob.page.locator("#claim-panel").get_by_role("link", name="登录").tap()
+        bob.page.locator("#claim-panel").get_by_role("link", name="已有账号？用账号密码登录").tap()
     bob.log_in()
     assert bob.page.url == link
 
@@ -226,18 +229,12 @@ def test_group_gift_of_three_is_grabbed_until_the_fourth_finds_it_all_taken(demo
         person.log_in()
         grab(person, step)
 
-    # A newcomer signs up from the card itself and lands back on it.
+    # A newcomer proves a phone number on the card itself (no sign-up, no password) and stays on it.
     dave = people("dave", phone=True)
     dave.goto(link)
     dave.page.get_by_role("button", name="拆开礼物").tap()
-    with dave.page.expect_navigation(wait_until="domcontentloaded"):
-        dave.page.locator("#claim-panel").get_by_role("link", name="注册新账号").tap()
-    dave.page.get_by_label("用户名").fill("dave")
-    dave.page.get_by_label("密码", exact=True).fill("ribbon-lantern-42")
-    dave.page.get_by_label("再输一次密码").fill("ribbon-lantern-42")
-    dave.shot("06-dave-signup")
-    with dave.page.expect_navigation(wait_until="domcontentloaded"):
-        dave.page.get_by_role("button", name="注册并继续").tap()
+    sign_in_with_phone(dave, DAVE_PHONE)
+    dave.shot("06-dave-phone-code")
     assert dave.page.url == link
     with dave.page.expect_navigation(wait_until="domcontentloaded"):
         dave.page.get_by_role("button", name="抢礼物").tap()
@@ -253,7 +250,7 @@ def test_group_gift_of_three_is_grabbed_until_the_fourth_finds_it_all_taken(demo
 
     gift = Gift.objects.filter(sender__username="alice").latest("pk")  # the demo data holds older ones
     takers = set(Slot.objects.filter(gift=gift).values_list("recipient__username", flat=True))
-    assert takers == {"bob", "carol", "dave"}
+    assert takers == {"bob", "carol", Phone.objects.get(number=DAVE_PHONE).user.username}
 
     alice.goto(gift.get_absolute_url())
     expect(alice.page.locator("[data-test=slot-row]")).to_have_count(3)

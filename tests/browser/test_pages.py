@@ -91,9 +91,10 @@ def test_every_page_fits_the_screen_and_labels_every_field(scenery, people, widt
             ("product", s["tshirt"].get_absolute_url(), "纯棉情侣 T 恤"),
             ("product-not-eligible", s["ring"].get_absolute_url(), "925 银戒指"),
             ("claim-closed-envelope", s["open_single"].claim_path(), None),
-            ("claim-sign-in", s["open_single"].claim_path(), "登录后收下礼物"),
-            ("login", "/accounts/login/?next=" + s["open_single"].claim_path(), "登录"),
-            ("signup", "/accounts/signup/?next=" + s["open_single"].claim_path(), "注册"),
+            ("claim-sign-in", s["open_single"].claim_path(), "验证手机号，收下礼物"),
+            ("login", "/accounts/login/?next=" + s["open_single"].claim_path(), "手机号登录"),
+            ("signup", "/accounts/signup/?next=" + s["open_single"].claim_path(), "手机号登录"),
+            ("password-login", "/accounts/password/login/?next=/gifts/", "账号密码登录"),
         ],
         "alice": [
             ("checkout", f"/products/{s['tshirt'].pk}/gift/", "送给朋友"),

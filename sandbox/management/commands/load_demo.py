@@ -15,6 +15,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from accounts.models import Phone
+from accounts.services.phones import phone_set
 from campaigns.models import BulkOrder
 from campaigns.services import bulk, lottery
 from gifts.models import Gift
@@ -23,6 +25,8 @@ from sandbox.payment import gateway_pay
 from shops.models import Category, Product, Shop, ShopStaff, Sku
 
 PASSWORD = "giftshop-demo"
+# The demo senders and recipients can also sign in with a phone number and an SMS code.
+DEMO_PHONES = {"alice": "13800000001", "bob": "13800000002", "carol": "13800000003"}
 
 CATEGORIES = {
     "食品饮料": ["茶饮", "糕点"],
@@ -120,7 +124,9 @@ class Command(BaseCommand):
         self._group_gifts(users)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready. Accounts (password {PASSWORD}): merchant, merchant2, alice, bob, carol; operator: admin"
+                f"Demo data ready. Accounts (password {PASSWORD}): merchant, merchant2, alice, bob, carol; operator: admin. "
+                "Phone sign-in (the code is printed by the console SMS provider): "
+                + ", ".join(f"{name} {phone}" for name, phone in DEMO_PHONES.items())
             )
         )
 
@@ -141,6 +147,8 @@ class Command(BaseCommand):
                 user.save()
             Token.objects.get_or_create(user=user)
             users[username] = user
+            if username in DEMO_PHONES and not Phone.objects.filter(number=DEMO_PHONES[username]).exists():
+                phone_set(user=user, phone=DEMO_PHONES[username], verified=True)
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
 
