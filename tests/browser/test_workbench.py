@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from aftersales.services import after_sales_open
 from fulfilment.models import Shipment
 from gifts.models import Slot
 from gifts.services.checkout import gift_create
 from gifts.services.claim import AddressInput, slot_accept
+from payments.models import Refund
 from shops.models import Shop, Sku
 from tests.browser.conftest import DESKTOP, PHONE, STEP_TIMEOUT_MS, Person, expect
 from tests.conftest import ADDRESS, pay
@@ -133,5 +135,31 @@ def test_workbench_batch_print_and_hand_over_without_sideways_scroll(demo, brows
         merchant.goto("/merchant/")
         expect(page.locator('[data-tile="exceptions"] .wb-tile-figure')).to_have_text("0")
         expect(page.locator('[data-tile="to_ship"] .wb-tile-figure')).to_have_text("1")
+
+        # 售后: the last parcel's recipient asked for a refund before it shipped; the owner approves
+        # it from the after-sales queue and the sender is refunded once.
+        request = after_sales_open(
+            slot_id=parcels[3].pk,
+            user=parcels[3].recipient,
+            kind="refund_only",
+            reason="changed_mind",
+            detail="不需要了",
+        )
+        merchant.goto("/merchant/")
+        expect(page.locator('[data-tile="after_sales"] .wb-tile-figure')).to_have_text("1")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.locator('[data-tile="after_sales"]').click()
+        row = page.locator(f'[data-test="after-sales-row"][data-id="{request.pk}"]')
+        expect(row).to_contain_text("仅退款")
+        expect(row).to_contain_text("不需要了")
+        merchant.no_sideways_scroll()
+        merchant.snap(f"{width}-8-after-sales")
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            row.locator('[data-test="approve"]').click()
+        expect(page.locator(".messages")).to_contain_text(f"已同意售后申请 #{request.pk}")
+        expect(page.locator(f'[data-test="after-sales-row"][data-id="{request.pk}"]')).to_have_count(0)
+        request.refresh_from_db()
+        assert request.status in ("approved", "refunded") and request.answered_by.username == "merchant"
+        assert Refund.objects.filter(slot=parcels[3], reason="after_sales").count() == 1
     finally:
         context.close()
