@@ -88,7 +88,11 @@ class AfterSalesRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"售后 #{self.pk} ({self.get_kind_display()} · {self.get_status_display()})"
+        return _("售后 #%(id)s（%(kind)s · %(status)s）") % {
+            "id": self.pk,
+            "kind": self.get_kind_display(),
+            "status": self.get_status_display(),
+        }
 
     @property
     def is_open(self) -> bool:

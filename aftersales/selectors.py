@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Min, QuerySet
+from django.utils.translation import gettext as _
 
 from giftshop.errors import NotFound
 from shops.selectors import shop_ids_for_staff
@@ -36,7 +37,7 @@ def after_sales_for_staff(*, user, status: str | None = None) -> QuerySet[AfterS
 def after_sales_get_for_staff(*, user, request_id: int) -> AfterSalesRequest:
     request = after_sales_for_staff(user=user).filter(pk=request_id).first()
     if request is None:
-        raise NotFound("售后申请不存在")
+        raise NotFound(_("售后申请不存在"))
     return request
 
 
@@ -50,8 +51,8 @@ def after_sales_photo_get(*, photo_id: int, user):
     """A photo, for the recipient who sent it or the shop's staff; others get 404."""
     photo = AfterSalesPhoto.objects.select_related("request__slot").filter(pk=photo_id).first()
     if photo is None or not user.is_authenticated:
-        raise NotFound("照片不存在")
+        raise NotFound(_("照片不存在"))
     request = photo.request
     if request.slot.recipient_id == user.pk or user.is_superuser or request.shop_id in shop_ids_for_staff(user=user):
         return photo
-    raise NotFound("照片不存在")
+    raise NotFound(_("照片不存在"))

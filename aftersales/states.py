@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError
 
@@ -57,7 +58,10 @@ def after_sales_transition(
         if current == target:
             return locked, False
         if target not in TRANSITIONS[current] or (expect is not None and current not in set(expect)):
-            raise AppError(E.ILLEGAL_TRANSITION, f"这个售后申请当前是“{locked.get_status_display()}”，不能这样操作")
+            raise AppError(
+                E.ILLEGAL_TRANSITION,
+                _("这个售后申请当前是“%(status)s”，不能这样操作") % {"status": locked.get_status_display()},
+            )
         now = timezone.now()
         locked.status, locked.status_changed_at = target, now
         update = ["status", "status_changed_at", *fields]

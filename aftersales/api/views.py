@@ -8,6 +8,7 @@ import binascii
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
@@ -43,12 +44,12 @@ def _uploads(request) -> list:
     decoded = []
     for i, item in enumerate(request.data.get("photos") or [] if hasattr(request.data, "get") else []):
         if not isinstance(item, str):
-            raise AppError(E.BAD_PHOTO, "photos must be base64 strings", fields={"photos": ["不是可用的图片"]})
+            raise AppError(E.BAD_PHOTO, "photos must be base64 strings", fields={"photos": [_("不是可用的图片")]})
         try:
             data = base64.b64decode(item.split(",", 1)[-1], validate=True)
         except (binascii.Error, ValueError):
             raise AppError(
-                E.BAD_PHOTO, "photos must be base64 strings", fields={"photos": ["不是可用的图片"]}
+                E.BAD_PHOTO, "photos must be base64 strings", fields={"photos": [_("不是可用的图片")]}
             ) from None
         decoded.append(SimpleUploadedFile(f"photo-{i}", data))
     return decoded

@@ -69,7 +69,8 @@ def test_a_recipient_asks_for_a_refund_with_a_photo(demo, people):
     expect(current.locator('[data-test="after-sales-status"]')).to_have_text("待商家处理")
     expect(current).to_contain_text("超时将自动同意")
     expect(current.locator("img.as-photo")).to_have_count(1)
-    assert page.evaluate("document.querySelector('img.as-photo').naturalWidth") == 64
+    page.wait_for_function("() => document.querySelector('img.as-photo').complete")
+    assert page.evaluate("document.querySelector('img.as-photo').naturalWidth") == 64  # served to its sender
     person.no_sideways_scroll()
     person.shot("02-after-sales-requested")
 
