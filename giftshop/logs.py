@@ -53,6 +53,23 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# URL arguments that are secrets: a claim, lottery or bulk link's token is the gift itself.
+_SECRET_URL_ARGS = {"token"}
+
+
+def loggable_path(request) -> str:
+    """The request's path with secret URL arguments replaced by their name (`/c/<token>/`), so no
+    access line holds a claim link. Other arguments (ids, order numbers) stay as they were."""
+    match = getattr(request, "resolver_match", None)
+    path = request.path
+    if match is None:
+        return path
+    for name, value in match.kwargs.items():
+        if name in _SECRET_URL_ARGS and isinstance(value, str) and value:
+            path = path.replace(value, f"<{name}>")
+    return path
+
+
 class RequestIdMiddleware:
     """Take the caller's X-Request-ID (or make one), bind it for the request's logs, echo it back,
     and write one access line per request."""
@@ -69,14 +86,15 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
+            path = loggable_path(request)
             access_log.info(
                 "%s %s %s",
                 request.method,
-                request.path,
+                path,
                 response.status_code,
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": response.status_code,
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 },

@@ -58,7 +58,9 @@ class MerchantSite(admin.AdminSite):
                 page(workbench.catalogue, admin_index=lambda r, ctx: admin.AdminSite.index(self, r, ctx)),
                 name="wb-catalogue",
             ),
-            *super().get_urls(),
+            # Without Django's "view on site" shortcut (`r/<content type>/<id>/`): it redirects for any
+            # object of any shop, which tells a merchant that another shop's order exists.
+            *(url for url in super().get_urls() if getattr(url, "name", None) != "view_on_site"),
         ]
 
 
@@ -69,6 +71,7 @@ class ShopScopedAdmin(admin.ModelAdmin):
     """Everything a merchant admin shows is filtered through `shop_path` to the user's shops."""
 
     shop_path = "shop"
+    view_on_site = False  # the merchant site has no "view on site" shortcut (see MerchantSite.get_urls)
 
     def shop_ids(self, request) -> list[int]:
         if not hasattr(request, "_merchant_shop_ids"):

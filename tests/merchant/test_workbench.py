@@ -453,3 +453,13 @@ def test_two_taps_and_a_courier_scan_at_once_ship_the_parcel_exactly_once(to_shi
     assert GiftEvent.objects.filter(slot=a, kind=GiftEvent.Kind.SLOT_STATUS, to_status="shipped").count() == 1
     assert Shipment.objects.get(pk=shipment.pk).status == "handed_over"
     assert Notification.objects.filter(kind="shipped", dedupe_key__startswith=f"shipped:{a.pk}:").count() == 2
+
+
+def test_the_view_on_site_shortcut_is_gone_so_another_shops_order_cannot_be_probed(client, owner, other_sku):
+    from django.contrib.contenttypes.models import ContentType
+
+    from gifts.models import Slot
+
+    client.force_login(owner)
+    slot_type = ContentType.objects.get_for_model(Slot)
+    assert client.get(f"/merchant/r/{slot_type.pk}/1/").status_code == 404

@@ -50,3 +50,20 @@ def test_a_task_run_logs_its_slot_id_and_task_name(make_gift, recipient, address
     from giftshop.logs import current
 
     assert "task" not in current() and "task_id" not in current()
+
+
+def test_the_access_line_never_holds_a_claim_links_token(client, caplog, make_gift):
+    """The claim link is the gift: whoever reads the log could accept it. The access line keeps the
+    route with the token's name instead."""
+    import logging
+
+    gift = make_gift()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="giftshop.request"):
+        assert client.get(f"/c/{gift.claim_token}/").status_code == 200
+        client.get(f"/api/v1/claims/{gift.claim_token}/")
+    lines = [r for r in caplog.records if r.name == "giftshop.request"]
+    assert len(lines) == 2
+    for record in lines:
+        assert gift.claim_token not in record.getMessage() and gift.claim_token not in record.path
+    assert lines[0].path == "/c/<token>/" and lines[1].path == "/api/v1/claims/<token>/"
