@@ -56,3 +56,9 @@ def after_sales_photo_get(*, photo_id: int, user):
     if request.slot.recipient_id == user.pk or user.is_superuser or request.shop_id in shop_ids_for_staff(user=user):
         return photo
     raise NotFound(_("照片不存在"))
+
+
+def slots_in_after_sales(*, slot_ids) -> set[int]:
+    """Of these parcels, the ones with an after-sales request the shop has not finished: they are
+    held back from packing and the courier until it is answered (the workbench asks)."""
+    return set(R.objects.filter(slot_id__in=list(slot_ids), status__in=R.OPEN).values_list("slot_id", flat=True))

@@ -153,6 +153,11 @@ def after_sales_open(
     return request
 
 
+def after_sales_possible(slot: Slot) -> bool:
+    """Whether the page should offer the form at all (the kind and window are checked on submit)."""
+    return slot.status in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED)
+
+
 def _check_eligible(slot: Slot, *, kind: str, reason: str, now) -> None:
     if slot.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
         raise AppError(E.NOT_ELIGIBLE, _("这份礼物当前不能申请售后"))
@@ -358,13 +363,20 @@ def _by_rule(step, pk: int) -> int:
 # ----- notices -----
 
 
+def _about(request: AfterSalesRequest, body: str = "") -> str:
+    """Every notice names the gift it is about."""
+    sku = request.slot.sku
+    line = _("礼物：%(product)s · %(sku)s") % {"product": sku.product.title, "sku": sku.label}
+    return f"{line}\n{body}" if body else line
+
+
 def _notify_recipient(request: AfterSalesRequest, *, key: str, title: str, body: str = "") -> None:
     notify(
         user=request.requested_by,
         kind=Notification.Kind.AFTER_SALES,
         dedupe_key=f"after_sales:{request.pk}:{key}:r",
         title=title,
-        body=body,
+        body=_about(request, body),
         link=reverse("after-sales", args=[request.slot_id]),
     )
 
@@ -376,6 +388,7 @@ def _notify_sender(request: AfterSalesRequest, *, key: str, title: str) -> None:
         kind=Notification.Kind.AFTER_SALES,
         dedupe_key=f"after_sales:{request.pk}:{key}:s",
         title=title,
+        body=_about(request),
         link=gift.get_absolute_url(),
     )
 
@@ -387,6 +400,6 @@ def _notify_staff(request: AfterSalesRequest, *, key: str, title: str, body: str
             kind=Notification.Kind.AFTER_SALES,
             dedupe_key=f"after_sales:{request.pk}:{key}:{member.user_id}",
             title=title,
-            body=body,
+            body=_about(request, body),
             link=reverse("merchant:wb-after-sales"),
         )

@@ -33,7 +33,12 @@ def after_sales(request, slot_id: int):
     form = AfterSalesForm()
     if request.method == "POST":
         form = AfterSalesForm(request.POST, request.FILES)
-        if form.is_valid():
+        if not form.is_valid():
+            try:  # say what is wrong with the photos too, not one problem per try
+                services.photos_check(request.FILES.getlist("photos"))
+            except AppError as error:
+                _errors_into(form, error)
+        else:
             try:
                 services.after_sales_open(
                     slot_id=slot.pk,
@@ -57,7 +62,7 @@ def after_sales(request, slot_id: int):
             "slot": slot,
             "current": current,
             "history": [r for r in requests if r is not current],
-            "form": form if current is None else None,
+            "form": form if current is None and services.after_sales_possible(slot) else None,
             "return_form": ReturnShipmentForm(),
             "steps": _steps(current) if current else [],
         },

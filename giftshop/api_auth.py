@@ -70,7 +70,8 @@ class ObtainToken(APIView):
     def post(self, request):
         data = Credentials(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        # The Django request (not DRF's wrapper): django-axes marks a locked-out client on it.
+        user = authenticate(request._request, **data.validated_data)
         if user is None:
             raise AppError(BAD_CREDENTIALS, "用户名或密码不正确")
         token, _ = Token.objects.get_or_create(user=user)

@@ -60,13 +60,13 @@ def _answer(request):
     try:
         if action == "approve":
             services.after_sales_approve(request_id=target.pk, actor=request.user)
-            messages.success(request, _("已同意售后申请 #%(id)s") % {"id": target.pk})
+            messages.success(request, _("已同意订单 #%(slot)s 的售后申请") % {"slot": target.slot_id})
         elif action == "refuse":
             services.after_sales_refuse(request_id=target.pk, actor=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, _("已拒绝售后申请 #%(id)s") % {"id": target.pk})
+            messages.success(request, _("已拒绝订单 #%(slot)s 的售后申请") % {"slot": target.slot_id})
         elif action == "receive":
             services.after_sales_receive(request_id=target.pk, actor=request.user)
-            messages.success(request, _("已确认收到退货，退款已发起 #%(id)s") % {"id": target.pk})
+            messages.success(request, _("订单 #%(slot)s 已确认收到退货，退款已发起") % {"slot": target.slot_id})
         else:
             messages.error(request, _("未知操作"))
     except AppError as error:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from aftersales.selectors import after_sales_waiting
+from aftersales.selectors import after_sales_waiting, slots_in_after_sales
 from fulfilment.carriers import SCAN_LABELS, carrier_drivable
 from fulfilment.models import Shipment
 from fulfilment.selectors import (
@@ -160,7 +160,10 @@ def _rows(request, slots) -> list[Row]:
     drivable: dict[str, tuple[str, ...]] = {}
     may_refund: dict[int, bool] = {}
     rows = []
+    slots = list(slots)
+    held = slots_in_after_sales(slot_ids=[slot.pk for slot in slots])
     for slot in slots:
+        slot.in_after_sales = slot.pk in held
         shipment = getattr(slot, "shipment", None)
         drive: tuple[str, ...] = ()
         if shipment is not None and shipment.waybill_no and slot.status in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED):
@@ -176,7 +179,8 @@ def _rows(request, slots) -> list[Row]:
                 and shipment is not None
                 and shipment.status == Shipment.Status.ISSUED
                 and bool(shipment.waybill_no)
-                and not getattr(slot, "refund_pending", False),
+                and not getattr(slot, "refund_pending", False)
+                and not slot.in_after_sales,
                 drive=[(status, str(DRIVE_LABELS.get(status, status))) for status in drive],
                 can_refund=may_refund.setdefault(
                     slot.gift.shop_id,
@@ -276,7 +280,15 @@ def print_sheet(request, site):
         .order_by("accepted_at", "id")
     )
     if len(slots) != len(ids):
-        raise NotFound("订单不存在")
+        raise NotFound(_("订单不存在"))
+    held = slots_in_after_sales(slot_ids=ids)
+    if held:
+        slots = [slot for slot in slots if slot.pk not in held]
+        messages.warning(
+            request, _("售后处理中的订单没有打印：%(ids)s") % {"ids": "、".join(f"#{i}" for i in sorted(held))}
+        )
+        if not slots:
+            return HttpResponseRedirect(reverse("merchant:wb-to-ship"))
     pii_access_record(user=request.user, slots=slots, channel=PiiAccessLog.Channel.WAYBILL_PRINT)
     sheets = [
         {
@@ -307,6 +319,12 @@ def hand_over(request, site):
     ids = _ids(request.POST.getlist("ids"))
     if not ids:
         messages.warning(request, _("请先勾选要交给快递的订单"))
+        return _back(request, reverse("merchant:wb-to-ship"))
+    held = slots_in_after_sales(slot_ids=ids)
+    for slot_id in sorted(held):
+        messages.error(request, _("订单 %(id)s 没有交给快递：收礼人的售后申请还没处理完") % {"id": slot_id})
+    ids = [i for i in ids if i not in held]
+    if not ids:
         return _back(request, reverse("merchant:wb-to-ship"))
     report = fulfilment.parcels_hand_over(user=request.user, slot_ids=ids)
     if report.handed_over:

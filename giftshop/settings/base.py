@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",  # failed sign-ins and lockout (giftshop/lockout.py)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "giftshop.middleware.AppErrorPageMiddleware",
     "giftshop.middleware.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into giftshop.lockout's answer
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -93,6 +95,19 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Lockout (django-axes, giftshop/lockout.py): AXES_FAILURE_LIMIT wrong passwords for one account from
+# one client address lock that pair for AXES_COOLOFF_MINUTES; kept in the database, so every
+# process and host agrees. The client address is the one every throttle uses (NUM_PROXIES).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "giftshop.client_ip.client_ip"
+AXES_USERNAME_CALLABLE = "giftshop.lockout.attempted_username"
+AXES_LOCKOUT_CALLABLE = "giftshop.lockout.locked_out"
+AXES_VERBOSE = False  # its log lines name the account (a phone number, say): ours say less
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (personal data we do not need)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -100,6 +115,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out client before any password check
     "django.contrib.auth.backends.ModelBackend",  # the merchant and operator sites
     "allauth.account.auth_backends.AuthenticationBackend",  # the shop: username or phone + password
 ]

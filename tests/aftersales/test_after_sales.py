@@ -401,3 +401,30 @@ def test_merchant_queue_page_approves_and_a_shipper_sees_no_buttons(client, parc
     request.refresh_from_db()
     assert request.status in ("approved", "refunded")
     assert ShopStaff.objects.filter(user=shipper, role="shipper").exists()
+
+
+def test_a_parcel_with_an_open_request_is_held_back_from_print_and_hand_over(client, parcel, recipient, owner):
+    slot = parcel()
+    open_request(slot, recipient)
+    client.force_login(owner)
+    queue = client.get(reverse("merchant:wb-to-ship")).content.decode()
+    assert 'data-test="held-for-after-sales"' in queue
+    handed = client.post(reverse("merchant:wb-hand-over"), {"ids": [slot.pk]}, follow=True).content.decode()
+    assert "售后申请还没处理完" in handed
+    printed = client.post(reverse("merchant:wb-print"), {"ids": [slot.pk]}, follow=True).content.decode()
+    assert "售后处理中的订单没有打印" in printed
+    slot.refresh_from_db()
+    assert slot.status == "to_ship" and slot.shipment.status != "handed_over"
+
+
+def test_no_form_where_after_sales_is_not_possible(
+    client, parcel, recipient, owner, django_capture_on_commit_callbacks
+):
+    slot = parcel()
+    request = open_request(slot, recipient)
+    settle(django_capture_on_commit_callbacks, services.after_sales_approve, request_id=request.pk, actor=owner)
+    client.force_login(recipient)
+    page = client.get(reverse("after-sales", args=[slot.pk])).content.decode()
+    assert "已退款给送礼人" in page and 'data-test="after-sales-form"' not in page
+    note = Notification.objects.filter(user=recipient, kind="after_sales").first()
+    assert slot.sku.product.title in note.body  # every notice names the gift

@@ -156,7 +156,7 @@ def test_workbench_batch_print_and_hand_over_without_sideways_scroll(demo, brows
         merchant.snap(f"{width}-8-after-sales")
         with page.expect_navigation(wait_until="domcontentloaded"):
             row.locator('[data-test="approve"]').click()
-        expect(page.locator(".messages")).to_contain_text(f"已同意售后申请 #{request.pk}")
+        expect(page.locator(".messages")).to_contain_text(f"已同意订单 #{parcels[3].pk} 的售后申请")
         expect(page.locator(f'[data-test="after-sales-row"][data-id="{request.pk}"]')).to_have_count(0)
         request.refresh_from_db()
         assert request.status in ("approved", "refunded") and request.answered_by.username == "merchant"
