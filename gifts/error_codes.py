@@ -26,5 +26,8 @@ BAD_ADDRESS = "bad_address"
 NOT_CLAIMABLE = "not_claimable"
 BAD_THANKS = "bad_thanks"
 
+# the sender
+NOTHING_TO_WITHDRAW = "nothing_to_withdraw"
+
 # the state machine
 ILLEGAL_TRANSITION = "illegal_transition"

@@ -15,7 +15,13 @@ from payments.models import Refund
 from payments.services import refund_request
 
 # Refund reasons whose success means the slot's money is back with the sender.
-SLOT_CLOSING = {Refund.Reason.DECLINED, Refund.Reason.EXPIRED, Refund.Reason.AFTER_SALES, Refund.Reason.UNDRAWN}
+SLOT_CLOSING = {
+    Refund.Reason.DECLINED,
+    Refund.Reason.EXPIRED,
+    Refund.Reason.AFTER_SALES,
+    Refund.Reason.UNDRAWN,
+    Refund.Reason.WITHDRAWN,
+}
 
 
 def gift_on_paid(sender, *, payment, notice, **_kw) -> str:

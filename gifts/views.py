@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
@@ -33,6 +33,7 @@ from gifts.selectors import (
 )
 from gifts.services import checkout as checkout_service
 from gifts.services import claim as claim_service
+from gifts.services import sender as sender_service
 from gifts.services.notifications import notification_mark_read
 from gifts.share import share_card
 from giftshop.errors import AppError
@@ -98,7 +99,37 @@ def gift_detail(request, pk: int):
     slots = list(slots_for_gift(gift=gift))
     for slot in slots:
         slot.steps = _steps(slot, SENDER_STEPS)
-    return render(request, "gifts/gift_detail.html", {"gift": gift, "slots": slots})
+    unclaimed = sum(1 for slot in slots if slot.status == SlotStatus.UNCLAIMED)
+    return render(
+        request,
+        "gifts/gift_detail.html",
+        {"gift": gift, "slots": slots, "unclaimed": unclaimed, "unclaimed_fen": unclaimed * gift.slot_amount_fen},
+    )
+
+
+@login_required
+@require_POST
+def gift_withdraw(request, pk: int):
+    try:
+        sender_service.gift_withdraw(gift_id=pk, user=request.user)
+        messages.success(request, _("已撤回未领取的份数，退款将原路退回"))
+    except AppError as exc:
+        messages.error(request, exc.detail)
+    return redirect("gift-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def gift_remind(request, pk: int):
+    try:
+        n = sender_service.gift_remind(gift_id=pk, user=request.user)
+        if n:
+            messages.success(request, ngettext("已提醒 %(n)d 位朋友", "已提醒 %(n)d 位朋友", n) % {"n": n})
+        else:
+            messages.info(request, _("还没有人打开礼物；把礼物卡片再发给朋友提醒一下吧。"))
+    except AppError as exc:
+        messages.error(request, exc.detail)
+    return redirect("gift-detail", pk=pk)
 
 
 @login_required

@@ -56,6 +56,7 @@ HTTP_STATUS: dict[str, int] = {
     "after_sales_open": 409,
     "after_sales_window_closed": 409,
     "not_eligible": 409,
+    "nothing_to_withdraw": 409,
     "bad_oauth": 400,
     # a payment gateway is not answering now
     "provider_unavailable": 503,

@@ -44,6 +44,7 @@ class Refund(models.Model):
         AFTER_SALES = "after_sales", _("售后退款")
         LATE_PAYMENT = "late_payment", _("订单取消后到账")
         UNDRAWN = "undrawn", _("未使用份数")
+        WITHDRAWN = "withdrawn", _("送礼人撤回")
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     slot = models.ForeignKey("gifts.Slot", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds")

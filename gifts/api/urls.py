@@ -10,6 +10,8 @@ from . import views
 urlpatterns = [
     path("gifts/", views.GiftListCreate.as_view(), name="api-gifts"),
     path("gifts/<int:pk>/", views.GiftDetail.as_view(), name="api-gift"),
+    path("gifts/<int:pk>/withdraw/", views.GiftWithdraw.as_view(), name="api-gift-withdraw"),
+    path("gifts/<int:pk>/remind/", views.GiftRemind.as_view(), name="api-gift-remind"),
     path("claims/<key:token>/", views.ClaimCard.as_view(), name="api-claim"),
     path("claims/<key:token>/grab/", views.ClaimGrab.as_view(), name="api-claim-grab"),
     path("claims/<key:token>/accept/", views.ClaimAccept.as_view(), name="api-claim-accept"),

@@ -33,6 +33,7 @@ from gifts.selectors import (
     slots_received,
 )
 from gifts.services import checkout, claim
+from gifts.services import sender as sender_service
 from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
 from giftshop.errors import error_responses
@@ -95,6 +96,34 @@ class GiftDetail(APIView):
     @extend_schema(responses={200: GiftSerializer, **error_responses(404)})
     def get(self, request, pk: int):
         return Response(GiftSerializer(gift_get_for_sender(gift_id=pk, user=request.user)).data)
+
+
+class RemindedSerializer(serializers.Serializer):
+    reminded = serializers.IntegerField(help_text="how many recipients were reminded")
+
+
+class GiftWithdraw(APIView):
+    """Take back every still-unclaimed slot at once (single and group gifts): each is refunded to the
+    sender now and its stock returns. 409 `nothing_to_withdraw` when nothing is left to take back."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: GiftSerializer, **error_responses(404, 409)})
+    def post(self, request, pk: int):
+        sender_service.gift_withdraw(gift_id=pk, user=request.user)
+        return Response(GiftSerializer(gift_get_for_sender(gift_id=pk, user=request.user)).data)
+
+
+class GiftRemind(APIView):
+    """Remind the recipients who hold a slot and have not accepted (a named friend, group members who
+    grabbed, lottery winners, list recipients). 429 with `Retry-After` within the interval."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: RemindedSerializer, **error_responses(404, 429)})
+    def post(self, request, pk: int):
+        reminded = sender_service.gift_remind(gift_id=pk, user=request.user)
+        return Response({"reminded": reminded}, status=status.HTTP_202_ACCEPTED)
 
 
 # ----- recipient -----

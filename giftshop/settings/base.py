@@ -339,6 +339,8 @@ GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", d
 GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
 GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
+# The sender may remind a gift's recipients once per this long (gifts/services/sender.py).
+GIFT_REMIND_INTERVAL = timedelta(minutes=env.int("GIFT_REMIND_INTERVAL_MINUTES", default=60))
 
 # After-sales (aftersales/services.py): the shop answers within AFTER_SALES_ANSWER_HOURS or the
 # request is approved; return-and-refund is open this many days after delivery; a return the

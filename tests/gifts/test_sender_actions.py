@@ -1,0 +1,68 @@
+"""The sender's loose ends (API 1.1): withdraw what nobody has claimed, refunded at once and once;
+remind who holds a slot and has not accepted, not more often than the interval."""
+
+import pytest
+from django.core.cache import cache
+
+from gifts.models import Notification, Slot
+from gifts.services.claim import AddressInput, slot_accept
+from payments.models import Refund
+from shops.models import Sku
+from tests.conftest import ADDRESS, api_for
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_withdraw_refunds_each_unclaimed_slot_once_and_returns_stock(
+    make_gift, sender, sku, django_capture_on_commit_callbacks
+):
+    gift = make_gift(mode="group", recipients=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+    stock = Sku.objects.get(pk=sku.pk).stock
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api_for(sender).post(f"/api/v1/gifts/{gift.pk}/withdraw/")
+    assert r.status_code == 200, r.content
+    statuses = sorted(Slot.objects.filter(gift=gift).values_list("status", flat=True))
+    assert statuses == ["refunded", "refunded", "to_ship"]
+    refunds = Refund.objects.filter(payment__gift=gift, reason="withdrawn")
+    assert sorted(refunds.values_list("amount_fen", "status")) == [(gift.slot_amount_fen, "succeeded")] * 2
+    assert Sku.objects.get(pk=sku.pk).stock == stock + 2 * gift.quantity
+    again = api_for(sender).post(f"/api/v1/gifts/{gift.pk}/withdraw/")
+    assert (again.status_code, again.json()["code"]) == (409, "nothing_to_withdraw")
+    assert refunds.count() == 2
+
+
+def test_only_the_sender_withdraws(make_gift, other):
+    gift = make_gift()
+    assert api_for(other).post(f"/api/v1/gifts/{gift.pk}/withdraw/").status_code == 404
+    assert Slot.objects.get(gift=gift).status == "unclaimed"
+
+
+def test_remind_tells_a_named_friend_and_then_waits(make_gift, sender, recipient):
+    gift = make_gift(recipient_username=recipient.username)
+    r = api_for(sender).post(f"/api/v1/gifts/{gift.pk}/remind/")
+    assert (r.status_code, r.json()) == (202, {"reminded": 1})
+    assert Notification.objects.filter(user=recipient, kind="reminder").count() == 1
+    again = api_for(sender).post(f"/api/v1/gifts/{gift.pk}/remind/")
+    assert again.status_code == 429 and again.json()["code"] == "throttled" and int(again["Retry-After"]) > 0
+    assert Notification.objects.filter(user=recipient, kind="reminder").count() == 1
+
+
+def test_the_sender_page_withdraws_after_a_confirmation(client, make_gift, sender, django_capture_on_commit_callbacks):
+    gift = make_gift()
+    client.force_login(sender)
+    page = client.get(gift.get_absolute_url()).content.decode()
+    assert 'data-test="withdraw"' in page and "撤回后朋友不能再领取" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        r = client.post(f"/gifts/{gift.pk}/withdraw/", follow=True)
+    assert "已撤回未领取的份数" in r.content.decode()
+    assert Slot.objects.get(gift=gift).status == "refunded"
