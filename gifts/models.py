@@ -105,7 +105,7 @@ class Gift(models.Model):
         verbose_name_plural = _("gifts")
 
     def __str__(self) -> str:
-        return f"Gift #{self.pk}"
+        return _("礼物 #%(id)s") % {"id": self.pk}
 
     def get_absolute_url(self) -> str:
         return reverse("gift-detail", args=[self.pk])
@@ -171,7 +171,11 @@ class Slot(models.Model):
         verbose_name_plural = _("recipient slots")
 
     def __str__(self) -> str:
-        return f"Slot #{self.pk} of gift #{self.gift_id}"
+        return _("订单 #%(slot)s（礼物 #%(gift)s 第 %(number)s 份）") % {
+            "slot": self.pk,
+            "gift": self.gift_id,
+            "number": self.number,
+        }
 
 
 class AddressFields(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -53,7 +54,8 @@ def notification_email_deliver(*, notification_id: int) -> bool:
         )
         if note is None or note.emailed_at or not note.user.email:
             return False
-        send_mail(note.title, f"{note.body}\n\n{note.link}".strip(), None, [note.user.email])
+        link = note.link if not note.link.startswith("/") else settings.SITE_URL.rstrip("/") + note.link
+        send_mail(note.title, f"{note.body}\n\n{link}".strip(), None, [note.user.email])
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
     return True

@@ -66,3 +66,10 @@ def test_the_sender_page_withdraws_after_a_confirmation(client, make_gift, sende
         r = client.post(f"/gifts/{gift.pk}/withdraw/", follow=True)
     assert "已撤回未领取的份数" in r.content.decode()
     assert Slot.objects.get(gift=gift).status == "refunded"
+
+
+def test_notification_emails_carry_absolute_links(settings, make_gift, mailoutbox):
+    settings.SITE_URL = "https://gifts.example.com"
+    gift = make_gift()
+    mails = [m for m in mailoutbox if gift.get_absolute_url() in m.body]
+    assert mails and all(f"https://gifts.example.com{gift.get_absolute_url()}" in m.body for m in mails)
