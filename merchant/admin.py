@@ -52,6 +52,12 @@ class MerchantShopAdmin(ShopScopedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        """Shop settings and the gifting switch: owners and managers (a shipper sees them read-only)."""
+        if obj is None:
+            return staff_may_in_all(user=request.user, action=Action.MANAGE_SHOP)
+        return staff_may(user=request.user, shop_id=obj.pk, action=Action.MANAGE_SHOP)
+
 
 class MerchantSkuInline(SkuInline):
     """Inline permissions follow the scoped parent, not Django's per-model permission rows; prices
@@ -66,7 +72,7 @@ class MerchantSkuInline(SkuInline):
     def get_readonly_fields(self, request, obj=None):
         if _may_price(request, obj.shop_id if obj else None):
             return super().get_readonly_fields(request, obj)
-        return PRICE_FIELDS
+        return (*PRICE_FIELDS, "stock")
 
     def has_change_permission(self, request, obj=None):
         return True
@@ -121,10 +127,12 @@ class MerchantSkuAdmin(ShopScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None or _may_price(request, obj.product.shop_id):
             return super().get_readonly_fields(request, obj)
-        return PRICE_FIELDS
+        return (*PRICE_FIELDS, "stock")
 
     def save_model(self, request, obj, form, change):
         _require_price_right(request, form, obj.product.shop_id)
+        if "stock" in form.changed_data:  # the stock column is editable in the list too
+            staff_require(user=request.user, shop_id=obj.product.shop_id, action=Action.EDIT_STOCK)
         super().save_model(request, obj, form, change)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

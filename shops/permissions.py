@@ -1,7 +1,8 @@
 """What each staff role may do in its shop: the one place roles are checked.
 
 A shipper (发货员) prints, hands parcels to the courier and ships; owners (店主) and managers (店长)
-may also send money back (refunds, after-sales approvals) and change prices. Services call
+may also send money back (refunds, after-sales approvals), change prices and stock, and change the
+shop's settings (the gifting switch, courier, ship-from address, payment sub-merchant). Services call
 `staff_require`; pages and admin forms ask `staff_may` to hide what would be refused anyway."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class Action(StrEnum):
     REFUND = "refund"  # send money back to the sender
     AFTER_SALES = "after_sales"  # approve or refuse a recipient's after-sales request
     EDIT_PRICES = "edit_prices"  # a SKU's price and original price
+    EDIT_STOCK = "edit_stock"  # a SKU's stock count (a stocktake)
+    MANAGE_SHOP = "manage_shop"  # the gifting switch and the shop's settings (courier, ship-from, payment)
 
 
 R = ShopStaff.Role
@@ -32,6 +35,8 @@ REFUSALS = {
     Action.REFUND: "只有店主或店长可以退款",
     Action.AFTER_SALES: "只有店主或店长可以处理售后",
     Action.EDIT_PRICES: "只有店主或店长可以修改价格",
+    Action.EDIT_STOCK: "只有店主或店长可以修改库存",
+    Action.MANAGE_SHOP: "只有店主或店长可以修改店铺设置",
 }
 
 

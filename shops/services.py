@@ -8,6 +8,7 @@ from django.db.models import F
 from giftshop.errors import AppError
 from shops import error_codes as E
 from shops.models import Shop, Sku
+from shops.permissions import Action, staff_require
 
 
 def stock_reserve(*, sku_id: int, quantity: int) -> None:
@@ -22,7 +23,10 @@ def stock_release(*, sku_id: int, quantity: int) -> None:
 
 
 @transaction.atomic
-def shop_set_gifting(*, shop: Shop, enabled: bool) -> Shop:
+def shop_set_gifting(*, shop: Shop, enabled: bool, actor=None) -> Shop:
+    """The shop's one gifting switch. `actor`: the staff member (owners and managers only)."""
+    if actor is not None:
+        staff_require(user=actor, shop_id=shop.pk, action=Action.MANAGE_SHOP)
     Shop.objects.filter(pk=shop.pk).update(gifting_enabled=enabled)
     shop.gifting_enabled = enabled
     return shop
@@ -31,12 +35,14 @@ def shop_set_gifting(*, shop: Shop, enabled: bool) -> Shop:
 STOCK_MAX = 10_000_000
 
 
-def sku_set_stock(*, sku: Sku, stock: int) -> Sku:
+def sku_set_stock(*, sku: Sku, stock: int, actor=None) -> Sku:
     """The merchant's stock count for a SKU (a stocktake), written in one UPDATE.
 
     Units already reserved by paid gifts are not in `stock` any more, so the count set here is what
     is left to sell.
     """
+    if actor is not None:
+        staff_require(user=actor, shop_id=sku.product.shop_id, action=Action.EDIT_STOCK)
     if not 0 <= stock <= STOCK_MAX:
         raise AppError(E.INVALID, "库存须在 0 到 10000000 之间", fields={"stock": [f"0..{STOCK_MAX}"]})
     Sku.objects.filter(pk=sku.pk).update(stock=stock)

@@ -104,7 +104,7 @@ class MerchantGiftingSwitch(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=GiftingSwitchSerializer, responses={200: ShopSerializer, **error_responses(404)})
+    @extend_schema(request=GiftingSwitchSerializer, responses={200: ShopSerializer, **error_responses(403, 404)})
     def post(self, request, pk: int):
         shop = shops_for_staff(user=request.user).filter(pk=pk).first()
         if shop is None:
@@ -112,7 +112,9 @@ class MerchantGiftingSwitch(APIView):
         data = GiftingSwitchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(
-            ShopSerializer(shop_set_gifting(shop=shop, enabled=data.validated_data["gifting_enabled"])).data
+            ShopSerializer(
+                shop_set_gifting(shop=shop, enabled=data.validated_data["gifting_enabled"], actor=request.user)
+            ).data
         )
 
 
@@ -132,9 +134,11 @@ class MerchantSkuStock(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=StockSerializer, responses={200: SkuSerializer, **error_responses(404)})
+    @extend_schema(request=StockSerializer, responses={200: SkuSerializer, **error_responses(403, 404)})
     def patch(self, request, pk: int):
         sku = sku_get_for_staff(user=request.user, sku_id=pk)
         data = StockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(SkuSerializer(sku_set_stock(sku=sku, stock=data.validated_data["stock"])).data)
+        return Response(
+            SkuSerializer(sku_set_stock(sku=sku, stock=data.validated_data["stock"], actor=request.user)).data
+        )

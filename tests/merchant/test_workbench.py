@@ -372,11 +372,12 @@ def test_a_shipper_is_refused_a_refund_by_the_api(to_ship, shop_sku, shipper):
     assert r.status_code == 403 and r.json()["code"] == "role_not_allowed"
 
 
-def test_a_shipper_cannot_change_a_price_but_may_count_stock(client, shop_sku, shipper):
+def test_a_shipper_cannot_change_a_price_or_the_stock(client, shop_sku, shipper):
     client.force_login(shipper)
     url = reverse("merchant:shops_sku_change", args=[shop_sku.pk])
     form = client.get(url)
-    assert form.status_code == 200 and 'name="price_fen"' not in form.content.decode()
+    body = form.content.decode()
+    assert form.status_code == 200 and 'name="price_fen"' not in body and 'name="stock"' not in body
 
     client.post(
         url,
@@ -390,7 +391,7 @@ def test_a_shipper_cannot_change_a_price_but_may_count_stock(client, shop_sku, s
     )
 
     sku = Sku.objects.get(pk=shop_sku.pk)
-    assert (sku.price_fen, sku.original_price_fen, sku.stock) == (5000, 6000, 7)
+    assert (sku.price_fen, sku.original_price_fen, sku.stock) == (5000, 6000, 1000)
     assert client.get(reverse("merchant:shops_sku_add")).status_code == 403
 
 
@@ -415,7 +416,7 @@ def test_an_owner_changes_a_price(client, shop_sku, owner):
 def test_a_shipper_sees_sku_prices_read_only_inside_the_product_form(client, shop_sku, shipper):
     client.force_login(shipper)
     body = client.get(reverse("merchant:shops_product_change", args=[shop_sku.product_id])).content.decode()
-    assert 'name="skus-0-stock"' in body and 'name="skus-0-price_fen"' not in body
+    assert 'name="skus-0-stock"' not in body and 'name="skus-0-price_fen"' not in body
     assert 'name="skus-__prefix__-price_fen"' not in body  # no new SKU row either
 
 
