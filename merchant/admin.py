@@ -4,6 +4,8 @@ the recipient orders with their shipping tools, and who in the shop looked at an
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,13 @@ from shops.models import Product, Shop, Sku
 from shops.permissions import Action, staff_may, staff_may_in_all, staff_require
 
 PRICE_FIELDS = ("price_fen", "original_price_fen")
+
+
+def _local_time(value) -> str:
+    """A moment as people read it: the site's time zone, to the minute; "—" when it has not happened."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "Y-m-d H:i")
 
 
 def _may_price(request, shop_id: int | None) -> bool:
@@ -306,7 +315,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("收下时间"), ordering="accepted_at")
     def accepted(self, obj):
-        return obj.accepted_at
+        return _local_time(obj.accepted_at)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         title = _("收礼订单 %(id)s") % {"id": object_id}
@@ -314,11 +323,11 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("发货时间"))
     def shipped(self, obj):
-        return obj.shipped_at
+        return _local_time(obj.shipped_at)
 
     @admin.display(description=_("签收时间"))
     def delivered(self, obj):
-        return obj.delivered_at
+        return _local_time(obj.delivered_at)
 
     @admin.display(description=_("礼物单号"))
     def gift_id_display(self, obj):

@@ -60,3 +60,14 @@ def test_each_role_may_do_exactly_its_actions(role, sku, shop_parcels, django_ca
     assert Refund.objects.filter(slot=parcel).exists() is ("refund" in allowed)
     request.refresh_from_db()
     assert (request.status != "requested") is ("after_sales" in allowed)
+
+
+def test_the_order_page_shows_local_times_and_no_none(client, sku, shop_parcels):
+    parcel, _request = shop_parcels
+    owner = ShopStaffFactory(shop=sku.product.shop, user=UserFactory(username="order-owner"), role="owner").user
+    client.force_login(owner)
+    body = client.get(f"/merchant/gifts/slot/{parcel.pk}/change/").content.decode()
+    assert "None" not in body and "+00:00" not in body
+    from django.utils import timezone
+
+    assert timezone.localtime(Slot.objects.get(pk=parcel.pk).accepted_at).strftime("%Y-%m-%d %H:%M") in body
