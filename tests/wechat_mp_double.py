@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.doubles import LocalServer
 
 ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
@@ -25,7 +26,7 @@ ERRMSG = {
 }
 
 
-class WeChatMPDouble:
+class WeChatMPDouble(LocalServer):
     def __init__(self):
         self.appid = "wx" + secrets.token_hex(8)
         self.secret = secrets.token_hex(16)
@@ -34,20 +35,7 @@ class WeChatMPDouble:
         self.calls: list[tuple[str, dict]] = []  # (path, query) of every request
         self.fail_next: dict[str, list[int]] = {"/cgi-bin/token": [], "/cgi-bin/ticket/getticket": []}
         self.stall_seconds = 0.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> WeChatMPDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def settings(self) -> dict:
         return {

@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.doubles import LocalServer
 
-class WeChatOAuthDouble:
+
+class WeChatOAuthDouble(LocalServer):
     def __init__(self, apps: dict[str, str]):
         self.apps = dict(apps)  # appid -> secret
         self.people: dict[str, dict] = {}  # who is "scanning" next: set by the test
         self.codes: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.requests: list[tuple[str, dict]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._listen()
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> WeChatOAuthDouble:
+    def _handler(self):
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,14 +57,7 @@ class WeChatOAuthDouble:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return Handler
 
     # ----- what WeChat does -----
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.doubles import LocalServer
 
 
 def md5_upper(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (Kuaidi100's scheme)
 
 
-class Kuaidi100Double:
+class Kuaidi100Double(LocalServer):
     def __init__(self):
         self.key = "k100-" + secrets.token_hex(8)
         self.secret = secrets.token_hex(16)
@@ -34,20 +35,7 @@ class Kuaidi100Double:
         self.refused: list[str] = []
         self.stall_seconds = 0.0  # issue the waybill, then answer this late (a timeout at our side)
         self.down = False  # answer every request with a 502
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> Kuaidi100Double:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def settings(self) -> dict:
         return {

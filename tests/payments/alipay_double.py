@@ -17,17 +17,18 @@ import datetime as dt
 import io
 import json
 import secrets
-import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.doubles import LocalServer
 
 GMT8 = ZoneInfo("Asia/Shanghai")
 REQUEST_LIFETIME = dt.timedelta(minutes=30)  # a request whose timestamp is further off is refused
@@ -103,7 +104,10 @@ class Trade:
         return sum(self.refunds.values())
 
 
-class AlipayDouble:
+class AlipayDouble(LocalServer):
+    poll_interval = 0.02
+    block_on_close = False
+
     def __init__(self):
         self.app_id = "2021000" + "".join(secrets.choice("0123456789") for _ in range(9))
         self.seller_id = "2088" + "".join(secrets.choice("0123456789") for _ in range(12))
@@ -115,24 +119,13 @@ class AlipayDouble:
         self.http_status = 200  # set to 502/503 to play a gateway in trouble
         self.bill_extra_lines: list[str] = []  # lines a test slips into the next bill
         self.delay = 0.0  # seconds before answering (a slow gateway)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._listen()
 
     # ----- lifecycle and settings -----
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/gateway.do"
-
-    def start(self) -> AlipayDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return super().url + "/gateway.do"
 
     def settings(self) -> dict:
         return {

@@ -17,9 +17,8 @@ import hashlib
 import json
 import re
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -28,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
+
+from tests.doubles import LocalServer
 
 AUTH = re.compile(r"WECHATPAY2-SHA256-RSA2048 (.*)")
 
@@ -88,7 +89,7 @@ def self_signed_certificate(key) -> x509.Certificate:
     )
 
 
-class WeChatPayDouble:
+class WeChatPayDouble(LocalServer):
     def __init__(self, *, certificate_mode: bool = False, partner_mode: bool = False):
         self.mchid = "1900000109"
         self.appid = "wxd678efh567hg6787"
@@ -108,22 +109,9 @@ class WeChatPayDouble:
         self.app_secret = secrets.token_hex(16)  # the official account's AppSecret (OAuth)
         self.oauth_codes: dict[str, str] = {}  # code WeChat handed the browser -> the payer's openid
         self._bills: dict[str, bytes] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._listen()
 
     # ----- lifecycle and settings -----
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> WeChatPayDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def settings(self) -> dict:
         values = {

@@ -19,11 +19,12 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from tests.doubles import LocalServer
 
 AUTH_RE = re.compile(
     r"^ACS3-HMAC-SHA256 Credential=(?P<id>[^,]+),SignedHeaders=(?P<signed>[a-z0-9;-]+),Signature=(?P<sig>[0-9a-f]{64})$"
@@ -51,7 +52,7 @@ def acs3_signature(*, secret: str, method: str, path: str, query: dict, headers:
     return hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-class AliyunSmsDouble:
+class AliyunSmsDouble(LocalServer):
     def __init__(self):
         self.access_key_id = "LTAI" + secrets.token_hex(10)
         self.access_key_secret = secrets.token_hex(15)
@@ -71,20 +72,7 @@ class AliyunSmsDouble:
         self.stall_seconds = 3.0
         self.down = False  # answer 503 ServiceUnavailable, as the gateway does when it is overloaded
         self._nonces: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> AliyunSmsDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def settings(self) -> dict:
         return {

@@ -18,10 +18,11 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.doubles import LocalServer
 
 SERVICE = "sms"
 AUTH_RE = re.compile(
@@ -65,7 +66,7 @@ def tc3_signature(
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-class TencentSmsDouble:
+class TencentSmsDouble(LocalServer):
     def __init__(self):
         self.secret_id = "AKID" + secrets.token_hex(16)
         self.secret_key = secrets.token_hex(16)
@@ -83,20 +84,7 @@ class TencentSmsDouble:
         self.stall_next = 0  # the next n requests: answer nothing until the client has given up; send nothing
         self.stall_seconds = 3.0
         self.down = False  # answer 502 from the gateway in front of the API
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> TencentSmsDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen()
 
     def settings(self) -> dict:
         return {
