@@ -91,7 +91,7 @@ def return_shipment(request, slot_id: int):
         services.after_sales_return_shipment(slot_id=slot_id, user=request.user, **form.cleaned_data)
         messages.success(request, _("退货运单已提交，商家收到后会退款给送礼人"))
     except AppError as error:
-        messages.error(request, "；".join(sum((error.fields or {}).values(), [])) or error.detail)
+        messages.error(request, error.message)
     return redirect("after-sales", slot_id=slot_id)
 
 

@@ -75,6 +75,11 @@ class AppError(Exception):
         self.fields = fields
 
     @property
+    def message(self) -> str:
+        """One line for a page's flash message: the field messages joined, else the detail."""
+        return "；".join(sum((self.fields or {}).values(), [])) or str(self.detail)
+
+    @property
     def status_code(self) -> int:
         return HTTP_STATUS.get(self.code, status.HTTP_400_BAD_REQUEST)
 

@@ -70,5 +70,5 @@ def _answer(request):
         else:
             messages.error(request, _("未知操作"))
     except AppError as error:
-        messages.error(request, "；".join(sum((error.fields or {}).values(), [])) or error.detail)
+        messages.error(request, error.message)
     return redirect(request.get_full_path())
