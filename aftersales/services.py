@@ -256,9 +256,8 @@ def after_sales_approve(*, request_id: int, actor=None) -> AfterSalesRequest:
         request = R.objects.select_for_update().select_related("slot__gift").get(pk=request_id)
         bind(gift_id=request.slot.gift_id, slot_id=request.slot_id)
         _may_answer(request, actor)
-        if request.status != S.REQUESTED:
-            if request.status in (S.APPROVED, S.RETURNING, S.RECEIVED, S.REFUNDED):
-                return request  # approved already (a double tap, or beat and the merchant at once)
+        if request.status in (S.APPROVED, S.RETURNING, S.RECEIVED, S.REFUNDED):
+            return request  # approved already (a double tap, or beat and the merchant at once)
         request, changed = after_sales_transition(request, S.APPROVED, answered_by=actor)
         if not changed:
             return request
