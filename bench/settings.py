@@ -18,6 +18,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = 60
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PII_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"giftshop-bench-key-not-a-secret!").decode()]
 
+# As production: the shared cache (tokens, throttles, a grab's facts of a gift) and the grab gate in Redis.
+CACHES = {**CACHES, "default": env.cache("BENCH_CACHE_URL", default="redis://127.0.0.1:6379/12")}  # noqa: F405
+GRAB_GATE_URL = env("BENCH_GRAB_GATE_URL", default="redis://127.0.0.1:6379/12")
+
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = env("BENCH_BROKER_URL", default="redis://127.0.0.1:6379/15")
 

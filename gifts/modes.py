@@ -16,7 +16,7 @@ from giftshop.errors import AppError
 from . import error_codes as E
 from .events import grab_released_event
 from .models import Gift, Slot, SlotStatus
-from .services.grab import slot_grab
+from .services.grab import grab_slot_freed, slot_grab
 
 
 class GiftMode:
@@ -84,6 +84,7 @@ class GroupMode(GiftMode):
         slot.recipient, slot.taken_at = None, None
         slot.save(update_fields=["recipient", "taken_at"])
         grab_released_event(slot=slot, actor=user)
+        grab_slot_freed(gift.pk)
         return slot
 
 

@@ -3,7 +3,19 @@
 Every change goes through `slot_transition` (or its bulk twin for sweeps) and `gift_transition`:
 lock the row, refuse an illegal move with a coded error, return quietly when the row is already
 where it should be, stamp the time, write a GiftEvent. The gift's status after payment follows
-from its slots (`gift_sync`), so it can never disagree with them.
+from its slots (`gift_sync`), so it can never disagree with them for longer than a commit.
+
+No hot row: a slot's move does not lock its gift unless the gift's status changes. Most moves
+cannot change it (a slot going from accepted to shipped stays in the same `_KIND`); the others
+count the gift's slots without a lock and lock the gift only when the count says its status moves.
+That count cannot see other slots' moves that are not committed yet, so after commit every such
+move counts again (`gift_sync_if_behind`): whichever of several concurrent moves commits last sees
+them all. A process that dies between its commit and that second count leaves the status behind
+until the gift's next move, or the worker's `process_claim`, which counts again too.
+
+The gift's row is locked `FOR NO KEY UPDATE` (status is not a key): a plain `FOR UPDATE` would also
+stop every other transaction that inserts a row pointing at the gift (an event, an address) at its
+foreign-key check until the lock is gone.
 """
 
 from __future__ import annotations
@@ -43,6 +55,15 @@ GIFT_TRANSITIONS: dict[str, set[str]] = {
     G.EXPIRED: {G.REFUNDED, G.FINISHED},
     G.FINISHED: {G.REFUNDED},
     G.REFUNDED: set(),
+}
+
+# What a gift's status reads from a slot (`derive_gift_status`): a move within one kind cannot change it.
+_KIND = {
+    S.UNCLAIMED: "unclaimed",
+    **dict.fromkeys((*SLOT_IN_PROGRESS, S.DECLINED), "taken"),
+    S.DELIVERED: "delivered",
+    S.EXPIRED: "expired",
+    S.REFUNDED: "refunded",
 }
 
 # Slot status -> the timestamp field stamped on entering it.
@@ -89,7 +110,8 @@ def slot_transition(
             actor=actor,
             data=data or {},
         )
-        gift_sync(locked.gift_id)
+        if _KIND[current] != _KIND[target]:
+            _gift_follow(locked.gift_id)
     if not isinstance(slot, int):
         slot.status, slot.status_changed_at = locked.status, locked.status_changed_at
         for stamp in _STAMPS.values():
@@ -129,7 +151,7 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
 def gift_transition(gift: Gift | int, target: str, *, actor=None, data: dict | None = None) -> tuple[Gift, bool]:
     gift_id = gift if isinstance(gift, int) else gift.pk
     with transaction.atomic():
-        locked = Gift.objects.select_for_update().get(pk=gift_id)
+        locked = Gift.objects.select_for_update(no_key=True).get(pk=gift_id)
         changed = _gift_move(locked, target, actor=actor, data=data)
     if not isinstance(gift, int):
         gift.status, gift.status_changed_at = locked.status, locked.status_changed_at
@@ -172,14 +194,40 @@ def derive_gift_status(counts: Counter, total: int) -> str:
     return G.REFUNDED
 
 
+def _slot_counts(gift_id: int) -> Counter:
+    rows = Slot.objects.filter(gift_id=gift_id).values("status").annotate(n=Count("id")).order_by()
+    return Counter({row["status"]: row["n"] for row in rows})
+
+
+def _gift_behind(gift_id: int) -> bool:
+    """Whether the gift's status differs from what its slots say, as far as this transaction sees (no lock)."""
+    row = Gift.objects.filter(pk=gift_id).values_list("status", "recipients_count").first()
+    if row is None or row[0] in GIFT_UNPAID:
+        return False
+    return derive_gift_status(_slot_counts(gift_id), row[1]) != row[0]
+
+
+def _gift_follow(gift_id: int) -> None:
+    """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
+    so, and count again once this commits (moves of other slots in flight are not visible yet)."""
+    if _gift_behind(gift_id):
+        gift_sync(gift_id)
+    transaction.on_commit(lambda: gift_sync_if_behind(gift_id), robust=True)
+
+
+def gift_sync_if_behind(gift_id: int) -> None:
+    """Count without a lock; lock and move only when the gift's status is behind its slots."""
+    if _gift_behind(gift_id):
+        gift_sync(gift_id)
+
+
 def gift_sync(gift_id: int) -> None:
     """Recompute a paid gift's status from its slots, under the gift's row lock."""
     with transaction.atomic():
-        gift = Gift.objects.select_for_update().get(pk=gift_id)
+        gift = Gift.objects.select_for_update(no_key=True).get(pk=gift_id)
         if gift.status in GIFT_UNPAID:
             return
-        counts = Counter(Slot.objects.filter(gift_id=gift_id).values_list("status", flat=True))
-        target = derive_gift_status(counts, gift.recipients_count)
+        target = derive_gift_status(_slot_counts(gift_id), gift.recipients_count)
         if target != gift.status:
             _gift_move(gift, target)
 
@@ -189,7 +237,7 @@ def gifts_sync_bulk(gift_ids) -> None:
     gifts in id order, so two sweeps never wait on each other in a cycle."""
     with transaction.atomic():
         gifts = list(
-            Gift.objects.select_for_update()
+            Gift.objects.select_for_update(no_key=True)
             .filter(pk__in=list(gift_ids))
             .exclude(status__in=GIFT_UNPAID)
             .order_by("pk")

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from gifts.services.claim import slot_hand_over
 from gifts.services.expiry import expire_due, slots_remind_before_expiry
+from gifts.services.grab_gate import gate_drop
 from gifts.services.notifications import notification_email_deliver
 from gifts.services.unpaid import gifts_unpaid_close_due
 
@@ -14,6 +15,14 @@ from gifts.services.unpaid import gifts_unpaid_close_due
 @shared_task(acks_late=True)
 def process_claim(slot_id: int) -> bool:
     return slot_hand_over(slot_id=slot_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=1, max_retries=5)
+def grab_gate_drop(gift_id: int) -> bool:
+    """A slot went back to a group gift's pool: make the grab gate forget it (built again on the next grab)."""
+    if not gate_drop(gift_id):
+        raise ConnectionError("grab gate unreachable")  # the outbox publishes the job again later
+    return True
 
 
 @shared_task(acks_late=True)

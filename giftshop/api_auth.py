@@ -1,4 +1,4 @@
-"""Account sign-up and token sign-in for API clients (DRF's token auth does the rest)."""
+"""Account sign-up and token sign-in for API clients (giftshop/token_auth.py checks the token)."""
 
 from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.core.exceptions import ValidationError

@@ -28,7 +28,7 @@ from gifts.models import (
     SlotStatus,
 )
 from gifts.regions import phone_is_valid, region_is_valid
-from gifts.services.grab import gift_is_past_expiry, slot_grab  # noqa: F401 (slot_grab: the API and pages grab through here)
+from gifts.services.grab import gift_is_past_expiry, grab_by_token, slot_grab  # noqa: F401 (the API and pages grab through here)
 from gifts.services.notifications import notify
 from gifts.states import slot_transition
 from giftshop.errors import AppError, NotFound

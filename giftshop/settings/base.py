@@ -153,7 +153,24 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Per process, for facts that are the same everywhere and may be seconds old (a grab's facts of
+    # a gift): saves a round trip to the shared cache. Never for anything a user can change.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "giftshop-local"},
+}
+
+# The group grab's gate (gifts/services/grab_gate.py): a Redis that settles the contest for a group
+# gift's slots before any SQL. Unset (the demo): the database decides every grab. In production the
+# cache's Redis will do (a separate database number keeps it apart); PostgreSQL stays the truth, so
+# a Redis that is down or restarted empty only sends grabs to the database path.
+GRAB_GATE_URL = env("GRAB_GATE_URL", default="")
+GRAB_GATE_TIMEOUT_SECONDS = env.float("GRAB_GATE_TIMEOUT_SECONDS", default=0.25)
+GRAB_GATE_TTL_SECONDS = env.int("GRAB_GATE_TTL_SECONDS", default=60)
+# How long an API token's account is kept in the cache (dropped at once on sign-out or account change).
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=300)
+# How long a grab trusts its cached facts of a gift (id, mode, sender, expiry) behind a claim link.
+GRAB_FACTS_CACHE_SECONDS = env.int("GRAB_FACTS_CACHE_SECONDS", default=10)
 
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
@@ -225,7 +242,7 @@ IMAGEKIT_CACHEFILE_DIR = "sizes"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "giftshop.token_auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
