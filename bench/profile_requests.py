@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import json
 import os
 import pstats
 import sys
@@ -67,7 +68,22 @@ def _profile(n: int) -> int:
     gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=slots)
     accounts = [token for _, token in bulk_users("profiled", 2 * n, with_tokens=True)]
 
-    def call(path: str, method: str = "GET", token: str | None = None) -> int:
+    accept_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=min(1000, n))
+    accepters = iter([token for _, token in bulk_users("accepter", min(1000, n), with_tokens=True)])
+    address = json.dumps(
+        {
+            "address": {
+                "name": "张三",
+                "phone": "13812345678",
+                "province": "广东省",
+                "city": "深圳市",
+                "district": "南山区",
+                "detail": "科技园南路 88 号 3 栋 1201",
+            }
+        }
+    ).encode()
+
+    def call(path: str, method: str = "GET", token: str | None = None, body: bytes = b"") -> int:
         environ = {
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
@@ -77,8 +93,9 @@ def _profile(n: int) -> int:
             "REMOTE_ADDR": "127.0.0.1",
             "HTTP_HOST": "127.0.0.1",
             "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "CONTENT_LENGTH": "0",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
             "wsgi.errors": sys.stderr,
         }
         if token:
@@ -109,10 +126,13 @@ def _profile(n: int) -> int:
         "no-op GET /healthz": lambda: call("/healthz"),
         "grab, won": lambda: call(grab, "POST", next(winners)),
         "grab, refused (all taken)": lambda: call(grab, "POST", next(refused)),
+        "accept with an address": lambda: call(
+            f"/api/v1/claims/{accept_gift.claim_token}/accept/", "POST", next(accepters), address
+        ),
     }
     report = {}
     for name, fn in kinds.items():
-        runs = min(n, slots - 50) if "won" in name else n
+        runs = min(n, slots - 50) if "won" in name else min(1000, n) - 10 if "accept" in name else n
         for t in accounts[:5]:  # a refused request for every kind first: the tokens are cached
             call(grab, "POST", t)
         with CaptureQueriesContext(connection) as queries:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -199,25 +200,58 @@ def _slot_counts(gift_id: int) -> Counter:
     return Counter({row["status"]: row["n"] for row in rows})
 
 
-def _gift_behind(gift_id: int) -> bool:
-    """Whether the gift's status differs from what its slots say, as far as this transaction sees (no lock)."""
-    row = Gift.objects.filter(pk=gift_id).values_list("status", "recipients_count").first()
-    if row is None or row[0] in GIFT_UNPAID:
-        return False
-    return derive_gift_status(_slot_counts(gift_id), row[1]) != row[0]
+def _gift_and_counts(gift_id: int) -> tuple[str, int, Counter] | None:
+    """The gift's status, its number of slots and its slots' statuses, in one statement, no lock."""
+    rows = (
+        Slot.objects.filter(gift_id=gift_id)
+        .values("gift__status", "gift__recipients_count", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts, gift = Counter(), None
+    for row in rows:
+        gift = (row["gift__status"], row["gift__recipients_count"])
+        counts[row["status"]] = row["n"]
+    return None if gift is None else (gift[0], gift[1], counts)
+
+
+def _gift_behind(gift_id: int) -> tuple[bool, Counter]:
+    """Whether the gift's status differs from what its slots say, as far as this transaction sees (no
+    lock); and the counts it saw."""
+    found = _gift_and_counts(gift_id)
+    if found is None or found[0] in GIFT_UNPAID:
+        return False, Counter()
+    status, total, counts = found
+    return derive_gift_status(counts, total) != status, counts
+
+
+@cache
+def _most_transactions_at_once() -> int:
+    """No more transactions can be in flight than the server takes connections."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        return int(cursor.fetchone()[0])
 
 
 def _gift_follow(gift_id: int) -> None:
     """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
-    so, and count again once this commits (moves of other slots in flight are not visible yet)."""
-    if _gift_behind(gift_id):
+    so, and count again once this commits (moves of other slots in flight are not visible yet).
+
+    The second count is left out when no set of moves in flight can change the status: while more
+    slots are still unclaimed than transactions can be in flight, the status stays what it is now."""
+    behind, counts = _gift_behind(gift_id)
+    if behind:
         gift_sync(gift_id)
+    elif 0 < _most_transactions_at_once() < counts[S.UNCLAIMED]:
+        return
     transaction.on_commit(lambda: gift_sync_if_behind(gift_id), robust=True)
 
 
 def gift_sync_if_behind(gift_id: int) -> None:
     """Count without a lock; lock and move only when the gift's status is behind its slots."""
-    if _gift_behind(gift_id):
+    if _gift_behind(gift_id)[0]:
         gift_sync(gift_id)
 
 
