@@ -140,14 +140,16 @@ def _profile(n: int) -> int:
         statuses: dict[int, int] = {}
         profiler = cProfile.Profile()
         cpu0 = time.process_time()
-        profiler.enable()
+        if not os.environ.get("PROFILE_OFF"):
+            profiler.enable()
         for _ in range(runs - 1):
             code = fn()
             statuses[code] = statuses.get(code, 0) + 1
         profiler.disable()
         cpu = (time.process_time() - cpu0) / max(1, runs - 1) * 1000
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(25)
+        if not os.environ.get("PROFILE_OFF"):
+            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(25)
         report[name] = cpu
         print(
             f"\n=== {name}: {cpu:.2f} ms CPU per request (profiled), statuses {statuses}, "
