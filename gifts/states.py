@@ -87,7 +87,7 @@ def slot_transition(
     """
     slot_id = slot if isinstance(slot, int) else slot.pk
     with transaction.atomic():
-        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift").get(pk=slot_id)
+        locked = Slot.objects.select_for_update().get(pk=slot_id)
         current = locked.status
         if current == target:
             return locked, False
