@@ -345,6 +345,11 @@ def shipment_drive(*, shipment: Shipment, status: str) -> str:
         raise AppError(
             "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(courier.drive_statuses)}"]}
         )
+    current = Shipment.objects.filter(pk=shipment.pk).values_list("status", flat=True).first()
+    if status in ("in_transit", "delivered") and current != Shipment.Status.HANDED_OVER:
+        # A parcel the shop never handed over (交给快递) or the courier never picked up (揽收)
+        # cannot be on its way or signed for.
+        raise AppError(E.NOT_HANDED_OVER, _("包裹还没有交给快递（揽收），不能标记运输中或签收"))
     outcome = courier.drive(waybill_no=shipment.waybill_no, status=status)
     log.info("parcel driven by hand slot=%s status=%s outcome=%s", shipment.slot_id, status, outcome)
     return outcome
