@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from giftshop.errors import NotFound
 
 from .models import Payment
@@ -14,7 +16,7 @@ def payment_get_for_sender(*, out_trade_no: str, user) -> Payment:
         .first()
     )
     if payment is None:
-        raise NotFound("订单不存在")
+        raise NotFound(gettext("订单不存在"))
     return payment
 
 
