@@ -338,6 +338,17 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
     return HANDED_OVER
 
 
+# Scans that need the parcel in the courier's hands first: handed over (交给快递) or picked up (揽收).
+NEEDS_HANDOVER = ("in_transit", "delivered")
+
+
+def shipment_drive_choices(*, shipment: Shipment, statuses) -> tuple[str, ...]:
+    """The scans a person may make by hand on this parcel now (the buttons offered)."""
+    if shipment.status == Shipment.Status.HANDED_OVER:
+        return tuple(statuses)
+    return tuple(s for s in statuses if s not in NEEDS_HANDOVER)
+
+
 def shipment_drive(*, shipment: Shipment, status: str) -> str:
     """Move a parcel of a courier that may be driven by hand (the sandbox's): the courier scans it
     and notifies us, signed, through the same webhook as its own scans. Not found when the courier
@@ -350,7 +361,7 @@ def shipment_drive(*, shipment: Shipment, status: str) -> str:
             "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(courier.drive_statuses)}"]}
         )
     current = Shipment.objects.filter(pk=shipment.pk).values_list("status", flat=True).first()
-    if status in ("in_transit", "delivered") and current != Shipment.Status.HANDED_OVER:
+    if status in NEEDS_HANDOVER and current != Shipment.Status.HANDED_OVER:
         # A parcel the shop never handed over (交给快递) or the courier never picked up (揽收)
         # cannot be on its way or signed for.
         raise AppError(E.NOT_HANDED_OVER, _("包裹还没有交给快递（揽收），不能标记运输中或签收"))

@@ -141,3 +141,22 @@ def test_the_sandbox_courier_cannot_deliver_a_parcel_never_handed_over(
         for status in ("collected", "in_transit", "delivered"):
             shipment_drive(shipment=shipment, status=status)
     assert Slot.objects.get(gift=gift).status == "delivered"
+
+
+def test_only_the_scans_that_make_sense_are_offered(
+    admin_client, make_gift, recipient, django_capture_on_commit_callbacks
+):
+    gift = make_gift(mode="single")
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_accept(gift=gift, user=recipient, address=AddressInput.from_dict(ADDRESS))
+    shipment = Shipment.objects.get(slot__gift=gift)
+    change = reverse("admin:fulfilment_shipment_change", args=[shipment.pk])
+    page = admin_client.get(change).content.decode()
+    assert 'value="collected"' in page and 'value="delivered"' not in page and 'value="in_transit"' not in page
+    drive = reverse("admin:fulfilment_shipment_drive", args=[shipment.pk])
+    response = admin_client.post(drive, {"status": "delivered"}, follow=True)
+    assert "还没有交给快递" in response.content.decode()
+    assert Slot.objects.get(gift=gift).status == "to_ship"
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(drive, {"status": "collected"})
+    assert 'value="delivered"' in admin_client.get(change).content.decode()
