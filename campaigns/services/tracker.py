@@ -32,8 +32,9 @@ STAGE_LABELS = {
     "accepted": _("已收下"),
     "shipped": _("已发货"),
     "delivered": _("已签收"),
-    "declined": _("已拒收"),
-    "expired": _("已过期"),
+    # The words of Slot.status_text: money on its way back is 退款处理中 until the refund settled.
+    "declined": _("已婉拒，退款处理中"),
+    "expired": _("已过期，退款处理中"),
     "refunded": _("已退款"),
 }
 _BY_STATUS = {
