@@ -123,7 +123,7 @@ def _until_page_says(person: Person, path: str, locator, text: str) -> None:
 
 
 def _open_product(person: Person, title: str) -> None:
-    person.goto("/")
+    person.goto("/")  # by the home page's link: the demo server's ids are not the test's
     with person.page.expect_navigation(wait_until="domcontentloaded"):
         person.page.get_by_role("link", name=re.compile(re.escape(title))).first.click()
 
@@ -185,3 +185,33 @@ def test_the_schedule_cancels_expires_refunds_and_draws_with_no_redis(visitors):
     _until_page_says(alice, "/inbox/", lambda p: p.locator("main"), "抽奖已开奖")
     _until_page_says(alice, f"/gifts/{lottery}/", lambda p: p.locator('[data-test="refund-line"]'), "已退回")
     alice.shot("04-alice-lottery-drawn")
+
+
+def test_the_operator_fast_forwards_a_gift_and_the_senders_page_shows_the_outcome(demo, people):
+    """The same outcome without waiting: 立即过期 in /admin/ (the sandbox is on) runs the sweep."""
+    from gifts.models import Gift
+
+    alice = people("alice")
+    alice.log_in()
+    _open_product(alice, "招牌珍珠奶茶 · 两杯装")
+    _checkout(alice, sku="中杯", message="快进")
+    _pay_and_read_link(alice, 1)
+    gift = Gift.objects.filter(sender__username="alice", message="快进").get()
+
+    admin = people("admin")
+    admin.log_in()
+    admin.goto(f"/admin/gifts/gift/{gift.pk}/change/")
+    expect(admin.page.get_by_role("heading", name="沙箱：快进时间")).to_be_visible()
+    with admin.page.expect_navigation(wait_until="domcontentloaded"):
+        admin.page.get_by_role("button", name="立即过期").click()
+    expect(admin.page.locator(".messagelist")).to_contain_text("领取时间已到：1 份未领取")
+    admin.shot("01-admin-expired")
+    # Pressed again: nothing left to expire, said so, nothing changed.
+    with admin.page.expect_navigation(wait_until="domcontentloaded"):
+        admin.page.get_by_role("button", name="立即过期").click()
+    expect(admin.page.locator(".messagelist")).to_contain_text("没有待领取的份数")
+
+    alice.goto(f"/gifts/{gift.pk}/")
+    expect(alice.page.locator('[data-test="gift-status"]')).to_have_text("已退款")
+    expect(alice.page.locator('[data-test="refund-line"]')).to_contain_text("已退回 ¥")
+    alice.shot("02-alice-refunded")
