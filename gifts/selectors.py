@@ -132,3 +132,15 @@ def card_face(*, gift: Gift, user, slot_status: str | None, ready: str = "fill_a
     if before is None:
         return "expired" if expired else ready
     return before()
+
+
+def gift_takers(*, gift: Gift) -> list[str]:
+    """Who has taken a share of a group gift, by display name in the order they took it (what a
+    group chat shows under a red envelope; nothing else about them)."""
+    slots = (
+        Slot.objects.filter(gift=gift, recipient__isnull=False)
+        .exclude(status__in=[SlotStatus.DECLINED, SlotStatus.EXPIRED, SlotStatus.REFUNDED])
+        .select_related("recipient")
+        .order_by("taken_at", "number")
+    )
+    return [s.recipient.get_full_name() or s.recipient.username for s in slots]

@@ -26,6 +26,7 @@ from gifts.selectors import (
     card_face,
     claim_card,
     gift_get_for_sender,
+    gift_takers,
     gifts_for_sender,
     slot_get_for_recipient,
     slots_for_gift,
@@ -252,6 +253,8 @@ def claim(request, token: str):
                 "form": form,
                 "mine": mine,
                 "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
+                # A group member who took a share sees who else did, as a group chat shows it.
+                "takers": gift_takers(gift=gift) if gift.mode == Gift.Mode.GROUP and mine is not None else [],
                 "thanks_form": thanks_form,
                 "saved_addresses": saved,
                 "state": state,

@@ -250,6 +250,11 @@ def lotteries_due(*, now: datetime | None = None, limit: int = 500) -> list[int]
     )
 
 
+def _display_names(user_ids: list[int]) -> list[str]:
+    users = get_user_model().objects.in_bulk(user_ids)
+    return [users[i].get_full_name() or users[i].username for i in user_ids if i in users]
+
+
 def lottery_open(*, gift: Gift, user) -> None:
     """A winner looking at the lottery after the draw: stamp `opened` for the sender's tracker."""
     if user.is_authenticated:
@@ -290,7 +295,17 @@ def lottery_card(*, gift: Gift, user) -> dict:
         "expires_at": gift.expires_at if draw else None,
         "your_slot": {"id": mine.pk, "status": mine.status, "sku_id": mine.sku_id} if mine else None,
         "audit": (
-            {"source": draw.source, "entrants": len(draw.entrant_ids), "picks": draw.picks, "your_position": position}
+            {
+                "source": draw.source,
+                "entrants": len(draw.entrant_ids),
+                "picks": draw.picks,
+                "your_position": position,
+                # For people: entrants numbered from 1 in the order they entered, and who won (display
+                # names only, as a group chat shows them).
+                "numbers": [i + 1 for i in draw.picks],
+                "your_number": position + 1 if position is not None else None,
+                "winners": _display_names(draw.winner_ids),
+            }
             if draw
             else None
         ),

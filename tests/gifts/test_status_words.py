@@ -110,3 +110,30 @@ def test_deleting_an_account_asks_for_the_word_not_a_generated_username(client, 
     client.post("/account/data/", {"action": "delete", "confirm": "注销"})
     recipient.refresh_from_db()
     assert not recipient.is_active
+
+
+def test_a_group_member_who_took_a_share_sees_who_else_did(client, make_gift, recipient, other, address):
+    group = make_gift(mode="group", recipients=3)
+    slot_grab(gift=group, user=other)
+    slot_accept(gift=group, user=recipient, address=address)
+    page = _page(client, other, group.claim_path())
+    takers = page.split('data-test="takers">')[1].split("</p>")[0]
+    assert "已领取 2/3" in takers and other.username in takers and recipient.username in takers
+
+
+def test_the_lottery_record_names_the_winners_for_people(client, sender, sku, django_capture_on_commit_callbacks):
+    from campaigns.services.lottery import lottery_create, lottery_enter
+    from sandbox.fast_forward import lottery_draw_now
+    from tests.conftest import pay
+    from tests.factories import UserFactory
+
+    with django_capture_on_commit_callbacks(execute=True):
+        gift = pay(lottery_create(sender=sender, sku_id=sku.pk, winners=1, draw_at=timezone.now() + timedelta(hours=1)))
+    gift.refresh_from_db()
+    winner = UserFactory(first_name="小明")
+    lottery_enter(gift=gift, user=winner)
+    with django_capture_on_commit_callbacks(execute=True):
+        lottery_draw_now(gift_id=gift.pk)
+    page = _page(client, winner, gift.claim_path())
+    assert f"中奖：{winner.get_full_name() or winner.username}" in page
+    assert "从 0 起数" not in page and "SystemRandom" not in page and "第 1 位" in page
