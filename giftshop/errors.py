@@ -47,6 +47,7 @@ HTTP_STATUS: dict[str, int] = {
     "refund_pending": 409,
     "duplicate_tracking": 409,
     "no_waybill": 409,
+    "not_handed_over": 409,
     "username_taken": 409,
     "order_closed": 409,
     "refund_refused": 409,

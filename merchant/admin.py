@@ -311,7 +311,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("状态"), ordering="status")
     def status_label(self, obj):
-        return obj.get_status_display()
+        return obj.status_text
 
     @admin.display(description=_("收下时间"), ordering="accepted_at")
     def accepted(self, obj):

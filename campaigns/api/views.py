@@ -163,6 +163,7 @@ class TrackerRowSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     thanks = serializers.CharField()
     can_resend = serializers.BooleanField()
+    resend_after = serializers.DateTimeField(allow_null=True, help_text="when 重发链接 is possible again, if not now")
 
 
 class TrackerSerializer(serializers.Serializer):

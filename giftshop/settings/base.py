@@ -352,8 +352,13 @@ PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS", default=[])
 GIFT_MAX_ORIGINAL_PRICE_FEN = env.int("GIFT_MAX_ORIGINAL_PRICE_FEN", default=1_000_000)
 GIFT_MAX_RECIPIENTS = env.int("GIFT_MAX_RECIPIENTS", default=500)
 GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
-GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
-GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
+# The *_SECONDS forms, when set, win: a browser test of the schedule runs them in seconds.
+GIFT_PAYMENT_WINDOW = timedelta(
+    seconds=env.int("GIFT_PAYMENT_WINDOW_SECONDS", default=60 * env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
+)
+GIFT_CLAIM_WINDOW = timedelta(
+    seconds=env.int("GIFT_CLAIM_WINDOW_SECONDS", default=3600 * env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
+)
 GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 # The sender may remind a gift's recipients once per this long (gifts/services/sender.py).
@@ -470,7 +475,9 @@ SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
 
 # Group lottery (群礼物抽奖) and bulk gifts from a recipient list.
-LOTTERY_MIN_LEAD = timedelta(minutes=env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
+LOTTERY_MIN_LEAD = timedelta(
+    seconds=env.int("LOTTERY_MIN_LEAD_SECONDS", default=60 * env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
+)
 LOTTERY_MAX_LEAD = timedelta(days=env.int("LOTTERY_MAX_LEAD_DAYS", default=7))
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=500)
