@@ -9,6 +9,7 @@ is recorded only on a shipment that has none (`shipments_issue_bulk`), one row p
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -108,39 +109,73 @@ def _parcel(slot: Slot) -> Parcel:
 
 
 def in_parallel(call: Callable, items: list) -> list:
-    """`call(item)` for every item on up to COURIER_CONCURRENCY threads; each answer in order, or the
-    courier's own error (ProviderUnavailable, AppError) in its place. Anything else is a bug: raised.
-    The threads live for this batch only and close the database connections they opened (the
-    sandbox courier keeps its books in the database)."""
-    answers: list = [None] * len(items)
-    errors: list[BaseException] = []
-    work: queue.SimpleQueue = queue.SimpleQueue()
-    for i in range(len(items)):
-        work.put(i)
+    """`call(item)` for every item on the process's courier threads (COURIER_CONCURRENCY of them);
+    each answer in order, or the courier's own error (ProviderUnavailable, AppError) in its place.
+    Anything else is a bug: raised here."""
+    return _courier_threads().map(call, items)
 
-    def worker():
-        try:
-            while True:
-                try:
-                    i = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    answers[i] = call(items[i])
-                except (ProviderUnavailable, AppError) as exc:
-                    answers[i] = exc
-                except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread below)
-                    errors.append(exc)
-                    return
-        finally:
-            connections.close_all()
 
-    count = max(1, min(settings.COURIER_CONCURRENCY, len(items)))
-    threads = [threading.Thread(target=worker, name=f"courier-{n}") for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return answers
+class CourierThreads:
+    """The threads a worker process keeps for its waybill batches. Kept, not started per batch:
+    starting 16 threads and their database connections (the sandbox courier keeps its books in the
+    database) cost about a millisecond per parcel. A thread with no work for IDLE_SECONDS closes its
+    database connections, so a quiet worker holds none. (`ThreadPoolExecutor` has no hook to close
+    a thread's connections when it idles, hence this small pool.)"""
+
+    IDLE_SECONDS = 2.0
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        for n in range(size):
+            threading.Thread(target=self._serve, name=f"courier-{n}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                job = self.work.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                connections.close_all()
+                continue
+            job()
+
+    def map(self, call: Callable, items: list) -> list:
+        answers: list = [None] * len(items)
+        errors: list[BaseException] = []
+        left, lock, finished = [len(items)], threading.Lock(), threading.Event()
+
+        def run(i: int) -> None:
+            try:
+                answers[i] = call(items[i])
+            except (ProviderUnavailable, AppError) as exc:
+                answers[i] = exc
+            except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread below)
+                errors.append(exc)
+            finally:
+                with lock:
+                    left[0] -= 1
+                    if not left[0]:
+                        finished.set()
+
+        if not items:
+            return answers
+        for i in range(len(items)):
+            self.work.put(lambda i=i: run(i))
+        finished.wait()
+        if errors:
+            raise errors[0]
+        return answers
+
+
+_threads: tuple[int, CourierThreads] | None = None
+_threads_lock = threading.Lock()
+
+
+def _courier_threads() -> CourierThreads:
+    """This process's courier threads (a prefork child starts its own after the fork)."""
+    global _threads
+    size = max(1, settings.COURIER_CONCURRENCY)
+    with _threads_lock:
+        if _threads is None or _threads[0] != os.getpid() or _threads[1].size != size:
+            _threads = (os.getpid(), CourierThreads(size))
+        return _threads[1]
