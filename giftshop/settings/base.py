@@ -341,6 +341,14 @@ CELERY_BEAT_SCHEDULE = {
 OUTBOX_RETRY_AFTER = timedelta(seconds=env.int("OUTBOX_RETRY_SECONDS", default=30))
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
 OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=12)
+# Batched jobs (claims, waybills): a process publishes their batch task at most once per this many
+# seconds (a later job rides on a batch that starts at the end of the window).
+OUTBOX_KICK_SECONDS = env.float("OUTBOX_KICK_SECONDS", default=0.25)
+# The claim pipeline: claims moved to to-ship per transaction, waybills asked for per batch, and
+# how many courier calls are in flight at once (they wait on the network, not the CPU).
+CLAIM_BATCH_SIZE = env.int("CLAIM_BATCH_SIZE", default=100)
+DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=100)
+COURIER_CONCURRENCY = env.int("COURIER_CONCURRENCY", default=16)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Giftshop <noreply@giftshop.local>")

@@ -79,13 +79,21 @@ def _drop_broker_connections() -> None:
 def publishing_to(broker_url: str) -> Iterator[None]:
     """The test process sends tasks to a real broker instead of running them eagerly."""
     saved = app.conf.task_always_eager, app.conf.broker_url
+    # Celery reads the CELERY_BROKER_URL environment variable before its configuration: while it is
+    # set (to keep this suite's own Redis database), it must name the drill's broker too.
+    saved_env = os.environ.get("CELERY_BROKER_URL")
     _drop_broker_connections()
     app.conf.task_always_eager, app.conf.broker_url = False, broker_url
+    os.environ["CELERY_BROKER_URL"] = broker_url
     try:
         yield
     finally:
         _drop_broker_connections()
         app.conf.task_always_eager, app.conf.broker_url = saved
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
 
 
 def reconnect() -> None:
