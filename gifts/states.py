@@ -145,7 +145,8 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
         )
         for pk, gift_id in moved
     )
-    gifts_sync_bulk({gift_id for _, gift_id in moved})
+    if _KIND[source] != _KIND[target]:
+        gifts_sync_bulk({gift_id for _, gift_id in moved})
     return ids
 
 
@@ -253,6 +254,13 @@ def gift_sync_if_behind(gift_id: int) -> None:
     """Count without a lock; lock and move only when the gift's status is behind its slots."""
     if _gift_behind(gift_id)[0]:
         gift_sync(gift_id)
+
+
+def gifts_sync_if_behind(gift_ids) -> None:
+    """`gift_sync_if_behind` for the gifts of a batch (the worker's claims: it counts again what the
+    accept counted after its commit, in case that process died in between)."""
+    for gift_id in sorted(set(gift_ids)):
+        gift_sync_if_behind(gift_id)
 
 
 def gift_sync(gift_id: int) -> None:

@@ -31,7 +31,7 @@ from gifts.models import (
 from gifts.regions import phone_is_valid, region_is_valid
 from gifts.services.grab import gift_is_past_expiry, grab_by_token, slot_grab  # noqa: F401 (the API and pages grab through here)
 from gifts.services.notifications import notify
-from gifts.states import slot_transition
+from gifts.states import gift_sync_if_behind, slot_transition
 from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
 from outbox.jobs import enqueue
@@ -275,5 +275,6 @@ def slot_hand_over(*, slot_id: int) -> bool:
                 link=f"/merchant/gifts/slot/{slot.pk}/change/",
             )
         enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
+    gift_sync_if_behind(slot.gift_id)  # what the accept counted after commit, in case it died before
     log.info("claim processed: to ship")
     return True

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.notifications import notify_many
-from gifts.states import slots_transition_bulk
+from gifts.states import gifts_sync_if_behind, slots_transition_bulk
 from outbox.jobs import enqueue_many
 from payments.models import Refund
 from payments.services import refund_request
@@ -51,6 +51,7 @@ def slots_hand_over(*, slot_ids: list[int]) -> list[int]:
         slots_transition_bulk(ids, SlotStatus.TO_SHIP, source=SlotStatus.PROCESSING)
         notify_many(notes=_notes(slots))
         enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in ids])
+    gifts_sync_if_behind(slot.gift_id for slot in slots)
     log.info("claims processed: %s to ship", len(ids))
     return ids
 

@@ -244,3 +244,24 @@ def test_the_last_accepts_at_once_still_leave_the_gift_claimed(make_gift, addres
         gift.refresh_from_db()
         assert S.UNCLAIMED not in set(gift.slots.values_list("status", flat=True))
         assert gift.status == G.CLAIMED
+
+
+@pytest.mark.django_db
+def test_the_worker_counts_again_what_an_accept_that_died_after_commit_did_not(make_gift, recipient, address):
+    from gifts.models import Gift
+    from gifts.services.claim import slot_accept, slot_hand_over
+    from gifts.services.handover import slots_hand_over
+
+    gift = make_gift(mode="group", recipients=2)
+    slot = slot_accept(gift=gift, user=recipient, address=address)
+    Gift.objects.filter(pk=gift.pk).update(status=G.SENT)  # the process died before its second count
+    slot_hand_over(slot_id=slot.pk)
+    gift.refresh_from_db()
+    assert gift.status == G.PARTLY_CLAIMED
+
+    other = make_gift(mode="group", recipients=2)
+    first = slot_accept(gift=other, user=recipient, address=address)
+    Gift.objects.filter(pk=other.pk).update(status=G.SENT)
+    slots_hand_over(slot_ids=[first.pk])
+    other.refresh_from_db()
+    assert other.status == G.PARTLY_CLAIMED
