@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 from giftshop.logs import logging_config
 
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",  # failed sign-ins and lockout (giftshop/lockout.py)
+    "csp",  # the Content-Security-Policy header (django-csp; CONTENT_SECURITY_POLICY below)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "giftshop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
             "builtins": ["shops.templatetags.money"],
         },
@@ -154,6 +159,59 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+
+# Browser security headers. Content-Security-Policy (django-csp): scripts, styles, images and fetches
+# from this site only; no inline script or style anywhere (every page's code is a file under static/),
+# except the API docs page, whose start-up script and style carry a per-request nonce (the nonce
+# goes into the header only on a page that uses it). WeChat's JS-SDK for the share card is the one
+# outside script. Product photos may come from the bucket's domain (MEDIA_STORAGE_*), and
+# CSP_EXTRA_IMG_SRC adds more image origins (a CDN, say). Pages can't be framed (frame-ancestors).
+# SecurityMiddleware sends Referrer-Policy (a claim link's token never leaves in a Referer) and
+# Cross-Origin-Opener-Policy; django-permissions-policy sends Permissions-Policy.
+def csp_image_sources(*, bucket: str, endpoint_url: str, custom_domain: str, extra: list[str]) -> list[str]:
+    sources = []
+    if custom_domain:
+        sources.append(f"https://{custom_domain}")
+    elif bucket and endpoint_url:
+        sources.append(f"https://{bucket}.{endpoint_url.split('://', 1)[-1].rstrip('/')}")
+    return sources + extra
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "https://res.wx.qq.com", "https://res2.wx.qq.com", NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [
+            SELF,
+            "data:",  # the waybill barcode on printed labels, the docs' icons
+            *csp_image_sources(
+                bucket=env("MEDIA_STORAGE_BUCKET", default=""),
+                endpoint_url=env("MEDIA_STORAGE_ENDPOINT_URL", default=""),
+                custom_domain=env("MEDIA_STORAGE_CUSTOM_DOMAIN", default=""),
+                extra=env.list("CSP_EXTRA_IMG_SRC", default=[]),
+            ),
+        ],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+}
 
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
