@@ -158,7 +158,33 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+def cache_config(url: str, *, socket_timeout: float) -> dict:
+    """CACHE_URL as Django's CACHES entry. On Redis through django-redis, failing open: with Redis
+    down a read misses and a write is dropped (each logged by giftshop.cache), so the throttles that
+    every API request reads let it through instead of answering 500, and a dead or unreachable Redis
+    costs a request at most socket_timeout per cache call. Production refuses an in-process cache
+    (giftshop/checks.py): a limit must hold across processes and hosts."""
+    config = environ.Env.cache_url_config(url)
+    if url.startswith(("redis://", "rediss://")):
+        config["BACKEND"] = "django_redis.cache.RedisCache"
+        config["OPTIONS"] = {
+            **config.get("OPTIONS", {}),
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": socket_timeout,
+            "SOCKET_TIMEOUT": socket_timeout,
+        }
+    return config
+
+
+CACHES = {
+    "default": cache_config(
+        env("CACHE_URL", default="locmemcache://"),
+        socket_timeout=env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),
+    )
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "giftshop.cache"
 
 
 # Browser security headers. Content-Security-Policy (django-csp): scripts, styles, images and fetches
