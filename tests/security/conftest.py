@@ -1,0 +1,163 @@
+"""A served instance, as production runs it: gunicorn with two workers, the production settings,
+PostgreSQL, a Redis cache of its own, static files collected into the manifest storage. Reached from
+outside over HTTP, behind a pretend TLS proxy (`X-Forwarded-Proto: https`, the only header the
+settings trust from it).
+
+Its database is a copy of the test database (already migrated), filled with the demo data; a staging
+declaration (`ALLOW_SANDBOX` with secrets of its own) lets it take sandbox payments. Celery runs
+eagerly in the web process. One instance serves the whole session (the fuzzer and the findings).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+from django.db import connections
+
+from tests.servers import RedisServer, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "giftshop-demo"
+PROXY = {"X-Forwarded-Proto": "https"}  # what the TLS-terminating proxy in front adds
+
+
+@dataclass
+class Served:
+    url: str
+    env: dict
+    log_path: Path
+    database_url: str
+    tokens: dict = field(default_factory=dict)
+
+    def session(self) -> requests.Session:
+        """A client behind the proxy: sends the proxy's header, and its Secure cookies over our http."""
+        s = requests.Session()
+        s.headers.update(PROXY)
+        s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(secure_protocols=("https", "http")))
+        return s
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            r = self.session().post(
+                f"{self.url}/api/v1/auth/token/", json={"username": username, "password": PASSWORD}, timeout=30
+            )
+            assert r.status_code == 200, r.text
+            self.tokens[username] = r.json()["token"]
+        return self.tokens[username]
+
+    def api(self, username: str | None = None) -> requests.Session:
+        s = self.session()
+        if username:
+            s.headers["Authorization"] = f"Token {self.token(username)}"
+        return s
+
+    def query(self, sql: str, *params):
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def log_lines(self) -> list[dict]:
+        lines = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                lines.append({"message": raw, "level": "RAW"})
+        return lines
+
+
+def _database_url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
+
+
+def _run(command: list[str], *, env: dict) -> None:
+    result = subprocess.run(command, env=env, cwd=ROOT, timeout=300, capture_output=True, text=True)  # noqa: S603
+    assert result.returncode == 0, f"{command[2:]} failed: {result.stdout[-2000:]} {result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def served(django_db_setup, django_db_blocker, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("served")
+    template = connections["default"].creation._get_test_db_name()
+    name = f"{template}_served"
+    with django_db_blocker.unblock():
+        connections.close_all()  # CREATE DATABASE … TEMPLATE needs the template without connections
+        with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    database_url = _database_url(name)
+    cache = RedisServer(log_path=tmp / "redis.log").start()
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "PII_", "SECRET_"))}
+    env = {
+        **base,
+        "DATABASE_URL": database_url,
+        "PII_ENCRYPTION_KEYS": settings.PII_ENCRYPTION_KEYS[0],  # the demo data's addresses are under it
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CACHE_URL": cache.url,
+        "STATIC_ROOT": str(tmp / "static"),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "PRIVATE_MEDIA_ROOT": str(tmp / "private"),
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "ALLOW_SANDBOX": "True",
+        "SANDBOX_ENABLED": "True",
+        "SANDBOX_PAYMENT_SECRET": secrets.token_urlsafe(32),
+        "SANDBOX_CARRIER_SECRET": secrets.token_urlsafe(32),
+        "CELERY_TASK_ALWAYS_EAGER": "True",
+        "THROTTLE_CLAIM": "6000/min",  # the fuzzer claims on one account; the sign-in limit stays as shipped
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.production"
+    # load_demo pays through the app in-process (Django's test client: host testserver, plain http).
+    _run([*manage, "load_demo"], env={**env, "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "False"})
+    _run([*manage, "collectstatic", "--noinput", "-v0"], env=env)
+    log_path = tmp / "gunicorn.log"
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [str(gunicorn), "giftshop.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "60"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited: {log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(f"{url}/healthz", headers=PROXY, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(healthy, what="gunicorn (production settings) to answer /healthz", timeout=90)
+        yield Served(url=url, env=env, log_path=log_path, database_url=database_url)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+        cache.stop()
+        with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
