@@ -324,6 +324,7 @@ REST_FRAMEWORK = {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "claim": env("THROTTLE_CLAIM", default="60/min"),
         "claim_ip": env("THROTTLE_CLAIM_IP", default="300/min"),
+        "lottery": env("THROTTLE_LOTTERY", default="20/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
