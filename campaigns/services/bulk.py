@@ -364,7 +364,7 @@ def bulk_link_resend(*, gift: Gift, slot_id: int) -> BulkRecipient:
     with transaction.atomic():
         sent = BulkRecipient.objects.filter(
             Q(link_sent_at__isnull=True) | Q(link_sent_at__lte=now - interval), pk=row.pk
-        ).update(link_sent_at=now)
+        ).update(link_sent_at=now, code_attempts=0, code_hash="")  # the sender vouches: a fresh start
         if not sent:
             minutes = int(interval.total_seconds() // 60)
             raise AppError(E.TOO_SOON, f"同一位收礼人的链接每 {minutes} 分钟只能重发一次")
@@ -466,7 +466,8 @@ def bulk_code_send(*, row: BulkRecipient, user) -> bool:
             code_hash=_code_hash(row.token, code),
             code_sent_at=now,
             code_expires_at=now + settings.BULK_CODE_TTL,
-            code_attempts=0,
+            # code_attempts stays: wrong tries count per link, so asking for a new code every
+            # minute does not buy another BULK_CODE_MAX_ATTEMPTS guesses (bulk_link_resend resets).
         )
         if not sent:
             raise AppError(E.TOO_SOON, "验证码已发送，请稍后再试")
@@ -486,7 +487,7 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
         if not locked.code_hash or locked.code_expires_at is None or locked.code_expires_at <= now:
             raise AppError(E.CODE_EXPIRED, "验证码已失效，请重新获取", fields={"code": ["expired"]})
         if locked.code_attempts >= settings.BULK_CODE_MAX_ATTEMPTS:
-            raise AppError(E.TOO_MANY_ATTEMPTS, "错误次数过多，请重新获取验证码")
+            raise AppError(E.TOO_MANY_ATTEMPTS, "错误次数过多，请联系送礼人重新发送链接")
         if not hmac.compare_digest(_code_hash(locked.token, code), locked.code_hash):
             locked.code_attempts += 1
             locked.save(update_fields=["code_attempts"])
