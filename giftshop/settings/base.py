@@ -114,8 +114,10 @@ AXES_VERBOSE = False  # its log lines name the account (a phone number, say): ou
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (personal data we do not need)
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

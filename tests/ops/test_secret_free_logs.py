@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 FRIEND_PHONE = "13712345601"
 BULK_PHONE = "13912345602"
 # An unmasked mainland mobile number anywhere in a line (masked ones read 139****5602).
-PHONE_NUMBER = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+PHONE_NUMBER = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside a hex request id
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ eagerly in the web process. One instance serves the whole session (the fuzzer an
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -32,6 +32,18 @@ PASSWORD = "giftshop-demo"
 PROXY = {"X-Forwarded-Proto": "https"}  # what the TLS-terminating proxy in front adds
 
 
+class BehindProxy(requests.Session):
+    """The cookies a browser would send to https://<our host>: requests keeps Secure cookies from
+    an http:// address (the TLS proxy is pretended), so they are sent by hand."""
+
+    def prepare_request(self, request):
+        prepared = super().prepare_request(request)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.cookies)
+        if cookies:
+            prepared.headers["Cookie"] = cookies
+        return prepared
+
+
 @dataclass
 class Served:
     url: str
@@ -42,9 +54,8 @@ class Served:
 
     def session(self) -> requests.Session:
         """A client behind the proxy: sends the proxy's header, and its Secure cookies over our http."""
-        s = requests.Session()
+        s = BehindProxy()
         s.headers.update(PROXY)
-        s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(secure_protocols=("https", "http")))
         return s
 
     def token(self, username: str) -> str:
@@ -61,6 +72,27 @@ class Served:
         if username:
             s.headers["Authorization"] = f"Token {self.token(username)}"
         return s
+
+    def signed_in(self, username: str, *, login_path: str = "/accounts/password/login/", password: str = PASSWORD):
+        """A browser-like session after posting the sign-in form (CSRF token and Referer included);
+        returns (session, the answer to the form)."""
+        s = self.session()
+        page = s.get(self.url + login_path, timeout=30)
+        assert page.status_code == 200, page.status_code
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        field = "login" if "/accounts/" in login_path else "username"
+        answer = s.post(
+            self.url + login_path,
+            data={"csrfmiddlewaretoken": token, field: username, "password": password},
+            headers={"Referer": f"https://127.0.0.1:{self.url.rsplit(':', 1)[1]}{login_path}"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        return s, answer
+
+    def form_token(self, s: requests.Session, path: str) -> str:
+        page = s.get(self.url + path, timeout=30)
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
     def query(self, sql: str, *params):
         with psycopg.connect(self.database_url, autocommit=True) as conn:
@@ -119,6 +151,7 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
         "SANDBOX_CARRIER_SECRET": secrets.token_urlsafe(32),
         "CELERY_TASK_ALWAYS_EAGER": "True",
         "THROTTLE_CLAIM": "6000/min",  # the fuzzer claims on one account; the sign-in limit stays as shipped
+        "METRICS_TOKEN": secrets.token_urlsafe(24),
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
     }
@@ -150,7 +183,10 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
 
     try:
         wait_for(healthy, what="gunicorn (production settings) to answer /healthz", timeout=90)
-        yield Served(url=url, env=env, log_path=log_path, database_url=database_url)
+        instance = Served(url=url, env=env, log_path=log_path, database_url=database_url)
+        for name in ("alice", "bob", "merchant"):  # before any test spends the sign-in limit
+            instance.token(name)
+        yield instance
     finally:
         server.terminate()
         try:
