@@ -3,7 +3,7 @@ PostgreSQL, a Redis cache of its own, static files collected into the manifest s
 outside over HTTP, behind a pretend TLS proxy (`X-Forwarded-Proto: https`, the only header the
 settings trust from it).
 
-Its database is a copy of the test database (already migrated), filled with the demo data; a staging
+Its database is its own (migrated by the production settings), filled with the demo data; a staging
 declaration (`ALLOW_SANDBOX` with secrets of its own) lets it take sandbox payments. Celery runs
 eagerly in the web process. One instance serves the whole session (the fuzzer and the findings).
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connections
 
@@ -121,15 +122,12 @@ def _run(command: list[str], *, env: dict) -> None:
 
 
 @pytest.fixture(scope="session")
-def served(django_db_setup, django_db_blocker, tmp_path_factory):
+def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("served")
-    template = connections["default"].creation._get_test_db_name()
-    name = f"{template}_served"
-    with django_db_blocker.unblock():
-        connections.close_all()  # CREATE DATABASE … TEMPLATE needs the template without connections
-        with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    name = f"{connections['default'].creation._get_test_db_name()}_served"
+    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     database_url = _database_url(name)
     cache = RedisServer(log_path=tmp / "redis.log").start()
     port = free_port()
@@ -137,7 +135,7 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {
         **base,
         "DATABASE_URL": database_url,
-        "PII_ENCRYPTION_KEYS": settings.PII_ENCRYPTION_KEYS[0],  # the demo data's addresses are under it
+        "PII_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
         "CACHE_URL": cache.url,
@@ -157,6 +155,7 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory):
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.production"
+    _run([*manage, "migrate", "--noinput", "-v0"], env=env)
     # load_demo pays through the app in-process (Django's test client: host testserver, plain http).
     _run([*manage, "load_demo"], env={**env, "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "False"})
     _run([*manage, "collectstatic", "--noinput", "-v0"], env=env)
