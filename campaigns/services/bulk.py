@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.services.phones import phone_of
 from campaigns import error_codes as E
@@ -487,7 +488,7 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
         if not locked.code_hash or locked.code_expires_at is None or locked.code_expires_at <= now:
             raise AppError(E.CODE_EXPIRED, "验证码已失效，请重新获取", fields={"code": ["expired"]})
         if locked.code_attempts >= settings.BULK_CODE_MAX_ATTEMPTS:
-            raise AppError(E.TOO_MANY_ATTEMPTS, "错误次数过多，请联系送礼人重新发送链接")
+            raise AppError(E.TOO_MANY_ATTEMPTS, gettext("错误次数过多，请联系送礼人重新发送链接"))
         if not hmac.compare_digest(_code_hash(locked.token, code), locked.code_hash):
             locked.code_attempts += 1
             locked.save(update_fields=["code_attempts"])

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from campaigns import error_codes as E
 from campaigns.models import LotteryDraw, LotteryEntry, LotteryInvite
@@ -96,7 +97,12 @@ def _resolve_invitees(*, sender, usernames) -> list:
         # into accounts and non-accounts. The sender checks their own list (README "Security").
         raise AppError(
             GE.UNKNOWN_RECIPIENT,
-            f"名单中有 {len(unknown)} 个用户名找不到对应账号，请核对后再试",
+            ngettext(
+                "名单中有 %(n)d 个用户名找不到对应账号，请核对后再试",
+                "名单中有 %(n)d 个用户名找不到对应账号，请核对后再试",
+                len(unknown),
+            )
+            % {"n": len(unknown)},
             fields={"allowed_usernames": ["unknown usernames"]},
         )
     if any(u.pk == sender.pk for u in users):
