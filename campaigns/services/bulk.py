@@ -365,7 +365,7 @@ def bulk_link_resend(*, gift: Gift, slot_id: int) -> BulkRecipient:
     with transaction.atomic():
         sent = BulkRecipient.objects.filter(
             Q(link_sent_at__isnull=True) | Q(link_sent_at__lte=now - interval), pk=row.pk
-        ).update(link_sent_at=now)
+        ).update(link_sent_at=now, code_attempts=0, code_hash="")  # the sender vouches: a fresh start
         if not sent:
             minutes = int(interval.total_seconds() // 60)
             raise AppError(
@@ -469,7 +469,8 @@ def bulk_code_send(*, row: BulkRecipient, user) -> bool:
             code_hash=_code_hash(row.token, code),
             code_sent_at=now,
             code_expires_at=now + settings.BULK_CODE_TTL,
-            code_attempts=0,
+            # code_attempts stays: wrong tries count per link, so asking for a new code every
+            # minute does not buy another BULK_CODE_MAX_ATTEMPTS guesses (bulk_link_resend resets).
         )
         if not sent:
             raise AppError(E.TOO_SOON, gettext("验证码已发送，请稍后再试"))
@@ -493,7 +494,7 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
                 fields={"code": [gettext("验证码已失效，请重新获取")]},
             )
         if locked.code_attempts >= settings.BULK_CODE_MAX_ATTEMPTS:
-            raise AppError(E.TOO_MANY_ATTEMPTS, gettext("错误次数过多，请重新获取验证码"))
+            raise AppError(E.TOO_MANY_ATTEMPTS, gettext("错误次数过多，请联系送礼人重新发送链接"))
         if not hmac.compare_digest(_code_hash(locked.token, code), locked.code_hash):
             locked.code_attempts += 1
             locked.save(update_fields=["code_attempts"])

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 from giftshop.logs import logging_config
 
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",  # failed sign-ins and lockout (giftshop/lockout.py)
+    "csp",  # the Content-Security-Policy header (django-csp; CONTENT_SECURITY_POLICY below)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "giftshop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
             "builtins": ["shops.templatetags.money"],
         },
@@ -109,8 +114,10 @@ AXES_VERBOSE = False  # its log lines name the account (a phone number, say): ou
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (personal data we do not need)
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -151,14 +158,38 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+
+def cache_config(url: str, *, socket_timeout: float) -> dict:
+    """CACHE_URL as Django's CACHES entry. On Redis through django-redis, failing open: with Redis
+    down a read misses and a write is dropped (each logged by giftshop.cache), so the throttles that
+    every API request reads let it through instead of answering 500, and a dead or unreachable Redis
+    costs a request at most socket_timeout per cache call. Production refuses an in-process cache
+    (giftshop/checks.py): a limit must hold across processes and hosts."""
+    config = environ.Env.cache_url_config(url)
+    if url.startswith(("redis://", "rediss://")):
+        config["BACKEND"] = "django_redis.cache.RedisCache"
+        config["OPTIONS"] = {
+            **config.get("OPTIONS", {}),
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": socket_timeout,
+            "SOCKET_TIMEOUT": socket_timeout,
+        }
+    return config
+
 
 CACHES = {
-    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    "default": cache_config(
+        env("CACHE_URL", default="locmemcache://"),
+        socket_timeout=env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),
+    ),
     # Per process, for facts that are the same everywhere and may be seconds old (a grab's facts of
     # a gift): saves a round trip to the shared cache. Never for anything a user can change.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "giftshop-local"},
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "giftshop.cache"
 
 # The group grab's gate (gifts/services/grab_gate.py): a Redis that settles the contest for a group
 # gift's slots before any SQL. Unset (the demo): the database decides every grab. In production the
@@ -171,6 +202,59 @@ GRAB_GATE_TTL_SECONDS = env.int("GRAB_GATE_TTL_SECONDS", default=60)
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=300)
 # How long a grab trusts its cached facts of a gift (id, mode, sender, expiry) behind a claim link.
 GRAB_FACTS_CACHE_SECONDS = env.int("GRAB_FACTS_CACHE_SECONDS", default=10)
+
+
+# Browser security headers. Content-Security-Policy (django-csp): scripts, styles, images and fetches
+# from this site only; no inline script or style anywhere (every page's code is a file under static/),
+# except the API docs page, whose start-up script and style carry a per-request nonce (the nonce
+# goes into the header only on a page that uses it). WeChat's JS-SDK for the share card is the one
+# outside script. Product photos may come from the bucket's domain (MEDIA_STORAGE_*), and
+# CSP_EXTRA_IMG_SRC adds more image origins (a CDN, say). Pages can't be framed (frame-ancestors).
+# SecurityMiddleware sends Referrer-Policy (a claim link's token never leaves in a Referer) and
+# Cross-Origin-Opener-Policy; django-permissions-policy sends Permissions-Policy.
+def csp_image_sources(*, bucket: str, endpoint_url: str, custom_domain: str, extra: list[str]) -> list[str]:
+    sources = []
+    if custom_domain:
+        sources.append(f"https://{custom_domain}")
+    elif bucket and endpoint_url:
+        sources.append(f"https://{bucket}.{endpoint_url.split('://', 1)[-1].rstrip('/')}")
+    return sources + extra
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "https://res.wx.qq.com", "https://res2.wx.qq.com", NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [
+            SELF,
+            "data:",  # the waybill barcode on printed labels, the docs' icons
+            *csp_image_sources(
+                bucket=env("MEDIA_STORAGE_BUCKET", default=""),
+                endpoint_url=env("MEDIA_STORAGE_ENDPOINT_URL", default=""),
+                custom_domain=env("MEDIA_STORAGE_CUSTOM_DOMAIN", default=""),
+                extra=env.list("CSP_EXTRA_IMG_SRC", default=[]),
+            ),
+        ],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+}
 
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
@@ -257,6 +341,7 @@ REST_FRAMEWORK = {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "claim": env("THROTTLE_CLAIM", default="60/min"),
         "claim_ip": env("THROTTLE_CLAIM_IP", default="300/min"),
+        "lottery": env("THROTTLE_LOTTERY", default="20/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {

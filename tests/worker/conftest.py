@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from kombu.exceptions import OperationalError
 from gifts.services.checkout import gift_create
 from giftshop.celery import app
 from tests.conftest import pay
+from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0  # seconds; generous for a loaded 2-core CI machine, and never a pass/fail timing
@@ -256,59 +256,6 @@ class Beat(Worker):
         self.hostname = "beat"
         schedule = log_path.with_suffix(".schedule")
         self.command = [sys.executable, "-m", "celery", "-A", "giftshop", "beat", "-l", "info", "-s", str(schedule)]
-
-
-class RedisServer:
-    """A throwaway redis-server that a test can stop and start again on the same port."""
-
-    def __init__(self, *, log_path: Path):
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed; the broker-down drill needs it (apt-get install redis-server)")
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def _answers(self) -> bool:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def queued(self, queue: str = "celery") -> int:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return client.llen(queue)
-        finally:
-            client.close()
-
-    def start(self) -> RedisServer:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
-        wait_for(self._answers, what=f"redis-server on port {self.port}", timeout=30)
-        return self
-
-    def kill(self) -> None:
-        """kill -9: the broker dies mid-stream and keeps nothing (no persistence)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
 
 
 @pytest.fixture
