@@ -5,7 +5,7 @@ import base64
 import warnings
 
 from giftshop.settings.base import *  # noqa: F403
-from giftshop.settings.base import REST_FRAMEWORK, env
+from giftshop.settings.base import CACHES, REST_FRAMEWORK, cache_config, env
 
 DEBUG = False
 SECRET_KEY = "bench-only-not-a-secret"
@@ -19,7 +19,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PII_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"giftshop-bench-key-not-a-secret!").decode()]
 
 # As production: the shared cache (tokens, throttles, a grab's facts of a gift) and the grab gate in Redis.
-CACHES = {**CACHES, "default": env.cache("BENCH_CACHE_URL", default="redis://127.0.0.1:6379/12")}  # noqa: F405
+CACHES = {
+    **CACHES,
+    "default": cache_config(env("BENCH_CACHE_URL", default="redis://127.0.0.1:6379/12"), socket_timeout=0.5),
+}
 GRAB_GATE_URL = env("BENCH_GRAB_GATE_URL", default="redis://127.0.0.1:6379/12")
 
 CELERY_TASK_ALWAYS_EAGER = False
