@@ -43,7 +43,7 @@ def _gift_facts(token: str) -> Gift:
     facts answer the same: a gift that stopped being open has no free slot, which the gate or the
     database finds; mode, sender and expiry never change."""
     key = "grab-facts:" + hashlib.sha256(token.encode()).hexdigest()[:40]
-    local = caches["local"]
+    local = caches["local" if "local" in settings.CACHES else "default"]
     facts = local.get(key)
     if facts is None:
         row = Gift.objects.filter(claim_token=token).exclude(status__in=GIFT_UNPAID).values_list(*_FACTS).first()

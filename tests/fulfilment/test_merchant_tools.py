@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -257,7 +258,9 @@ def test_waybill_page_shows_full_address_and_blessing_to_shop_staff(client, to_s
     for text in (ADDRESS["name"], ADDRESS["phone"], ADDRESS["detail"], "原味", "新春快乐，万事如意"):
         assert text in body
     assert slot.shipment.waybill_no in body
-    assert "@media print" in body
+    # The print layout is a stylesheet of its own (no inline style under the Content-Security-Policy).
+    assert "css/waybill-print.css" in body
+    assert "@media print" in (settings.BASE_DIR / "static/css/waybill-print.css").read_text()
 
 
 def test_waybill_page_leaves_out_the_blessing_when_the_shop_prints_no_card(client, to_ship, shop_sku, staff):
