@@ -29,6 +29,10 @@ def ready(request):
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"error: {exc.__class__.__name__}"
     ok = all(v in ("ok", "eager") for v in checks.values())
+    # Informative only: without the replica the primary serves every read, so the host stays ready.
+    from giftshop.replica import replica_status
+
+    checks["replica"] = replica_status()
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
 
