@@ -25,3 +25,49 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+
+
+def broker_settings(url: str, transport_options: dict) -> dict:
+    """Celery's broker settings for CELERY_BROKER_URL's scheme (lower-case names, without CELERY_).
+
+    RabbitMQ (amqp://), the recommended broker: the task queue is a quorum queue (replicated
+    and written to disk on every node of a RabbitMQ cluster; on one node still kept on disk), each
+    publish waits for RabbitMQ's confirm (publisher confirms: a task the web handed over is on
+    disk, or the publish fails and its outbox job stays due), and the default exchange is a topic
+    exchange, so a countdown (outbox retries, the sandbox's delays) waits in RabbitMQ's delayed
+    queues instead of in a worker's memory (Celery's native delayed delivery; quorum queues have
+    no global prefetch for the old way). Redis: the guarded transport above; run it with
+    `appendonly yes` so a restart keeps what was queued (the outbox covers what it loses anyway).
+    acks_late and reject_on_worker_lost hold for both (base settings).
+    """
+    if url.startswith(AMQP_SCHEMES):
+        options = {key: value for key, value in transport_options.items() if key in ("max_retries", "interval_start")}
+        return {
+            "broker_transport": None,
+            "task_default_queue_type": "quorum",
+            "task_default_exchange_type": "topic",
+            "broker_transport_options": {
+                **options,
+                "confirm_publish": True,
+                # A publish waits at most this long for RabbitMQ's confirm or a socket to answer;
+                # then it fails and the outbox publishes the job again later.
+                "read_timeout": transport_options.get("socket_timeout", 5),
+                "write_timeout": transport_options.get("socket_timeout", 5),
+            },
+        }
+    if url.startswith(("redis://", "rediss://")):
+        return {
+            "broker_transport": "giftshop.broker:Transport",
+            "task_default_queue_type": "classic",
+            "task_default_exchange_type": "direct",
+            "broker_transport_options": dict(transport_options),
+        }
+    return {
+        "broker_transport": None,
+        "task_default_queue_type": "classic",
+        "task_default_exchange_type": "direct",
+        "broker_transport_options": dict(transport_options),
+    }

@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from giftshop.broker import broker_settings
 from giftshop.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -233,13 +234,18 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
+# /readyz fails (503) when the broker does not answer. Behind a load balancer that health-checks
+# /readyz, set it False: a broker outage hits every web host alike, and taking them all out of
+# rotation would refuse requests the outbox can hold (the broker is then not asked at all: a
+# check that waits for a broker that is cut off would tie up a web process each time).
+READYZ_CHECKS_BROKER = env.bool("READYZ_CHECKS_BROKER", default=True)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
@@ -375,6 +381,17 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "giftshop.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
+# ---- Broker durability by CELERY_BROKER_URL's scheme (giftshop/broker.py; README "Running it on
+# several machines"). RabbitMQ (amqp://, recommended): quorum queue, publisher confirms, topic
+# exchange so countdowns wait in RabbitMQ. Redis: the guarded transport, run with appendonly yes.
+# Kept apart from the worker settings above; only the scheme decides these.
+_broker = broker_settings(CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS)
+CELERY_BROKER_TRANSPORT = _broker["broker_transport"]
+CELERY_TASK_DEFAULT_QUEUE_TYPE = _broker["task_default_queue_type"]
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = _broker["task_default_exchange_type"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
+# ---- end of the broker block
+
 # The sweeps that keep the promises pages make (expiry, unpaid orders, draws, after-sales
 # deadlines) run every SCHEDULE_SWEEP_SECONDS (a minute); a demo or a test may run them faster.
 SWEEP_EVERY = timedelta(seconds=env.int("SCHEDULE_SWEEP_SECONDS", default=60))

@@ -40,8 +40,9 @@ def assert_exactly_one_waybill(slot: Slot, issued: SandboxWaybill) -> None:
     assert Slot.objects.get(pk=slot.pk).status == "to_ship"
 
 
+@pytest.mark.both_brokers
 def test_whole_worker_killed_mid_dispatch_then_restart_and_sweep_leave_one_waybill(
-    start_worker, live_broker, paid_gift, recipient, address, settings
+    start_worker, live_broker, broker_kind, paid_gift, recipient, address, settings
 ):
     doomed = start_worker(broker_url=live_broker, concurrency=1, env=SLOW_COURIER)
     slot = slot_accept(gift=paid_gift(), user=recipient, address=address)
@@ -49,13 +50,17 @@ def test_whole_worker_killed_mid_dispatch_then_restart_and_sweep_leave_one_waybi
 
     doomed.kill()  # main process and pool: the message stays unacknowledged on the broker
     assert Shipment.objects.get(slot=slot).waybill_no == ""
+    # The dispatch's job is still in the outbox (only a finished task removes it).
+    assert list(Job.objects.values_list("task", "args")) == [("fulfilment.tasks.dispatch_shipment", [slot.pk])]
 
     fresh = start_worker(broker_url=live_broker)
-    # The dispatch's job is still in the outbox (only a finished task removes it): once it is due,
-    # beat publishes it again (here: made due at once).
-    assert list(Job.objects.values_list("task", "args")) == [("fulfilment.tasks.dispatch_shipment", [slot.pk])]
-    Job.objects.update(due_at=timezone.now())
-    assert jobs_republish_due() == 1
+    if broker_kind == "redis":
+        # Redis keeps the message unacknowledged until its visibility timeout (an hour): once the
+        # job is due, beat publishes it again (here: made due at once).
+        Job.objects.update(due_at=timezone.now())
+        assert jobs_republish_due() == 1
+    # RabbitMQ put the message back in the queue the moment the dead worker's connection closed:
+    # the fresh worker gets it from there, with no help from the outbox.
     wait_for(
         lambda: Shipment.objects.filter(slot=slot).exclude(waybill_no="").exists(),
         what="the restarted worker to record the waybill",
@@ -65,6 +70,7 @@ def test_whole_worker_killed_mid_dispatch_then_restart_and_sweep_leave_one_waybi
     assert_exactly_one_waybill(slot, issued)
 
 
+@pytest.mark.both_brokers
 def test_pool_process_killed_mid_dispatch_is_redelivered_and_leaves_one_waybill(
     start_worker, live_broker, paid_gift, recipient, address
 ):
