@@ -49,6 +49,18 @@ def broker_settings(url: str, transport_options: dict) -> dict:
             "broker_transport": None,
             "task_default_queue_type": "quorum",
             "task_default_exchange_type": "topic",
+            # A worker cut off from RabbitMQ reconnects while the broker may still count its old
+            # connection alive: an exclusive control queue (Celery's default) would be locked by
+            # that ghost and the worker exit ("RESOURCE_LOCKED"), as the cluster drill showed.
+            "control_queue_exclusive": False,
+            # Heartbeats every 10 s: a connection that died with its host is closed by RabbitMQ
+            # within about 30 s, and the tasks it held unacknowledged go back to the queue.
+            "broker_heartbeat": 10,
+            # One immediate publish retry, which also replaces a dead connection: without it a
+            # producer that outlived its connection (beat's, after the broker was cut off) fails
+            # every publish from then on (celery/celery#3409), and the outbox is never swept again.
+            "task_publish_retry": True,
+            "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0},
             "broker_transport_options": {
                 **options,
                 "confirm_publish": True,
@@ -63,11 +75,17 @@ def broker_settings(url: str, transport_options: dict) -> dict:
             "broker_transport": "giftshop.broker:Transport",
             "task_default_queue_type": "classic",
             "task_default_exchange_type": "direct",
+            "control_queue_exclusive": True,
+            "broker_heartbeat": 120,
+            "task_publish_retry": False,
             "broker_transport_options": dict(transport_options),
         }
     return {
         "broker_transport": None,
         "task_default_queue_type": "classic",
         "task_default_exchange_type": "direct",
+        "control_queue_exclusive": True,
+        "broker_heartbeat": 120,
+        "task_publish_retry": False,
         "broker_transport_options": dict(transport_options),
     }

@@ -389,6 +389,11 @@ _broker = broker_settings(CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS)
 CELERY_BROKER_TRANSPORT = _broker["broker_transport"]
 CELERY_TASK_DEFAULT_QUEUE_TYPE = _broker["task_default_queue_type"]
 CELERY_TASK_DEFAULT_EXCHANGE_TYPE = _broker["task_default_exchange_type"]
+CELERY_CONTROL_QUEUE_EXCLUSIVE = _broker["control_queue_exclusive"]
+CELERY_BROKER_HEARTBEAT = _broker["broker_heartbeat"]
+CELERY_TASK_PUBLISH_RETRY = _broker["task_publish_retry"]
+if "task_publish_retry_policy" in _broker:
+    CELERY_TASK_PUBLISH_RETRY_POLICY = _broker["task_publish_retry_policy"]
 CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
 # ---- end of the broker block
 

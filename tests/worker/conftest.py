@@ -55,6 +55,10 @@ BROKER_CONF_KEYS = (
     "broker_transport",
     "task_default_queue_type",
     "task_default_exchange_type",
+    "control_queue_exclusive",
+    "broker_heartbeat",
+    "task_publish_retry",
+    "task_publish_retry_policy",
     "broker_transport_options",
 )
 
