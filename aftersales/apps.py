@@ -1,11 +1,12 @@
 """After-sales (售后): requests opened by the recipient, answered by the merchant, refunded to the sender."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AftersalesConfig(AppConfig):
     name = "aftersales"
-    verbose_name = "售后"
+    verbose_name = gettext_lazy("售后")
 
     def ready(self):
         # Imported once the app registry is ready (receivers load models): Django's rule for signals.

@@ -149,6 +149,22 @@ def paid_gift(*, sender, sku, mode: str = "single", recipients: int = 1, message
     return gift
 
 
+def tokens_seen(accounts: list[tuple[int, str]]) -> None:
+    """Put these accounts' tokens in the shared cache, as a first authenticated request (opening the
+    card) does in life: a storm is made of people who opened the card a moment ago."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+
+    from giftshop.token_auth import _cache_key
+
+    users = get_user_model().objects.in_bulk([uid for uid, _ in accounts])
+    entries = {_cache_key(key): users[uid] for uid, key in accounts if key}
+    keys = list(entries)
+    for i in range(0, len(keys), 2000):
+        cache.set_many({k: entries[k] for k in keys[i : i + 2000]}, settings.API_TOKEN_CACHE_SECONDS)
+
+
 def bulk_users(prefix: str, n: int, *, with_tokens: bool = False) -> list[tuple[int, str]]:
     """n accounts (and API tokens) in a few statements; returns [(user_id, token or '')]."""
     from django.contrib.auth import get_user_model
@@ -270,6 +286,7 @@ def wrk(
     duration_s: int,
     tokens_file: Path | None = None,
     quota_per_thread: int = 0,
+    body_file: Path | None = None,
 ) -> WrkResult:
     """Run wrk with bench/wrk_report.lua. With tokens_file every request is a POST carrying another
     account's token; with quota_per_thread wrk is stopped once every thread has had that many answers
@@ -290,6 +307,7 @@ def wrk(
         str(threads),
         str(quota_per_thread),
         f"{markers}/thread-",
+        str(body_file or ""),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
     if quota_per_thread:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from bench.common import (
@@ -23,6 +25,7 @@ from bench.common import (
     paid_gift,
     pg_env,
     sql,
+    tokens_seen,
     wrk,
 )
 
@@ -99,6 +102,36 @@ def _pgbench(*, gift_id: int, ubase: int, nusers: int, duration_s: int) -> dict:
     }
 
 
+class _Flusher(threading.Thread):
+    """Deletes the gift's gate keys once the gate's free count falls to half: Redis restarted empty."""
+
+    def __init__(self, gift_id: int) -> None:
+        super().__init__(daemon=True)
+        self.gift_id = gift_id
+        self.flushed_at_free: int | None = None
+
+    def run(self) -> None:
+        import redis
+        from django.conf import settings
+
+        client = redis.Redis.from_url(settings.GRAB_GATE_URL)
+        key = f"grab:{{{self.gift_id}}}"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            free = client.get(f"{key}:free")
+            if free is not None and int(free) <= SLOTS // 2:
+                client.delete(f"{key}:free", f"{key}:holders", f"{key}:building")
+                self.flushed_at_free = int(free)
+                return
+            time.sleep(0.005)
+
+
+def _flush_gate_midway(gift_id: int) -> _Flusher:
+    flusher = _Flusher(gift_id)
+    flusher.start()
+    return flusher
+
+
 def run(server: Server) -> dict:
     log(f"grab storm: setting up {ATTEMPTS:,} accounts with tokens and two group gifts of {SLOTS} slots")
     cat = catalogue(slug="grab", stock=10 * SLOTS)
@@ -106,10 +139,12 @@ def run(server: Server) -> dict:
 
     sender = get_user_model().objects.create_user("grab-sender", password="bench-pass")
     gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS)
+    flushed_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS)
     pg_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS)
     # Threads finish their share at slightly different times and go on until the last one has: spares.
     accounts = bulk_users("grabber", ATTEMPTS + SPARE, with_tokens=True)
     analyze("auth_user", "authtoken_token", "gifts_slot", "gifts_gift")
+    tokens_seen(accounts)
     tokens_file = Path(tempfile.mkstemp(prefix="grab-tokens-", suffix=".txt", dir=RESULTS)[1])
     tokens_file.write_text("\n".join(token for _, token in accounts) + "\n")
     grab_url = f"{server.base}/api/v1/claims/{gift.claim_token}/grab/"
@@ -127,12 +162,30 @@ def run(server: Server) -> dict:
         tokens_file=tokens_file,
         quota_per_thread=ATTEMPTS // THREADS,
     )
-    tokens_file.unlink(missing_ok=True)
     winners, distinct = _winners(gift.pk)
     log(
         f"grab storm: {grab.requests:,} answers in {grab.duration_s} s = {grab.rps} grabs/s, "
         f"p50 {grab.p50_ms} ms, p99 {grab.p99_ms} ms, statuses {grab.statuses}; "
         f"winners in the database {winners}, distinct {distinct}"
+    )
+
+    log("grab storm: the same storm on another gift, its Redis gate deleted once half the slots are gone")
+    flushes = _flush_gate_midway(flushed_gift.pk)
+    tokens_file.write_text("\n".join(token for _, token in accounts) + "\n")
+    flushed = wrk(
+        f"{server.base}/api/v1/claims/{flushed_gift.claim_token}/grab/",
+        connections=CONNECTIONS,
+        threads=THREADS,
+        duration_s=600,
+        tokens_file=tokens_file,
+        quota_per_thread=ATTEMPTS // THREADS,
+    )
+    flushes.join(timeout=5)
+    tokens_file.unlink(missing_ok=True)
+    f_winners, f_distinct = _winners(flushed_gift.pk)
+    log(
+        f"grab storm (gate flushed at {flushes.flushed_at_free} free): {flushed.rps} grabs/s, p99 {flushed.p99_ms} ms, "
+        f"statuses {flushed.statuses}; winners {f_winners}, distinct {f_distinct}"
     )
 
     duration = max(10, min(30, round(grab.duration_s)))
@@ -155,9 +208,23 @@ def run(server: Server) -> dict:
         "winners": winners,
         "winners_distinct": distinct,
         "winners_ok": winners == SLOTS and distinct == SLOTS,
+        "flushed_midway": {
+            **flushed.as_dict(),
+            "gate_flushed_at_free": flushes.flushed_at_free,
+            "winners": f_winners,
+            "winners_distinct": f_distinct,
+            "winners_ok": f_winners == SLOTS and f_distinct == SLOTS,
+            "no_5xx": not flushed.statuses.get("5xx"),
+        },
         "noop": noop.as_dict(),
         "pgbench": {**pg, "winners": pg_winners, "winners_distinct": pg_distinct},
         "ratio_grab_to_noop": round(grab.rps / noop.rps, 3),
         "ratio_grab_to_pgbench": round(grab.rps / pg["tps"], 3),
-        "target_met": {"throughput_ge_50pct_noop": met_ratio, "p99_lt_100ms": grab.p99_ms < 100},
+        "target_met": {
+            "throughput_ge_50pct_noop": met_ratio,
+            "p99_lt_100ms": grab.p99_ms < 100,
+            "flushed_exact_winners_no_5xx": f_winners == SLOTS
+            and f_distinct == SLOTS
+            and not flushed.statuses.get("5xx"),
+        },
     }

@@ -30,6 +30,7 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
 BENCHMARKS = {
     "pages": "bench.page_cost",
     "grab": "bench.grab_storm",
+    "accept": "bench.accept_burst",
     "dispatch": "bench.claim_dispatch",
     "list": "bench.merchant_list",
     "sweep": "bench.expiry_sweep",

@@ -5,7 +5,7 @@ import base64
 import warnings
 
 from giftshop.settings.base import *  # noqa: F403
-from giftshop.settings.base import REST_FRAMEWORK, env
+from giftshop.settings.base import CACHES, REST_FRAMEWORK, cache_config, env
 
 DEBUG = False
 SECRET_KEY = "bench-only-not-a-secret"
@@ -17,6 +17,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = 60
 # 20,000 accounts are created per run; their passwords are never checked (token auth).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PII_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"giftshop-bench-key-not-a-secret!").decode()]
+
+# As production: the shared cache (tokens, throttles, a grab's facts of a gift) and the grab gate in Redis.
+CACHES = {
+    **CACHES,
+    "default": cache_config(env("BENCH_CACHE_URL", default="redis://127.0.0.1:6379/12"), socket_timeout=0.5),
+}
+GRAB_GATE_URL = env("BENCH_GRAB_GATE_URL", default="redis://127.0.0.1:6379/12")
 
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = env("BENCH_BROKER_URL", default="redis://127.0.0.1:6379/15")

@@ -1,6 +1,7 @@
 -- wrk script for bench/: optional per-request account tokens and a JSON report on stdout.
 -- Arguments after "--": tokens_file (empty = plain GET), thread_count, quota (answers per thread, 0 = none),
--- marker prefix. With a tokens file, each request is a POST carrying the next unused token of this
+-- marker prefix, body file (optional: a JSON body sent with every POST). A line of the tokens file is
+-- "<token>" or "<token> <path>" (the request goes to that path instead of the URL's). With a tokens file, each request is a POST carrying the next unused token of this
 -- thread's share, so every request is made by a different account. A thread that has had `quota` answers
 -- writes "<marker prefix><thread id>" and carries on; bench/common.py stops wrk (SIGINT) once every thread
 -- has written its marker, so all threads keep the same load until the end (wrk's own thread:stop() would
@@ -23,6 +24,12 @@ function init(args)
    marker = args[4] or ""
    s200, s401, s404, s409, s410, s429, s5xx, sother = 0, 0, 0, 0, 0, 0, 0, 0
    local file = args[1] or ""
+   body = ""
+   if (args[5] or "") ~= "" then
+      local f = io.open(args[5], "r")
+      body = f:read("*a")
+      f:close()
+   end
    local nthreads = tonumber(args[2] or "1") or 1
    if file ~= "" then
       local i = 0
@@ -40,8 +47,12 @@ function request()
       return wrk.format("GET", wrk.path)
    end
    sent = sent + 1
-   local token = tokens[((sent - 1) % #tokens) + 1]
-   return wrk.format("POST", wrk.path, {["Authorization"] = "Token " .. token}, "")
+   local line = tokens[((sent - 1) % #tokens) + 1]
+   local token, path = line:match("^(%S+)%s+(%S+)$")
+   if token == nil then token, path = line, wrk.path end
+   local headers = {["Authorization"] = "Token " .. token}
+   if body ~= "" then headers["Content-Type"] = "application/json" end
+   return wrk.format("POST", path, headers, body)
 end
 
 function response(status, headers, body)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from fulfilment.carriers import SCAN_LABELS, carrier_drivable
 from fulfilment.models import Shipment, TrackingEvent
-from fulfilment.services.shipments import shipment_drive
+from fulfilment.services.shipments import shipment_drive, shipment_drive_choices
 from giftshop.errors import AppError
 from giftshop.readonly_admin import ReadOnlyAdmin
 
@@ -31,7 +31,10 @@ class ShipmentAdmin(ReadOnlyAdmin):
 
     def _drive_options(self, shipment) -> list[tuple[str, str]]:
         courier = carrier_drivable(shipment.carrier) if shipment and shipment.waybill_no else None
-        return [(s, str(SCAN_LABELS.get(s, s))) for s in courier.drive_statuses] if courier else []
+        if not courier:
+            return []
+        choices = shipment_drive_choices(shipment=shipment, statuses=courier.drive_statuses)
+        return [(s, str(SCAN_LABELS.get(s, s))) for s in choices]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         shipment = self.get_object(request, unquote(object_id))

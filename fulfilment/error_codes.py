@@ -10,6 +10,8 @@ DUPLICATE_TRACKING = "duplicate_tracking"
 NO_WAYBILL = "no_waybill"
 # The parcel's courier cannot be moved by hand here (only the sandbox courier, while enabled).
 NOT_DRIVABLE = "not_drivable"
+# A courier cannot carry or deliver a parcel the shop never handed over (no pick-up scan, no 交给快递).
+NOT_HANDED_OVER = "not_handed_over"
 # A courier's webhook: the signature does not verify, or the body is not what the courier sends.
 BAD_SIGNATURE = "bad_signature"
 BAD_NOTIFICATION = "bad_notification"

@@ -7,6 +7,7 @@ from datetime import datetime, time
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fulfilment.models import Shipment, TrackingEvent
 from gifts.models import GIFT_UNPAID, Slot, SlotStatus
@@ -26,7 +27,7 @@ def merchant_slots(*, user, status: str | None = None) -> QuerySet[Slot]:
 def merchant_slot_get(*, user, slot_id: int) -> Slot:
     slot = merchant_slots(user=user).filter(pk=slot_id).first()
     if slot is None:
-        raise NotFound("订单不存在")
+        raise NotFound(gettext("订单不存在"))
     return slot
 
 

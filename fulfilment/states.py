@@ -4,10 +4,12 @@ the row lock."""
 
 from __future__ import annotations
 
+from django.db import connection
 from django.utils import timezone
 
 from giftshop.errors import AppError
 
+from .carriers import Waybill
 from .models import Shipment
 
 S = Shipment.Status
@@ -59,6 +61,79 @@ def shipment_issue(
         fields.append("carrier")
     shipment.save(update_fields=fields)
     return True
+
+
+def shipments_issue_bulk(issued: list[tuple[Shipment, Waybill]]) -> list[Shipment]:
+    """`shipment_issue` for a batch, in one statement. Only a shipment without a number gets one (in
+    the statement itself), so a batch that runs twice records each waybill once. Returns the
+    shipments that got theirs now."""
+    waiting = [(sh, wb) for sh, wb in issued if not sh.waybill_no]
+    for shipment, _ in waiting:
+        if shipment.status != S.ISSUED:
+            _check(shipment, S.ISSUED)
+    if not waiting:
+        return []
+    now = timezone.now()
+    if connection.vendor != "postgresql":  # the demo's SQLite: one update per shipment
+        updated = {
+            sh.pk
+            for sh, wb in waiting
+            if Shipment.objects.filter(pk=sh.pk, waybill_no="").update(
+                waybill_no=wb.number,
+                company=wb.company,
+                label_url=wb.label_url,
+                status=S.ISSUED,
+                issued_at=now,
+                last_error="",
+            )
+        }
+        return _issued(waiting, updated, now)
+    table = Shipment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} AS s
+                SET waybill_no = v.waybill_no, company = v.company, label_url = v.label_url,
+                    status = %s, issued_at = %s, last_error = ''
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, waybill_no, company, label_url)
+                WHERE s.id = v.id AND s.waybill_no = ''
+                RETURNING s.id""",  # noqa: S608 (the table name is ours; every value is a parameter)
+            [
+                S.ISSUED,
+                now,
+                [sh.pk for sh, _ in waiting],
+                [wb.number for _, wb in waiting],
+                [wb.company for _, wb in waiting],
+                [wb.label_url for _, wb in waiting],
+            ],
+        )
+        updated = {row[0] for row in cursor.fetchall()}
+    return _issued(waiting, updated, now)
+
+
+def _issued(waiting: list[tuple[Shipment, Waybill]], updated: set[int], now) -> list[Shipment]:
+    changed = []
+    for shipment, waybill in waiting:
+        if shipment.pk in updated:
+            shipment.waybill_no, shipment.status, shipment.issued_at, shipment.last_error = (
+                waybill.number,
+                S.ISSUED,
+                now,
+                "",
+            )
+            shipment.company, shipment.label_url = waybill.company, waybill.label_url
+            changed.append(shipment)
+    return changed
+
+
+def shipments_fail_bulk(failed: list[tuple[Shipment, str, bool]]) -> None:
+    """`shipment_fail` for a batch of (shipment, error, final)."""
+    changed = []
+    for shipment, error, final in failed:
+        shipment.last_error = error[:300]
+        if final and not shipment.waybill_no and _check(shipment, S.FAILED):
+            shipment.status = S.FAILED
+        changed.append(shipment)
+    Shipment.objects.bulk_update(changed, ["last_error", "status"])
 
 
 def shipment_fail(shipment: Shipment, *, error: str, final: bool) -> None:

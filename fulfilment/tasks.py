@@ -4,14 +4,18 @@ failure) and for subscribing it to the courier's push tracking."""
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
+from fulfilment.services.dispatch import waybills_obtain
 from fulfilment.services.shipments import shipment_record_failure, tracking_subscribe, waybill_obtain
 from giftshop.errors import AppError, ProviderUnavailable
-from outbox.jobs import RETRY_TEMPORARY
+from outbox.jobs import RETRY_TEMPORARY, jobs_run_batch
 
 
-@shared_task(bind=True, acks_late=True, max_retries=8)
+@shared_task(bind=True, acks_late=True, max_retries=8, outbox_batch="fulfilment.tasks.dispatch_shipments")
 def dispatch_shipment(self, slot_id: int) -> str:
+    """One parcel (eager Celery: the demo; a replay). On a real broker the outbox publishes
+    `dispatch_shipments` instead, which takes this job with the others."""
     try:
         shipment = waybill_obtain(slot_id=slot_id)
     except ProviderUnavailable as exc:
@@ -30,3 +34,26 @@ def dispatch_shipment(self, slot_id: int) -> str:
 def subscribe_tracking(shipment_id: int) -> str:
     """Push tracking for an issued waybill; a courier outage is retried with backoff."""
     return tracking_subscribe(shipment_id=shipment_id)
+
+
+@shared_task(acks_late=True)
+def dispatch_shipments() -> int:
+    """Every ready `dispatch_shipment` job, `DISPATCH_BATCH_SIZE` parcels per batch, their courier
+    calls side by side. A parcel the courier could not serve now waits for its backoff."""
+    return jobs_run_batch(
+        "fulfilment.tasks.dispatch_shipment",
+        limit=settings.DISPATCH_BATCH_SIZE,
+        run=_dispatch_batch,
+        run_one=lambda args: _dispatch_one(args[0]),
+    )
+
+
+def _dispatch_batch(args_list: list[list]) -> dict[int, tuple[float, str]]:
+    retry = waybills_obtain(slot_ids=[args[0] for args in args_list])
+    return {i: (retry[args[0]].seconds, retry[args[0]].error) for i, args in enumerate(args_list) if args[0] in retry}
+
+
+def _dispatch_one(slot_id: int) -> None:
+    retry = waybills_obtain(slot_ids=[slot_id])
+    if retry:  # alone, an outage is still temporary: the job stays for beat
+        raise ProviderUnavailable(retry[slot_id].error)

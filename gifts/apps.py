@@ -1,11 +1,12 @@
 """The gift core. It listens to the payments app's signals; it never imports the apps above it."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class GiftsConfig(AppConfig):
     name = "gifts"
-    verbose_name = "礼物"
+    verbose_name = gettext_lazy("礼物")
 
     def ready(self):
         # Imported once the app registry is ready (receivers load models): Django's rule for signals.

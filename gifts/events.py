@@ -37,6 +37,19 @@ def waybill_issued_event(*, slot, carrier: str, waybill_no: str) -> GiftEvent:
     )
 
 
+def waybills_issued_events(rows) -> None:
+    """`waybill_issued_event` for a batch of (slot, carrier, waybill_no), in one statement."""
+    GiftEvent.objects.bulk_create(
+        GiftEvent(
+            gift_id=slot.gift_id,
+            slot_id=slot.pk,
+            kind=K.WAYBILL_ISSUED,
+            data={"carrier": carrier, "waybill_no": waybill_no},
+        )
+        for slot, carrier, waybill_no in rows
+    )
+
+
 def after_sales_event(*, slot, actor, reason: str) -> GiftEvent:
     return _event(K.AFTER_SALES, gift_id=slot.gift_id, slot_id=slot.pk, actor=actor, data={"reason": reason})
 

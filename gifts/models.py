@@ -114,6 +114,19 @@ class Gift(models.Model):
     def slot_amount_fen(self) -> int:
         return self.unit_price_fen * self.quantity
 
+    @property
+    def status_text(self) -> str:
+        """The gift's status in the words every page uses (sender, recipient, merchant): a refund is
+        "已退款" only once it settled, and a gift for one person is never "已领完"."""
+        if self.status == GiftStatus.EXPIRED:
+            return _("已过期，退款处理中")
+        if self.status == GiftStatus.CLAIMED and self.recipients_count == 1:
+            accepted = getattr(self, "slots_accepted", None)
+            if accepted is None:
+                accepted = self.slots.exclude(status=SlotStatus.DECLINED).count()
+            return _("已收下") if accepted else _("已婉拒，退款处理中")
+        return self.get_status_display()
+
     # Mode -> the URL name of the page a shared link opens; filled in by `gifts.modes.register`.
     CLAIM_VIEWS: dict[str, str] = {}
 
@@ -176,6 +189,16 @@ class Slot(models.Model):
             "gift": self.gift_id,
             "number": self.number,
         }
+
+    @property
+    def status_text(self) -> str:
+        """The slot's status in the words every page uses: money on its way back is "退款处理中"
+        until the refund settled (then the slot is `refunded`, "已退款")."""
+        if self.status == SlotStatus.EXPIRED:
+            return _("已过期，退款处理中")
+        if self.status == SlotStatus.DECLINED:
+            return _("已婉拒，退款处理中")
+        return self.get_status_display()
 
 
 class AddressFields(models.Model):

@@ -15,8 +15,8 @@ from giftshop.errors import AppError
 
 from . import error_codes as E
 from .events import grab_released_event
-from .models import Gift, Slot, SlotStatus
-from .services.grab import slot_grab
+from .models import GIFT_CLAIMABLE, Gift, Slot, SlotStatus
+from .services.grab import grab_slot_freed, slot_grab
 
 
 class GiftMode:
@@ -43,9 +43,16 @@ class GiftMode:
         return False
 
     def on_open(self, *, gift: Gift, user) -> None:
-        """The recipient opened the card: stamp it for the sender's tracker (the named friend only)."""
-        if gift.named_recipient_id in (None, user.pk) and gift.sender_id != user.pk:
-            Slot.objects.filter(gift=gift, opened_at__isnull=True).update(opened_at=timezone.now())
+        """The recipient opened the card: stamp it for the sender's tracker, only when this account
+        may claim it (not the sender, not someone else when the gift names a friend, not once the
+        gift is over): the sender checking their own link would otherwise see "opened"."""
+        if gift.named_recipient_id not in (None, user.pk) or gift.sender_id == user.pk:
+            return
+        if gift.status not in GIFT_CLAIMABLE or (gift.expires_at and gift.expires_at <= timezone.now()):
+            return
+        Slot.objects.filter(
+            gift=gift, opened_at__isnull=True, status=SlotStatus.UNCLAIMED, recipient__isnull=True
+        ).update(opened_at=timezone.now())
 
     def on_paid(self, gift: Gift) -> None:
         """Called in the payment's transaction once the gift is sent."""
@@ -84,6 +91,7 @@ class GroupMode(GiftMode):
         slot.recipient, slot.taken_at = None, None
         slot.save(update_fields=["recipient", "taken_at"])
         grab_released_event(slot=slot, actor=user)
+        grab_slot_freed(gift.pk)
         return slot
 
 

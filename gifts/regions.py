@@ -34,7 +34,9 @@ def region_tree() -> dict[str, dict[str, list[str]]]:
             # County-level units directly under a province (e.g. 省直辖县) sit under the province name.
             city = DIVISION_DATA.get(city_code, province)
         tree[province].setdefault(city, []).append(name)
-    return tree
+    # GB/T 2260 lists 台湾省, 香港 and 澳门 without cities or districts: an address there could not
+    # be completed or validated, and delivery is to the mainland only, so they are not offered.
+    return {province: cities for province, cities in tree.items() if cities}
 
 
 def region_is_valid(province: str, city: str, district: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gifts.models import Gift, GiftStatus, Slot, SlotStatus
 from giftshop.errors import NotFound
@@ -18,7 +19,7 @@ def gift_get_for_sender(*, gift_id: int, user) -> Gift:
         .first()
     )
     if gift is None:
-        raise NotFound("礼物不存在")
+        raise NotFound(gettext("礼物不存在"))
     return gift
 
 
@@ -58,7 +59,7 @@ def slots_received(*, user) -> QuerySet[Slot]:
 def slot_get_for_recipient(*, slot_id: int, user) -> Slot:
     slot = slots_received(user=user).filter(pk=slot_id).first()
     if slot is None:
-        raise NotFound("订单不存在")
+        raise NotFound(gettext("订单不存在"))
     return slot
 
 
@@ -131,3 +132,15 @@ def card_face(*, gift: Gift, user, slot_status: str | None, ready: str = "fill_a
     if before is None:
         return "expired" if expired else ready
     return before()
+
+
+def gift_takers(*, gift: Gift) -> list[str]:
+    """Who has taken a share of a group gift, by display name in the order they took it (what a
+    group chat shows under a red envelope; nothing else about them)."""
+    slots = (
+        Slot.objects.filter(gift=gift, recipient__isnull=False)
+        .exclude(status__in=[SlotStatus.DECLINED, SlotStatus.EXPIRED, SlotStatus.REFUNDED])
+        .select_related("recipient")
+        .order_by("taken_at", "number")
+    )
+    return [s.recipient.get_full_name() or s.recipient.username for s in slots]

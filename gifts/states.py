@@ -3,15 +3,28 @@
 Every change goes through `slot_transition` (or its bulk twin for sweeps) and `gift_transition`:
 lock the row, refuse an illegal move with a coded error, return quietly when the row is already
 where it should be, stamp the time, write a GiftEvent. The gift's status after payment follows
-from its slots (`gift_sync`), so it can never disagree with them.
+from its slots (`gift_sync`), so it can never disagree with them for longer than a commit.
+
+No hot row: a slot's move does not lock its gift unless the gift's status changes. Most moves
+cannot change it (a slot going from accepted to shipped stays in the same `_KIND`); the others
+count the gift's slots without a lock and lock the gift only when the count says its status moves.
+That count cannot see other slots' moves that are not committed yet, so after commit every such
+move counts again (`gift_sync_if_behind`): whichever of several concurrent moves commits last sees
+them all. A process that dies between its commit and that second count leaves the status behind
+until the gift's next move, or the worker's `process_claim`, which counts again too.
+
+The gift's row is locked `FOR NO KEY UPDATE` (status is not a key): a plain `FOR UPDATE` would also
+stop every other transaction that inserts a row pointing at the gift (an event, an address) at its
+foreign-key check until the lock is gone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -45,6 +58,15 @@ GIFT_TRANSITIONS: dict[str, set[str]] = {
     G.REFUNDED: set(),
 }
 
+# What a gift's status reads from a slot (`derive_gift_status`): a move within one kind cannot change it.
+_KIND = {
+    S.UNCLAIMED: "unclaimed",
+    **dict.fromkeys((*SLOT_IN_PROGRESS, S.DECLINED), "taken"),
+    S.DELIVERED: "delivered",
+    S.EXPIRED: "expired",
+    S.REFUNDED: "refunded",
+}
+
 # Slot status -> the timestamp field stamped on entering it.
 _STAMPS = {S.ACCEPTED: "accepted_at", S.SHIPPED: "shipped_at", S.DELIVERED: "delivered_at"}
 
@@ -65,7 +87,7 @@ def slot_transition(
     """
     slot_id = slot if isinstance(slot, int) else slot.pk
     with transaction.atomic():
-        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift").get(pk=slot_id)
+        locked = Slot.objects.select_for_update().get(pk=slot_id)
         current = locked.status
         if current == target:
             return locked, False
@@ -89,7 +111,8 @@ def slot_transition(
             actor=actor,
             data=data or {},
         )
-        gift_sync(locked.gift_id)
+        if _KIND[current] != _KIND[target]:
+            _gift_follow(locked.gift_id)
     if not isinstance(slot, int):
         slot.status, slot.status_changed_at = locked.status, locked.status_changed_at
         for stamp in _STAMPS.values():
@@ -122,14 +145,15 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
         )
         for pk, gift_id in moved
     )
-    gifts_sync_bulk({gift_id for _, gift_id in moved})
+    if _KIND[source] != _KIND[target]:
+        gifts_sync_bulk({gift_id for _, gift_id in moved})
     return ids
 
 
 def gift_transition(gift: Gift | int, target: str, *, actor=None, data: dict | None = None) -> tuple[Gift, bool]:
     gift_id = gift if isinstance(gift, int) else gift.pk
     with transaction.atomic():
-        locked = Gift.objects.select_for_update().get(pk=gift_id)
+        locked = Gift.objects.select_for_update(no_key=True).get(pk=gift_id)
         changed = _gift_move(locked, target, actor=actor, data=data)
     if not isinstance(gift, int):
         gift.status, gift.status_changed_at = locked.status, locked.status_changed_at
@@ -172,14 +196,80 @@ def derive_gift_status(counts: Counter, total: int) -> str:
     return G.REFUNDED
 
 
+def _slot_counts(gift_id: int) -> Counter:
+    rows = Slot.objects.filter(gift_id=gift_id).values("status").annotate(n=Count("id")).order_by()
+    return Counter({row["status"]: row["n"] for row in rows})
+
+
+def _gift_and_counts(gift_id: int) -> tuple[str, int, Counter] | None:
+    """The gift's status, its number of slots and its slots' statuses, in one statement, no lock."""
+    rows = (
+        Slot.objects.filter(gift_id=gift_id)
+        .values("gift__status", "gift__recipients_count", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts, gift = Counter(), None
+    for row in rows:
+        gift = (row["gift__status"], row["gift__recipients_count"])
+        counts[row["status"]] = row["n"]
+    return None if gift is None else (gift[0], gift[1], counts)
+
+
+def _gift_behind(gift_id: int) -> tuple[bool, Counter]:
+    """Whether the gift's status differs from what its slots say, as far as this transaction sees (no
+    lock); and the counts it saw."""
+    found = _gift_and_counts(gift_id)
+    if found is None or found[0] in GIFT_UNPAID:
+        return False, Counter()
+    status, total, counts = found
+    return derive_gift_status(counts, total) != status, counts
+
+
+@cache
+def _most_transactions_at_once() -> int:
+    """No more transactions can be in flight than the server takes connections."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        return int(cursor.fetchone()[0])
+
+
+def _gift_follow(gift_id: int) -> None:
+    """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
+    so, and count again once this commits (moves of other slots in flight are not visible yet).
+
+    The second count is left out when no set of moves in flight can change the status: while more
+    slots are still unclaimed than transactions can be in flight, the status stays what it is now."""
+    behind, counts = _gift_behind(gift_id)
+    if behind:
+        gift_sync(gift_id)
+    elif 0 < _most_transactions_at_once() < counts[S.UNCLAIMED]:
+        return
+    transaction.on_commit(lambda: gift_sync_if_behind(gift_id), robust=True)
+
+
+def gift_sync_if_behind(gift_id: int) -> None:
+    """Count without a lock; lock and move only when the gift's status is behind its slots."""
+    if _gift_behind(gift_id)[0]:
+        gift_sync(gift_id)
+
+
+def gifts_sync_if_behind(gift_ids) -> None:
+    """`gift_sync_if_behind` for the gifts of a batch (the worker's claims: it counts again what the
+    accept counted after its commit, in case that process died in between)."""
+    for gift_id in sorted(set(gift_ids)):
+        gift_sync_if_behind(gift_id)
+
+
 def gift_sync(gift_id: int) -> None:
     """Recompute a paid gift's status from its slots, under the gift's row lock."""
     with transaction.atomic():
-        gift = Gift.objects.select_for_update().get(pk=gift_id)
+        gift = Gift.objects.select_for_update(no_key=True).get(pk=gift_id)
         if gift.status in GIFT_UNPAID:
             return
-        counts = Counter(Slot.objects.filter(gift_id=gift_id).values_list("status", flat=True))
-        target = derive_gift_status(counts, gift.recipients_count)
+        target = derive_gift_status(_slot_counts(gift_id), gift.recipients_count)
         if target != gift.status:
             _gift_move(gift, target)
 
@@ -189,7 +279,7 @@ def gifts_sync_bulk(gift_ids) -> None:
     gifts in id order, so two sweeps never wait on each other in a cycle."""
     with transaction.atomic():
         gifts = list(
-            Gift.objects.select_for_update()
+            Gift.objects.select_for_update(no_key=True)
             .filter(pk__in=list(gift_ids))
             .exclude(status__in=GIFT_UNPAID)
             .order_by("pk")

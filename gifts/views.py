@@ -20,12 +20,13 @@ from django.views.decorators.http import require_POST
 from accounts.web import phone_step, with_step_status
 from gifts import modes, poster
 from gifts.forms import AddressForm, CheckoutForm, ThanksForm
-from gifts.models import Gift, GiftStatus, SlotStatus
+from gifts.models import GIFT_UNPAID, Gift, GiftStatus, SlotStatus
 from gifts.regions import region_tree
 from gifts.selectors import (
     card_face,
     claim_card,
     gift_get_for_sender,
+    gift_takers,
     gifts_for_sender,
     slot_get_for_recipient,
     slots_for_gift,
@@ -37,6 +38,7 @@ from gifts.services import sender as sender_service
 from gifts.services.notifications import notification_mark_read
 from gifts.share import share_card
 from giftshop.errors import AppError
+from payments.selectors import refund_totals_for_gift
 from shops.eligibility import sku_eligibility
 from shops.selectors import product_get
 
@@ -97,13 +99,22 @@ def gift_list(request):
 def gift_detail(request, pk: int):
     gift = gift_get_for_sender(gift_id=pk, user=request.user)
     slots = list(slots_for_gift(gift=gift))
+    unpaid = gift.status in GIFT_UNPAID
     for slot in slots:
-        slot.steps = _steps(slot, SENDER_STEPS)
-    unclaimed = sum(1 for slot in slots if slot.status == SlotStatus.UNCLAIMED)
+        slot.steps = [] if unpaid else _steps(slot, SENDER_STEPS)  # a cancelled order has no journey
+    unclaimed = 0 if unpaid else sum(1 for slot in slots if slot.status == SlotStatus.UNCLAIMED)
+    refunds = refund_totals_for_gift(gift_id=gift.pk)
     return render(
         request,
         "gifts/gift_detail.html",
-        {"gift": gift, "slots": slots, "unclaimed": unclaimed, "unclaimed_fen": unclaimed * gift.slot_amount_fen},
+        {
+            "gift": gift,
+            "slots": slots,
+            "unclaimed": unclaimed,
+            "unclaimed_fen": unclaimed * gift.slot_amount_fen,
+            **refunds,
+            "paid_net_fen": gift.amount_fen - refunds["refunded_fen"],
+        },
     )
 
 
@@ -199,7 +210,10 @@ def claim(request, token: str):
                     return redirect("claim", token)
                 if action == "decline":
                     claim_service.slot_decline(gift=gift, user=user)
-                    messages.info(request, _("已婉拒这份礼物，款项将原路退回给送礼人"))
+                    if gift.mode == Gift.Mode.GROUP:
+                        messages.info(request, _("这份礼物已回到群里，留给其他人"))
+                    else:
+                        messages.info(request, _("已婉拒这份礼物，款项将原路退回给送礼人"))
                     return redirect("claim", token)
                 if action == "accept" and form.is_valid():
                     d = form.cleaned_data
@@ -239,6 +253,8 @@ def claim(request, token: str):
                 "form": form,
                 "mine": mine,
                 "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
+                # A group member who took a share sees who else did, as a group chat shows it.
+                "takers": gift_takers(gift=gift) if gift.mode == Gift.Mode.GROUP and mine is not None else [],
                 "thanks_form": thanks_form,
                 "saved_addresses": saved,
                 "state": state,

@@ -1,8 +1,9 @@
-"""Account sign-up and token sign-in for API clients (DRF's token auth does the rest)."""
+"""Account sign-up and token sign-in for API clients (giftshop/token_auth.py checks the token)."""
 
 from django.contrib.auth import authenticate, get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.authtoken.models import Token
@@ -43,13 +44,15 @@ class Register(APIView):
         data.is_valid(raise_exception=True)
         username, password = data.validated_data["username"], data.validated_data["password"]
         User = get_user_model()
-        taken = AppError(USERNAME_TAKEN, "这个用户名已被注册", fields={"username": ["taken"]})
+        taken = AppError(
+            USERNAME_TAKEN, gettext("这个用户名已被注册"), fields={"username": [gettext("这个用户名已被注册")]}
+        )
         if User.objects.filter(username__iexact=username).exists():
             raise taken
         try:
             password_validation.validate_password(password, User(username=username))
         except ValidationError as exc:
-            raise AppError(WEAK_PASSWORD, "密码太简单", fields={"password": list(exc.messages)}) from exc
+            raise AppError(WEAK_PASSWORD, gettext("密码太简单"), fields={"password": list(exc.messages)}) from exc
         try:
             with transaction.atomic():
                 user = User.objects.create_user(username=username, password=password)
@@ -73,6 +76,6 @@ class ObtainToken(APIView):
         # The Django request (not DRF's wrapper): django-axes marks a locked-out client on it.
         user = authenticate(request._request, **data.validated_data)
         if user is None:
-            raise AppError(BAD_CREDENTIALS, "用户名或密码不正确")
+            raise AppError(BAD_CREDENTIALS, gettext("用户名或密码不正确"))
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

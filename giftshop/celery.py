@@ -9,7 +9,6 @@ from celery import Celery, signals  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
 from giftshop import logs, metrics  # noqa: E402
-from giftshop.checks import refuse_to_start_on_errors  # noqa: E402
 
 app = Celery("giftshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -27,7 +26,12 @@ signals.task_postrun.connect(logs.task_context_close, weak=False)
 @signals.beat_init.connect(weak=False)
 def _refuse_the_sandbox_in_production(**_):
     """Celery runs no system checks: a production worker or beat refuses the sandbox here. (Celery
-    logs and ignores exceptions from signal handlers, so this one exits.)"""
+    logs and ignores exceptions from signal handlers, so this one exits.)
+
+    Imported here, not at the top: this module is imported while the settings load, and the checks
+    import DRF, whose settings would then be read before ours exist (and kept)."""
+    from giftshop.checks import refuse_to_start_on_errors
+
     try:
         refuse_to_start_on_errors()
     except ImproperlyConfigured as exc:

@@ -54,6 +54,30 @@ def sandbox_refused_in_production(app_configs=None, **kwargs) -> list[checks.Che
     return errors
 
 
+IN_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+    "django.core.cache.backends.filebased.FileBasedCache",
+}
+
+
+@checks.register(TAG, checks.Tags.security)
+def shared_cache_in_production(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The throttles, the sign-in code limits and the gift reminder interval count in the cache: an
+    in-process cache counts per worker process, so each limit would be multiplied by the processes."""
+    if not getattr(settings, "PRODUCTION", False):
+        return []
+    if settings.CACHES["default"]["BACKEND"] not in IN_PROCESS_CACHES:
+        return []
+    return [
+        checks.Error(
+            "Production has no shared cache: every rate limit would count per process.",
+            hint="Set CACHE_URL to a Redis shared by every web process and host, e.g. redis://cache.internal:6379/1.",
+            id="giftshop.E004",
+        )
+    ]
+
+
 @checks.register(TAG)
 def payment_providers_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Every enabled gateway's keys load (a bad key would otherwise fail the first payer, or answer

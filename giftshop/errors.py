@@ -47,6 +47,7 @@ HTTP_STATUS: dict[str, int] = {
     "refund_pending": 409,
     "duplicate_tracking": 409,
     "no_waybill": 409,
+    "not_handed_over": 409,
     "username_taken": 409,
     "order_closed": 409,
     "refund_refused": 409,
@@ -130,6 +131,9 @@ def api_exception_handler(exc, context):
         response = Response(exc.as_dict(), status=exc.status_code)
         if isinstance(exc, Throttled):
             response["Retry-After"] = str(exc.retry_after)
+        # A coded refusal is an answer, not a fault: the access log has the request and its status,
+        # and Django's "WARNING Conflict: …" line on top of it would flood a grab storm's logs.
+        response._has_been_logged = True
         return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)

@@ -70,6 +70,32 @@ def loggable_path(request) -> str:
     return path
 
 
+# The routes whose next path segment is a link's secret: claim, lottery and bulk links, page and API.
+_SECRET_SEGMENT = re.compile(r"(/(?:c|l|b|api/v1/claims|api/v1/lotteries|api/v1/bulk-claims)/)[^/\s'\"?#]+")
+
+
+def redact_paths(text: str) -> str:
+    """Replace the token in any claim, lottery or bulk link path within text by `<token>`, matched or
+    not (a mistyped link still holds most of the real one)."""
+    return _SECRET_SEGMENT.sub(r"\1<token>", text)
+
+
+class RedactLinksFilter(logging.Filter):
+    """Django's own request loggers (django.request's "Not Found: /c/<token>/", django.security)
+    write the raw path and attach the request, whose repr holds it too: the token comes out of both
+    before any handler formats the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if request is not None and not isinstance(request, str):
+            record.request = redact_paths(f"{getattr(request, 'method', '')} {getattr(request, 'path', '')}".strip())
+        message = record.getMessage()
+        redacted = redact_paths(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 class RequestIdMiddleware:
     """Take the caller's X-Request-ID (or make one), bind it for the request's logs, echo it back,
     and write one access line per request."""
@@ -144,7 +170,10 @@ def logging_config(*, log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "giftshop.logs.ContextFilter"}},
+        "filters": {
+            "context": {"()": "giftshop.logs.ContextFilter"},
+            "redact_links": {"()": "giftshop.logs.RedactLinksFilter"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
             "json": {
@@ -157,7 +186,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if log_format == "json" else "plain",
-                "filters": ["context"],
+                "filters": ["redact_links", "context"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

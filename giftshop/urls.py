@@ -25,6 +25,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First the busiest prefixes, so a grab storm does not try every page's pattern before its own.
+    path("healthz", health.live, name="healthz"),
+    path("readyz", health.ready, name="readyz"),
+    path("api/v1/", include(api_v1)),
     path("", include("shops.urls")),
     path("", include("gifts.urls")),
     path("", include("campaigns.urls")),
@@ -35,9 +39,6 @@ urlpatterns = [
     path("", include("merchant.urls")),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
-    path("healthz", health.live, name="healthz"),
-    path("readyz", health.ready, name="readyz"),
-    path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # Uploaded photos, where the app serves them itself (MEDIA_SERVE; a relative MEDIA_URL).

@@ -102,9 +102,7 @@ class MerchantProductAdmin(ShopScopedAdmin):
     def photo_preview(self, obj):
         if obj is None or not obj.image:
             return "—"
-        return format_html(
-            '<img src="{}" alt="" width="160" height="160" style="border-radius:8px;object-fit:cover">', obj.tile_url
-        )
+        return format_html('<img src="{}" alt="" width="160" height="160" class="photo-preview">', obj.tile_url)
 
     @admin.display(description=_("SKUs"))
     def sku_count(self, obj) -> int:
@@ -311,7 +309,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
 
     @admin.display(description=_("状态"), ordering="status")
     def status_label(self, obj):
-        return obj.get_status_display()
+        return obj.status_text
 
     @admin.display(description=_("收下时间"), ordering="accepted_at")
     def accepted(self, obj):
@@ -371,7 +369,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
             return "—"
         if s.status == Shipment.Status.FAILED:
             return format_html(
-                '<strong style="color:var(--error-fg)">{}</strong>{}',
+                '<strong class="admin-error">{}</strong>{}',
                 _("面单失败"),
                 _("（尝试 %(n)s 次）：%(error)s") % {"n": s.attempts, "error": s.last_error},
             )
@@ -383,7 +381,7 @@ class MerchantOrderAdmin(ShopScopedAdmin):
             return f"{s.carrier} {s.waybill_no}"
         if s.last_error:
             return format_html(
-                '<span style="color:var(--error-fg)">{}</span>：{}',
+                '<span class="admin-error">{}</span>：{}',
                 _("申请中，已失败 %(n)s 次") % {"n": s.attempts},
                 s.last_error,
             )

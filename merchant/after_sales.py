@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aftersales import services
 from aftersales.models import AfterSalesRequest
@@ -19,9 +20,9 @@ from shops.permissions import Action, staff_may
 
 R = AfterSalesRequest
 TABS = [
-    ("waiting", _("待处理"), [R.Status.REQUESTED]),
-    ("returning", _("退货中"), [R.Status.APPROVED, R.Status.RETURNING, R.Status.RECEIVED]),
-    ("done", _("已结束"), [R.Status.REFUNDED, R.Status.REFUSED, R.Status.CANCELLED]),
+    ("waiting", gettext_lazy("待处理"), [R.Status.REQUESTED]),
+    ("returning", gettext_lazy("退货中"), [R.Status.APPROVED, R.Status.RETURNING, R.Status.RECEIVED]),
+    ("done", gettext_lazy("已结束"), [R.Status.REFUNDED, R.Status.REFUSED, R.Status.CANCELLED]),
 ]
 
 

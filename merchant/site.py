@@ -73,6 +73,9 @@ class ShopScopedAdmin(admin.ModelAdmin):
     shop_path = "shop"
     view_on_site = False  # the merchant site has no "view on site" shortcut (see MerchantSite.get_urls)
 
+    class Media:
+        css = {"all": ["css/admin-extra.css"]}  # classes for the photo preview and waybill errors (no style="")
+
     def shop_ids(self, request) -> list[int]:
         if not hasattr(request, "_merchant_shop_ids"):
             request._merchant_shop_ids = shop_ids_for_staff(user=request.user)

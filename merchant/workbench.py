@@ -170,7 +170,7 @@ def _rows(request, slots) -> list[Row]:
             if shipment.carrier not in drivable:
                 courier = carrier_drivable(shipment.carrier)
                 drivable[shipment.carrier] = tuple(courier.drive_statuses) if courier else ()
-            drive = drivable[shipment.carrier]
+            drive = fulfilment.shipment_drive_choices(shipment=shipment, statuses=drivable[shipment.carrier])
         rows.append(
             Row(
                 slot=slot,

@@ -1,11 +1,12 @@
 """The outbox app: connects the worker's task signals that finish or reschedule jobs."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class OutboxConfig(AppConfig):
     name = "outbox"
-    verbose_name = "待办任务"
+    verbose_name = gettext_lazy("待办任务")
 
     def ready(self):
         # Connected once the app registry is ready: the handlers load the Job model.

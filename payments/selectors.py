@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from giftshop.errors import NotFound
 
 from .models import Payment
@@ -14,5 +16,19 @@ def payment_get_for_sender(*, out_trade_no: str, user) -> Payment:
         .first()
     )
     if payment is None:
-        raise NotFound("订单不存在")
+        raise NotFound(gettext("订单不存在"))
     return payment
+
+
+def refund_totals_for_gift(*, gift_id: int) -> dict[str, int]:
+    """What went back to the sender so far: settled (the money is back) and still under way, in fen."""
+    from django.db.models import Sum
+
+    from .models import Refund
+
+    rows = Refund.objects.filter(payment__gift_id=gift_id).values("status").annotate(fen=Sum("amount_fen"))
+    totals = {row["status"]: row["fen"] or 0 for row in rows}
+    return {
+        "refunded_fen": totals.get(Refund.Status.SUCCEEDED, 0),
+        "refund_pending_fen": totals.get(Refund.Status.PENDING, 0),
+    }

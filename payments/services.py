@@ -13,6 +13,7 @@ import secrets
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from giftshop.errors import AppError
 from giftshop.logs import bind
@@ -45,13 +46,13 @@ def payment_checkout(*, payment: Payment, provider: str, channel: str, client_ip
     """Start paying a pending order with the provider the payer chose, in the way that fits where
     they are. The choice is recorded on the payment: queries, closes and refunds go to it."""
     if payment.status != Payment.Status.PENDING:
-        raise AppError(E.NOT_PAYABLE, "这笔订单已支付或已关闭")
+        raise AppError(E.NOT_PAYABLE, gettext("这笔订单已支付或已关闭"))
     gateway = payment_provider(provider)
     if payment.provider != provider:
         # The order stays payable at one gateway only: close it where the payer was before (a
         # payer who opened both and paid both would be charged twice). Paid there meanwhile: settle.
         if payment_paid_at_gateway(payment=payment) or not payment_close_at_gateway(payment=payment):
-            raise AppError(E.NOT_PAYABLE, "这笔订单已经支付")
+            raise AppError(E.NOT_PAYABLE, gettext("这笔订单已经支付"))
         Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(provider=provider)
         payment.provider = provider
     description = f"礼物：{payment.gift.sku.product.title}"

@@ -7,3 +7,5 @@ UNKNOWN_WAYBILL = "unknown_waybill"
 ORDER_CLOSED = "order_closed"
 REFUND_REFUSED = "refund_refused"
 REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+# Fast-forward (operator admin): the gift is in a state where the step means nothing.
+NOT_FAST_FORWARDABLE = "not_fast_forwardable"

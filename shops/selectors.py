@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext
 
 from giftshop.errors import NotFound
 from shops.models import Product, Shop, ShopStaff, Sku
@@ -27,7 +28,7 @@ def product_get(*, product_id: int) -> Product:
         .first()
     )
     if product is None:
-        raise NotFound("商品不存在")
+        raise NotFound(gettext("商品不存在"))
     return product
 
 
@@ -37,7 +38,7 @@ def sku_get(*, sku_id: int, for_update: bool = False) -> Sku:
         qs = qs.select_for_update(of=("self",))
     sku = qs.filter(pk=sku_id).first()
     if sku is None:
-        raise NotFound("款式不存在")
+        raise NotFound(gettext("款式不存在"))
     return sku
 
 
@@ -71,7 +72,7 @@ def sku_get_for_staff(*, user, sku_id: int) -> Sku:
         .first()
     )
     if sku is None:
-        raise NotFound("款式不存在")
+        raise NotFound(gettext("款式不存在"))
     return sku
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from giftshop.errors import AppError
 from shops import error_codes as E
@@ -15,7 +16,7 @@ def stock_reserve(*, sku_id: int, quantity: int) -> None:
     """Take `quantity` units in one guarded UPDATE: no lock held, no oversell under any concurrency."""
     taken = Sku.objects.filter(pk=sku_id, stock__gte=quantity).update(stock=F("stock") - quantity)
     if not taken:
-        raise AppError(E.OUT_OF_STOCK, "库存不足")
+        raise AppError(E.OUT_OF_STOCK, gettext("库存不足"))
 
 
 def stock_release(*, sku_id: int, quantity: int) -> None:
@@ -44,7 +45,11 @@ def sku_set_stock(*, sku: Sku, stock: int, actor=None) -> Sku:
     if actor is not None:
         staff_require(user=actor, shop_id=sku.product.shop_id, action=Action.EDIT_STOCK)
     if not 0 <= stock <= STOCK_MAX:
-        raise AppError(E.INVALID, "库存须在 0 到 10000000 之间", fields={"stock": [f"0..{STOCK_MAX}"]})
+        raise AppError(
+            E.INVALID,
+            gettext("库存须在 0 到 10000000 之间"),
+            fields={"stock": [gettext("库存须在 0 到 10000000 之间")]},
+        )
     Sku.objects.filter(pk=sku.pk).update(stock=stock)
     sku.stock = stock
     return sku

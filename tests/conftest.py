@@ -92,11 +92,13 @@ def make_gift(db, django_capture_on_commit_callbacks, sender, sku):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and phone-code limits live in the cache: each test starts with none counted."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
 
 
 @pytest.fixture

@@ -26,13 +26,14 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-9f8e7d6c5b4a",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
     "ALLOWED_HOSTS": "gifts.example.com",
+    "CACHE_URL": "redis://127.0.0.1:6379/13",  # never contacted by these checks
 }
 # A staging site may run the sandbox, with secrets of its own.
 STAGING = {"ALLOW_SANDBOX": "True", "SANDBOX_PAYMENT_SECRET": "s" * 32, "SANDBOX_CARRIER_SECRET": "c" * 32}
 
 
 def _production(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return _manage(*args, **PRODUCTION, PII_ENCRYPTION_KEYS=Fernet.generate_key().decode(), **env)
+    return _manage(*args, **{**PRODUCTION, "PII_ENCRYPTION_KEYS": Fernet.generate_key().decode(), **env})
 
 
 def test_check_deploy_reports_nothing_on_a_staging_site_with_its_own_sandbox_secrets():
@@ -79,6 +80,18 @@ def test_gunicorn_and_celery_refuse_to_start_on_the_sandbox_in_production():
         timeout=120,
     )
     assert worker.returncode != 0 and "giftshop.E001" in worker.stdout + worker.stderr
+
+
+def test_production_refuses_to_start_without_a_shared_cache():
+    result = _production("check", "--deploy", CACHE_URL="locmemcache://", **STAGING)
+    assert result.returncode != 0 and "giftshop.E004" in result.stderr and "CACHE_URL" in result.stderr
+    env = {**os.environ, **PRODUCTION, **STAGING, "PII_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    env.pop("CACHE_URL")
+    env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.production"
+    web = subprocess.run(
+        [sys.executable, "-c", "import giftshop.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert web.returncode != 0 and "giftshop.E004" in web.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

@@ -123,9 +123,9 @@ def test_times_on_pages_are_shown_in_shanghai_time(client, make_gift, sender):
     # 16:30 UTC on New Year's Day is half past midnight on the 2nd in Shanghai (UTC+8).
     Gift.objects.filter(pk=gift.pk).update(created_at=dt.datetime(2025, 1, 1, 16, 30, tzinfo=dt.UTC))
     client.force_login(sender)
-    for english in (False, True):
+    for english, shown in ((False, "1月2日 00:30"), (True, "Jan 2, 00:30")):
         body = _get(client, "/gifts/", english=english)
-        assert "2025-01-02 00:30" in body and "2025-01-01 16:30" not in body
+        assert shown in body and "16:30" not in body
 
 
 def test_notifications_are_written_in_chinese_by_default(make_gift, sender):

@@ -60,10 +60,13 @@ def _count(name: str, key: str, window: int, *, add: bool) -> tuple[int, int]:
         return int(cache.get(cache_key, 0)), left
     cache.add(cache_key, 0, timeout=window + 1)
     try:
-        return cache.incr(cache_key), left
+        n = cache.incr(cache_key)
     except ValueError:  # evicted between add and incr
         cache.set(cache_key, 1, timeout=window + 1)
         return 1, left
+    # None: the cache is down and django-redis let the call pass (CACHES in settings); a failure is
+    # not counted then, and each code still has its own attempt limit in the database.
+    return (0 if n is None else n), left
 
 
 def _limit(name: str, key: str, limit: int, window: int, *, add: bool) -> None:
@@ -92,7 +95,12 @@ def code_request(*, phone: str, ip: str = "") -> CodeRequest:
     """Send a new code to `phone` (through the outbox). Field error `bad_phone`; `Throttled`."""
     phone = phone_normalize(phone)
     resend = settings.PHONE_CODE_RESEND_SECONDS
-    if not cache.add(f"phone-code:resend:{phone}", time.time(), timeout=resend):
+    first = cache.add(f"phone-code:resend:{phone}", time.time(), timeout=resend)
+    if first is None:
+        # The cache is down: the per-number and per-address limits that stop someone sending our
+        # SMS to thousands of numbers can't be counted, so no code is sent until it is back.
+        raise Throttled(_("暂时无法发送验证码，请稍后再试"), retry_after=resend)
+    if not first:
         raise Throttled(_("验证码已发送，请稍后再重新获取"), retry_after=_resend_wait(phone))
     _limit("ip", ip, settings.PHONE_CODE_PER_IP_PER_HOUR, 3600, add=True)
     _limit("phone", phone, settings.PHONE_CODE_PER_PHONE_PER_DAY, 86400, add=True)

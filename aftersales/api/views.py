@@ -72,7 +72,10 @@ class ReceivedAfterSales(APIView):
     )
     def post(self, request, slot_id: int):
         uploads = _uploads(request)
-        data = AfterSalesCreateSerializer(data={k: v for k, v in request.data.items() if k != "photos"})
+        fields = request.data  # a JSON body may be any value: the serializer refuses a non-object with a 400
+        if hasattr(fields, "items"):
+            fields = {k: v for k, v in fields.items() if k != "photos"}
+        data = AfterSalesCreateSerializer(data=fields)
         data.is_valid(raise_exception=True)
         created = services.after_sales_open(
             slot_id=slot_id,

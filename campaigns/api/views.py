@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from campaigns.services import bulk, lottery, tracker
@@ -163,6 +164,7 @@ class TrackerRowSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     thanks = serializers.CharField()
     can_resend = serializers.BooleanField()
+    resend_after = serializers.DateTimeField(allow_null=True, help_text="when 重发链接 is possible again, if not now")
 
 
 class TrackerSerializer(serializers.Serializer):
@@ -181,10 +183,18 @@ class TrackerSerializer(serializers.Serializer):
 # ----- lottery -----
 
 
+class LotteryThrottle(UserRateThrottle):
+    """Starting lotteries, per account: an invitation list is checked against the accounts, so the
+    count of unknown names it answers is held to a few lists an hour."""
+
+    scope = "lottery"
+
+
 class LotteryCreate(APIView):
     """Start a group lottery: buy N units now, winners are drawn at `draw_at`. Returns the gift and its payment."""
 
     permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [LotteryThrottle]
 
     @extend_schema(request=LotteryCreateSerializer, responses={201: LotteryGiftSerializer, **error_responses(404, 409)})
     def post(self, request):

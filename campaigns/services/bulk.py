@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.services.phones import phone_of
 from campaigns import error_codes as E
@@ -75,17 +76,17 @@ def bulk_order_create(*, sender, sku_id: int, csv_text: str, quantity: int = 1, 
     """Store an uploaded list and hand it to the workers to validate. Nothing is reserved or paid yet."""
     quantity_validate(quantity)
     if len(csv_text) > MAX_CSV_CHARS:
-        raise AppError(E.BAD_LIST, "名单文件太大", fields={"csv": ["too large"]})
+        raise AppError(E.BAD_LIST, gettext("名单文件太大"), fields={"csv": [gettext("名单文件太大")]})
     try:
         rows = _parse(csv_text)
     except csv.Error as exc:
-        raise AppError(E.BAD_LIST, f"无法读取 CSV：{exc}", fields={"csv": ["unreadable"]}) from exc
+        msg = gettext("无法读取 CSV：%(error)s") % {"error": exc}
+        raise AppError(E.BAD_LIST, msg, fields={"csv": [msg]}) from exc
     if not rows:
-        raise AppError(E.BAD_LIST, "名单是空的", fields={"csv": ["empty"]})
+        raise AppError(E.BAD_LIST, gettext("名单是空的"), fields={"csv": [gettext("名单是空的")]})
     if len(rows) > settings.BULK_MAX_ROWS:
-        raise AppError(
-            E.BAD_LIST, f"名单最多 {settings.BULK_MAX_ROWS} 行", fields={"csv": [f"at most {settings.BULK_MAX_ROWS}"]}
-        )
+        msg = gettext("名单最多 %(max)s 行") % {"max": settings.BULK_MAX_ROWS}
+        raise AppError(E.BAD_LIST, msg, fields={"csv": [msg]})
     # The SKU itself must be giftable; stock is checked for real when the sender confirms.
     sku = sku_check_giftable(sku_id=sku_id, units=quantity)
     with transaction.atomic():
@@ -204,7 +205,7 @@ def bulk_order_get_for_sender(*, order_id: int, user) -> BulkOrder:
         .first()
     )
     if order is None:
-        raise NotFound("名单不存在")
+        raise NotFound(gettext("名单不存在"))
     return order
 
 
@@ -246,13 +247,13 @@ def bulk_checkout(*, order: BulkOrder, sender) -> Gift:
     with transaction.atomic():
         locked = BulkOrder.objects.select_for_update().get(pk=order.pk)
         if locked.sender_id != sender.pk:
-            raise NotFound("名单不存在")
+            raise NotFound(gettext("名单不存在"))
         if locked.gift_id is not None:
             return Gift.objects.get(pk=locked.gift_id)
         if locked.stage != Stage.VALIDATED:
-            raise AppError(E.LIST_NOT_READY, "名单还在校验中，请稍候")
+            raise AppError(E.LIST_NOT_READY, gettext("名单还在校验中，请稍候"))
         if locked.valid_rows == 0:
-            raise AppError(E.NO_VALID_ROWS, "名单里没有可以送出的行")
+            raise AppError(E.NO_VALID_ROWS, gettext("名单里没有可以送出的行"))
         sku = sku_check_giftable(sku_id=locked.sku_id, units=locked.valid_rows * locked.quantity)
         gift, slots = gift_open(
             sender=sender,
@@ -355,19 +356,21 @@ def bulk_link_resend(*, gift: Gift, slot_id: int) -> BulkRecipient:
     `gift` comes from the sender's own access check (gift_get_for_sender)."""
     row = BulkRecipient.objects.select_related("slot").filter(slot_id=slot_id, slot__gift_id=gift.pk).first()
     if row is None:
-        raise NotFound("找不到这位收礼人")
+        raise NotFound(gettext("找不到这位收礼人"))
     sender = gift.sender
     if gift.status not in GIFT_CLAIMABLE or row.slot.status != SlotStatus.UNCLAIMED:
-        raise AppError(GE.NOT_CLAIMABLE, "这份礼物已不需要提醒")
+        raise AppError(GE.NOT_CLAIMABLE, gettext("这份礼物已不需要提醒"))
     now = timezone.now()
     interval = settings.BULK_LINK_RESEND_INTERVAL
     with transaction.atomic():
         sent = BulkRecipient.objects.filter(
             Q(link_sent_at__isnull=True) | Q(link_sent_at__lte=now - interval), pk=row.pk
-        ).update(link_sent_at=now)
+        ).update(link_sent_at=now, code_attempts=0, code_hash="")  # the sender vouches: a fresh start
         if not sent:
             minutes = int(interval.total_seconds() // 60)
-            raise AppError(E.TOO_SOON, f"同一位收礼人的链接每 {minutes} 分钟只能重发一次")
+            raise AppError(
+                E.TOO_SOON, gettext("同一位收礼人的链接每 %(minutes)s 分钟只能重发一次") % {"minutes": minutes}
+            )
         link_resent_event(slot=row.slot, actor=sender)
         enqueue("campaigns.tasks.send_bulk_message", row.pk, MESSAGE_LINK)
     row.link_sent_at = now
@@ -416,7 +419,7 @@ def bulk_row_get(*, token: str) -> BulkRecipient:
         .first()
     )
     if row is None:
-        raise NotFound("礼物不存在")
+        raise NotFound(gettext("礼物不存在"))
     return row
 
 
@@ -441,15 +444,15 @@ def _check_claimable(*, row: BulkRecipient, user) -> bool:
     """True when this account already holds the slot; raises when it may not claim it."""
     slot, gift = row.slot, row.slot.gift
     if gift.sender_id == user.pk:
-        raise AppError(GE.NOT_YOURS, "不能领取自己送出的礼物")
+        raise AppError(GE.NOT_YOURS, gettext("不能领取自己送出的礼物"))
     if slot.recipient_id == user.pk:
         return True
     if slot.recipient_id is not None:
-        raise AppError(GE.TAKEN_BY_OTHER, "礼物已被收礼人本人领取")
+        raise AppError(GE.TAKEN_BY_OTHER, gettext("礼物已被收礼人本人领取"))
     if slot.status != SlotStatus.UNCLAIMED:
-        raise AppError(GE.NOT_CLAIMABLE, "这份礼物已不能领取")
+        raise AppError(GE.NOT_CLAIMABLE, gettext("这份礼物已不能领取"))
     if (gift.expires_at and gift.expires_at <= timezone.now()) or gift.status not in GIFT_CLAIMABLE:
-        raise AppError(GE.EXPIRED, "礼物已过期")
+        raise AppError(GE.EXPIRED, gettext("礼物已过期"))
     return False
 
 
@@ -466,10 +469,11 @@ def bulk_code_send(*, row: BulkRecipient, user) -> bool:
             code_hash=_code_hash(row.token, code),
             code_sent_at=now,
             code_expires_at=now + settings.BULK_CODE_TTL,
-            code_attempts=0,
+            # code_attempts stays: wrong tries count per link, so asking for a new code every
+            # minute does not buy another BULK_CODE_MAX_ATTEMPTS guesses (bulk_link_resend resets).
         )
         if not sent:
-            raise AppError(E.TOO_SOON, "验证码已发送，请稍后再试")
+            raise AppError(E.TOO_SOON, gettext("验证码已发送，请稍后再试"))
         enqueue("campaigns.tasks.send_bulk_message", row.pk, MESSAGE_CODE)
     return True
 
@@ -484,9 +488,13 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
             return locked.slot
         now = timezone.now()
         if not locked.code_hash or locked.code_expires_at is None or locked.code_expires_at <= now:
-            raise AppError(E.CODE_EXPIRED, "验证码已失效，请重新获取", fields={"code": ["expired"]})
+            raise AppError(
+                E.CODE_EXPIRED,
+                gettext("验证码已失效，请重新获取"),
+                fields={"code": [gettext("验证码已失效，请重新获取")]},
+            )
         if locked.code_attempts >= settings.BULK_CODE_MAX_ATTEMPTS:
-            raise AppError(E.TOO_MANY_ATTEMPTS, "错误次数过多，请重新获取验证码")
+            raise AppError(E.TOO_MANY_ATTEMPTS, gettext("错误次数过多，请联系送礼人重新发送链接"))
         if not hmac.compare_digest(_code_hash(locked.token, code), locked.code_hash):
             locked.code_attempts += 1
             locked.save(update_fields=["code_attempts"])
@@ -494,7 +502,7 @@ def bulk_code_verify(*, row: BulkRecipient, user, code: str) -> Slot:
         else:
             _bind(locked, user, now)
     if outcome == "bad":  # raised after commit so the failed attempt is counted
-        raise AppError(E.BAD_CODE, "验证码不正确", fields={"code": ["wrong"]})
+        raise AppError(E.BAD_CODE, gettext("验证码不正确"), fields={"code": [gettext("验证码不正确")]})
     return Slot.objects.select_related("sku").get(pk=row.slot_id)
 
 
@@ -506,7 +514,7 @@ def _bind(locked: BulkRecipient, user, now) -> None:
                 recipient=user, taken_at=now, opened_at=Coalesce("opened_at", Value(now))
             )
     except IntegrityError as exc:
-        raise AppError(GE.ALREADY_TAKEN_BY_YOU, "你的账号已经领过这份礼物中的一份") from exc
+        raise AppError(GE.ALREADY_TAKEN_BY_YOU, gettext("你的账号已经领过这份礼物中的一份")) from exc
     locked.code_hash, locked.verified_at = "", now
     locked.save(update_fields=["code_hash", "verified_at"])
     bulk_verified_event(gift_id=locked.slot.gift_id, slot_id=locked.slot_id, actor=user)
@@ -537,11 +545,11 @@ def bulk_slot_for_accept(*, gift: Gift, user, token: str = "") -> Slot:
     qs = Slot.objects.select_for_update(of=("self",)).select_related("sku").filter(gift=gift)
     slot = qs.filter(bulk_recipient__token=token).first() if token else qs.filter(recipient=user).first()
     if slot is None and token:
-        raise NotFound("礼物不存在")
+        raise NotFound(gettext("礼物不存在"))
     if slot is None or slot.recipient_id is None:
-        raise AppError(E.CODE_REQUIRED, "请先用发到你手机或邮箱的验证码确认身份")
+        raise AppError(E.CODE_REQUIRED, gettext("请先用发到你手机或邮箱的验证码确认身份"))
     if slot.recipient_id != user.pk:
-        raise AppError(GE.NOT_YOURS, "这份礼物是送给另一位朋友的")
+        raise AppError(GE.NOT_YOURS, gettext("这份礼物是送给另一位朋友的"))
     return slot
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
 
 from campaigns import error_codes as E
@@ -52,21 +53,17 @@ def lottery_create(
     """A lottery gift awaiting payment. `allowed_usernames` empty: anyone with the link may enter."""
     quantity_validate(quantity)
     if not 1 <= winners <= settings.GIFT_MAX_RECIPIENTS:
-        raise AppError(
-            GE.BAD_RECIPIENTS,
-            f"中奖份数须在 1 到 {settings.GIFT_MAX_RECIPIENTS} 之间",
-            fields={"winners": ["out of range"]},
-        )
+        msg = gettext("中奖份数须在 1 到 %(max)s 之间") % {"max": settings.GIFT_MAX_RECIPIENTS}
+        raise AppError(GE.BAD_RECIPIENTS, msg, fields={"winners": [msg]})
     now = timezone.now()
     if timezone.is_naive(draw_at):
-        raise AppError(E.BAD_DRAW_TIME, "开奖时间须带时区", fields={"draw_at": ["timezone required"]})
+        raise AppError(E.BAD_DRAW_TIME, gettext("开奖时间须带时区"), fields={"draw_at": [gettext("开奖时间须带时区")]})
     if not now + settings.LOTTERY_MIN_LEAD <= draw_at <= now + settings.LOTTERY_MAX_LEAD:
-        raise AppError(
-            E.BAD_DRAW_TIME,
-            f"开奖时间须在 {int(settings.LOTTERY_MIN_LEAD.total_seconds() // 60)} 分钟后、"
-            f"{settings.LOTTERY_MAX_LEAD.days} 天内",
-            fields={"draw_at": ["out of range"]},
-        )
+        msg = gettext("开奖时间须在 %(minutes)s 分钟后、%(days)s 天内") % {
+            "minutes": int(settings.LOTTERY_MIN_LEAD.total_seconds() // 60),
+            "days": settings.LOTTERY_MAX_LEAD.days,
+        }
+        raise AppError(E.BAD_DRAW_TIME, msg, fields={"draw_at": [msg]})
     invited = _resolve_invitees(sender=sender, usernames=allowed_usernames)
     sku = sku_check_giftable(sku_id=sku_id, units=winners * quantity)
     with transaction.atomic():
@@ -88,40 +85,51 @@ def _resolve_invitees(*, sender, usernames) -> list:
     if not names:
         return []
     if len(names) > 10_000:
-        raise AppError(GE.BAD_RECIPIENTS, "参与名单过长", fields={"allowed_usernames": ["too many"]})
+        raise AppError(
+            GE.BAD_RECIPIENTS, gettext("参与名单过长"), fields={"allowed_usernames": [gettext("参与名单过长")]}
+        )
     users = list(get_user_model().objects.filter(username__in=names, is_active=True))
-    unknown = sorted(set(names) - {u.username for u in users})
+    unknown = set(names) - {u.username for u in users}
     if unknown:
+        # Refused, and without naming the names: a list of 2,000 guesses must not come back sorted
+        # into accounts and non-accounts. The sender checks their own list (README "Security").
         raise AppError(
             GE.UNKNOWN_RECIPIENT,
-            "名单中有找不到的账号：" + "、".join(unknown[:20]),
-            fields={"allowed_usernames": unknown},
+            ngettext(
+                "名单中有 %(n)d 个用户名找不到对应账号，请核对后再试",
+                "名单中有 %(n)d 个用户名找不到对应账号，请核对后再试",
+                len(unknown),
+            )
+            % {"n": len(unknown)},
+            fields={"allowed_usernames": ["unknown usernames"]},
         )
     if any(u.pk == sender.pk for u in users):
-        raise AppError(GE.CANNOT_GIFT_SELF, "不能邀请自己参加抽奖", fields={"allowed_usernames": [sender.username]})
+        raise AppError(
+            GE.CANNOT_GIFT_SELF, gettext("不能邀请自己参加抽奖"), fields={"allowed_usernames": [sender.username]}
+        )
     return users
 
 
 def lottery_enter(*, gift: Gift, user) -> tuple[LotteryEntry, bool]:
     """Enter the draw once. Returns (entry, created); entering again changes nothing."""
     if gift.mode != Gift.Mode.LOTTERY:
-        raise AppError(E.NOT_LOTTERY, "这不是抽奖礼物")
+        raise AppError(E.NOT_LOTTERY, gettext("这不是抽奖礼物"))
     if gift.sender_id == user.pk:
-        raise AppError(GE.NOT_YOURS, "不能参加自己发起的抽奖")
+        raise AppError(GE.NOT_YOURS, gettext("不能参加自己发起的抽奖"))
     existing = LotteryEntry.objects.filter(gift=gift, user=user).first()
     if existing is not None:
         return existing, False
     if gift.status != GiftStatus.SENT or timezone.now() >= gift.draw_at:
-        raise AppError(E.LOTTERY_CLOSED, "抽奖已截止")
+        raise AppError(E.LOTTERY_CLOSED, gettext("抽奖已截止"))
     if LotteryInvite.objects.filter(gift=gift).exists() and not (
         LotteryInvite.objects.filter(gift=gift, user=user).exists()
     ):
-        raise AppError(E.NOT_INVITED, "这次抽奖只邀请了指定的朋友")
+        raise AppError(E.NOT_INVITED, gettext("这次抽奖只邀请了指定的朋友"))
     try:
         with transaction.atomic():
             _hold_against_draw(gift.pk)
             if _drawn(gift) or timezone.now() >= gift.draw_at:
-                raise AppError(E.LOTTERY_CLOSED, "抽奖已截止")
+                raise AppError(E.LOTTERY_CLOSED, gettext("抽奖已截止"))
             entry = LotteryEntry.objects.create(gift=gift, user=user)
     except IntegrityError:
         return LotteryEntry.objects.get(gift=gift, user=user), False
@@ -249,6 +257,11 @@ def lotteries_due(*, now: datetime | None = None, limit: int = 500) -> list[int]
     )
 
 
+def _display_names(user_ids: list[int]) -> list[str]:
+    users = get_user_model().objects.in_bulk(user_ids)
+    return [users[i].get_full_name() or users[i].username for i in user_ids if i in users]
+
+
 def lottery_open(*, gift: Gift, user) -> None:
     """A winner looking at the lottery after the draw: stamp `opened` for the sender's tracker."""
     if user.is_authenticated:
@@ -289,7 +302,17 @@ def lottery_card(*, gift: Gift, user) -> dict:
         "expires_at": gift.expires_at if draw else None,
         "your_slot": {"id": mine.pk, "status": mine.status, "sku_id": mine.sku_id} if mine else None,
         "audit": (
-            {"source": draw.source, "entrants": len(draw.entrant_ids), "picks": draw.picks, "your_position": position}
+            {
+                "source": draw.source,
+                "entrants": len(draw.entrant_ids),
+                "picks": draw.picks,
+                "your_position": position,
+                # For people: entrants numbered from 1 in the order they entered, and who won (display
+                # names only, as a group chat shows them).
+                "numbers": [i + 1 for i in draw.picks],
+                "your_number": position + 1 if position is not None else None,
+                "winners": _display_names(draw.winner_ids),
+            }
             if draw
             else None
         ),

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,8 +32,9 @@ STAGE_LABELS = {
     "accepted": _("已收下"),
     "shipped": _("已发货"),
     "delivered": _("已签收"),
-    "declined": _("已拒收"),
-    "expired": _("已过期"),
+    # The words of Slot.status_text: money on its way back is 退款处理中 until the refund settled.
+    "declined": _("已婉拒，退款处理中"),
+    "expired": _("已过期，退款处理中"),
     "refunded": _("已退款"),
 }
 _BY_STATUS = {
@@ -66,6 +68,7 @@ class TrackerRow:
     delivered_at: datetime | None
     thanks: str
     can_resend: bool
+    resend_after: datetime | None = None  # the link was just sent: 重发链接 again from this time on
 
 
 def _stage(slot: Slot, link_sent_at, *, bulk: bool) -> str:
@@ -106,7 +109,15 @@ def tracker_row(slot: Slot, *, gift: Gift, claimable: bool) -> TrackerRow:
         delivered_at=slot.delivered_at,
         thanks=slot.thanks,
         can_resend=bulk and claimable and slot.status == S.UNCLAIMED and slot.recipient_id is None,
+        resend_after=_resend_after(link_sent_at),
     )
+
+
+def _resend_after(link_sent_at) -> datetime | None:
+    if link_sent_at is None:
+        return None
+    after = link_sent_at + settings.BULK_LINK_RESEND_INTERVAL
+    return after if after > timezone.now() else None
 
 
 def _claimable(gift: Gift) -> bool:

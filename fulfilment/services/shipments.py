@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from fulfilment import error_codes as E
@@ -119,22 +120,23 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
     """The merchant ships with their own courier and types the tracking number."""
     carrier_name, tracking_no = carrier_name.strip(), tracking_no.strip()
     if not carrier_name or not tracking_no or len(tracking_no) > 64:
-        raise AppError(
-            "bad_tracking", "请填写快递公司和运单号", fields={"tracking_no": ["required, at most 64 characters"]}
-        )
+        msg = gettext("请填写快递公司和运单号（不超过 64 个字符）")
+        raise AppError("bad_tracking", msg, fields={"tracking_no": [msg]})
     with transaction.atomic():
         locked = Slot.objects.select_for_update().get(pk=slot.pk)
         if locked.status != SlotStatus.TO_SHIP:
-            raise AppError(E.NOT_SHIPPABLE, f"订单当前状态为 {locked.get_status_display()}，不能发货")
+            raise AppError(
+                E.NOT_SHIPPABLE, gettext("订单当前状态为 %(status)s，不能发货") % {"status": locked.status_text}
+            )
         if locked.refunds.filter(reason=Refund.Reason.AFTER_SALES).exists():
-            raise AppError(E.REFUND_PENDING, "该订单已发起售后退款，不能发货")
+            raise AppError(E.REFUND_PENDING, gettext("该订单已发起售后退款，不能发货"))
         try:
             with transaction.atomic():
                 shipment, _ = Shipment.objects.get_or_create(slot=locked, defaults={"carrier": carrier_name})
                 shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
                 shipment_issue(shipment, waybill_no=tracking_no, carrier=carrier_name, replace=True)
         except IntegrityError as exc:
-            raise AppError(E.DUPLICATE_TRACKING, "这个运单号已经用于另一个订单") from exc
+            raise AppError(E.DUPLICATE_TRACKING, gettext("这个运单号已经用于另一个订单")) from exc
         slot_transition(
             locked, SlotStatus.SHIPPED, actor=actor, data={"carrier": carrier_name, "tracking_no": tracking_no}
         )
@@ -251,7 +253,7 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
     with transaction.atomic():
         locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
-            raise AppError(E.NOT_REFUNDABLE, "该订单当前不能售后退款")
+            raise AppError(E.NOT_REFUNDABLE, gettext("该订单当前不能售后退款"))
         gift = locked.gift
         if not authorised:
             staff_require(user=actor, shop_id=gift.shop_id, action=Action.REFUND)
@@ -291,7 +293,7 @@ def parcels_hand_over(*, user, slot_ids: Iterable[int]) -> HandOverReport:
     ids = list(dict.fromkeys(int(i) for i in slot_ids))
     shops = dict(merchant_slots(user=user).filter(pk__in=ids).values_list("pk", "gift__shop_id"))
     if not ids or len(shops) != len(ids):
-        raise NotFound("订单不存在")
+        raise NotFound(gettext("订单不存在"))
     for shop_id in set(shops.values()):
         staff_require(user=user, shop_id=shop_id, action=Action.SHIP)
     report = HandOverReport()
@@ -313,14 +315,16 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
         if shipment is not None and shipment.status == Shipment.Status.HANDED_OVER:
             return ALREADY
         if shipment is None or shipment.status != Shipment.Status.ISSUED or not shipment.waybill_no:
-            raise AppError(E.NO_WAYBILL, "还没有电子面单，不能交给快递")
+            raise AppError(E.NO_WAYBILL, gettext("还没有电子面单，不能交给快递"))
         if slot.status in (SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             shipment_hand_over(shipment, by=actor)  # the courier's scan came first
             return ALREADY
         if slot.status != SlotStatus.TO_SHIP:
-            raise AppError(E.NOT_SHIPPABLE, f"订单当前状态为 {slot.get_status_display()}，不能交给快递")
+            raise AppError(
+                E.NOT_SHIPPABLE, gettext("订单当前状态为 %(status)s，不能交给快递") % {"status": slot.status_text}
+            )
         if slot.refunds.filter(reason=Refund.Reason.AFTER_SALES).exists():
-            raise AppError(E.REFUND_PENDING, "该订单已发起售后退款，不能发货")
+            raise AppError(E.REFUND_PENDING, gettext("该订单已发起售后退款，不能发货"))
         shipment_hand_over(shipment, by=actor)
         slot_transition(
             slot,
@@ -334,17 +338,33 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
     return HANDED_OVER
 
 
+# Scans that need the parcel in the courier's hands first: handed over (交给快递) or picked up (揽收).
+NEEDS_HANDOVER = ("in_transit", "delivered")
+
+
+def shipment_drive_choices(*, shipment: Shipment, statuses) -> tuple[str, ...]:
+    """The scans a person may make by hand on this parcel now (the buttons offered)."""
+    if shipment.status == Shipment.Status.HANDED_OVER:
+        return tuple(statuses)
+    return tuple(s for s in statuses if s not in NEEDS_HANDOVER)
+
+
 def shipment_drive(*, shipment: Shipment, status: str) -> str:
     """Move a parcel of a courier that may be driven by hand (the sandbox's): the courier scans it
     and notifies us, signed, through the same webhook as its own scans. Not found when the courier
     cannot be driven on this site."""
     courier = carrier_drivable(shipment.carrier)
     if courier is None or not shipment.waybill_no:
-        raise AppError(E.NOT_DRIVABLE, "这个快递不能手动推进")
+        raise AppError(E.NOT_DRIVABLE, gettext("这个快递不能手动推进"))
     if status not in courier.drive_statuses:
         raise AppError(
             "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(courier.drive_statuses)}"]}
         )
+    current = Shipment.objects.filter(pk=shipment.pk).values_list("status", flat=True).first()
+    if status in NEEDS_HANDOVER and current != Shipment.Status.HANDED_OVER:
+        # A parcel the shop never handed over (交给快递) or the courier never picked up (揽收)
+        # cannot be on its way or signed for.
+        raise AppError(E.NOT_HANDED_OVER, _("包裹还没有交给快递（揽收），不能标记运输中或签收"))
     outcome = courier.drive(waybill_no=shipment.waybill_no, status=status)
     log.info("parcel driven by hand slot=%s status=%s outcome=%s", shipment.slot_id, status, outcome)
     return outcome
@@ -356,5 +376,5 @@ def parcel_drive(*, user, slot_id: int, status: str) -> str:
     staff_require(user=user, shop_id=slot.gift.shop_id, action=Action.SHIP)
     shipment = getattr(slot, "shipment", None)
     if shipment is None:
-        raise AppError(E.NOT_DRIVABLE, "这个订单还没有运单")
+        raise AppError(E.NOT_DRIVABLE, gettext("这个订单还没有运单"))
     return shipment_drive(shipment=shipment, status=status)

@@ -204,7 +204,7 @@ def tracking_import(*, user, data: bytes) -> ImportReport:
 
     parsed: list[tuple[int, str, int | None, str, str]] = []
     for row_no, rec in numbered:
-        raw_id = rec[positions["order_id"]].strip() if rec else ""
+        raw_id = rec[positions["order_id"]].strip() if len(rec) > positions["order_id"] else ""
         if len(rec) < width or not raw_id.isdigit() or len(raw_id) > 18:
             parsed.append((row_no, raw_id, None, "", ""))
             continue

@@ -156,7 +156,7 @@ class ClaimGrab(APIView):
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        slot = claim.slot_grab(gift=claim.claim_gift_get(token=token), user=request.user)
+        slot = claim.grab_by_token(token=token, user=request.user)
         return Response(_slot_out(slot))
 
 

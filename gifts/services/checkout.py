@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.services.phones import account_for_phone, looks_like_phone, phone_normalize
 from gifts import error_codes as E
@@ -27,25 +28,20 @@ log = logging.getLogger(__name__)
 
 def quantity_validate(quantity: int) -> None:
     if not 1 <= quantity <= settings.GIFT_MAX_QUANTITY:
-        raise AppError(
-            E.BAD_QUANTITY,
-            f"每人份数须在 1 到 {settings.GIFT_MAX_QUANTITY} 之间",
-            fields={"quantity": ["out of range"]},
-        )
+        msg = gettext("每人份数须在 1 到 %(max)s 之间") % {"max": settings.GIFT_MAX_QUANTITY}
+        raise AppError(E.BAD_QUANTITY, msg, fields={"quantity": [msg]})
 
 
 def _validate_shape(*, mode: str, recipients: int, quantity: int) -> None:
     if mode not in (Gift.Mode.SINGLE, Gift.Mode.GROUP):  # lotteries and lists have their own checkouts
-        raise AppError(E.BAD_MODE, "mode 只能是 single 或 group", fields={"mode": ["single 或 group"]})
+        raise AppError(E.BAD_MODE, "mode: single | group", fields={"mode": ["single | group"]})
     quantity_validate(quantity)
     if mode == Gift.Mode.SINGLE and recipients != 1:
-        raise AppError(E.BAD_RECIPIENTS, "送给一位朋友时人数只能是 1", fields={"recipients": ["must be 1"]})
+        msg = gettext("送给一位朋友时人数只能是 1")
+        raise AppError(E.BAD_RECIPIENTS, msg, fields={"recipients": [msg]})
     if mode == Gift.Mode.GROUP and not 2 <= recipients <= settings.GIFT_MAX_RECIPIENTS:
-        raise AppError(
-            E.BAD_RECIPIENTS,
-            f"群发礼物人数须在 2 到 {settings.GIFT_MAX_RECIPIENTS} 之间",
-            fields={"recipients": ["out of range"]},
-        )
+        msg = gettext("群发礼物人数须在 2 到 %(max)s 之间") % {"max": settings.GIFT_MAX_RECIPIENTS}
+        raise AppError(E.BAD_RECIPIENTS, msg, fields={"recipients": [msg]})
 
 
 def sku_check_giftable(*, sku_id: int, units: int) -> Sku:
@@ -54,7 +50,7 @@ def sku_check_giftable(*, sku_id: int, units: int) -> Sku:
     eligibility = sku_eligibility(sku, quantity=units)
     if eligibility.reasons == [OUT_OF_STOCK_REASON]:
         # Short stock is momentary, not a property of the SKU: the same code the guarded reserve gives.
-        raise AppError(E.OUT_OF_STOCK, "库存不足", fields={"reasons": eligibility.reasons})
+        raise AppError(E.OUT_OF_STOCK, gettext("库存不足"), fields={"reasons": eligibility.reasons})
     if not eligibility.eligible:
         raise AppError(
             E.NOT_ELIGIBLE,
@@ -130,7 +126,8 @@ def gift_create(
     field = "recipient_phone" if recipient_phone else "recipient_username"
     if recipient_username or recipient_phone:
         if mode != Gift.Mode.SINGLE:
-            raise AppError(E.BAD_RECIPIENTS, "只有送给一位朋友时才能指定收礼人", fields={field: ["single only"]})
+            msg = gettext("只有送给一位朋友时才能指定收礼人")
+            raise AppError(E.BAD_RECIPIENTS, msg, fields={field: [msg]})
         if not recipient_phone:
             named = get_user_model().objects.filter(username=recipient_username, is_active=True).first()
             if named is None and looks_like_phone(recipient_username):
@@ -142,12 +139,16 @@ def gift_create(
                 raise AppError(exc.code, exc.detail, fields={field: exc.fields["phone"]}) from exc
             named, _created = account_for_phone(phone, verified=False)
         if named is None:
-            raise AppError(E.UNKNOWN_RECIPIENT, "找不到这位朋友的账号", fields={field: ["unknown"]})
+            msg = gettext("找不到这位朋友的账号")
+            raise AppError(E.UNKNOWN_RECIPIENT, msg, fields={field: [msg]})
         if named.pk == sender.pk:
-            raise AppError(E.CANNOT_GIFT_SELF, "不能把礼物指定送给自己", fields={field: ["yourself"]})
+            msg = gettext("不能把礼物指定送给自己")
+            raise AppError(E.CANNOT_GIFT_SELF, msg, fields={field: [msg]})
     sku = sku_check_giftable(sku_id=sku_id, units=quantity * recipients)
     if expected_price_fen is not None and expected_price_fen != sku.price_fen:
-        raise AppError(E.PRICE_CHANGED, "价格已变化，请确认新价格后再下单", fields={"price_fen": [str(sku.price_fen)]})
+        raise AppError(
+            E.PRICE_CHANGED, gettext("价格已变化，请确认新价格后再下单"), fields={"price_fen": [str(sku.price_fen)]}
+        )
     gift, _ = gift_open(
         sender=sender,
         sku=sku,

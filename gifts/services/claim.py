@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from gifts import error_codes as E
@@ -28,9 +29,9 @@ from gifts.models import (
     SlotStatus,
 )
 from gifts.regions import phone_is_valid, region_is_valid
-from gifts.services.grab import gift_is_past_expiry, slot_grab  # noqa: F401 (slot_grab: the API and pages grab through here)
+from gifts.services.grab import gift_is_past_expiry, grab_by_token, slot_grab  # noqa: F401 (the API and pages grab through here)
 from gifts.services.notifications import notify
-from gifts.states import slot_transition
+from gifts.states import gift_sync_if_behind, slot_transition
 from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
 from outbox.jobs import enqueue
@@ -62,15 +63,15 @@ class AddressInput:
 def address_validate(address: AddressInput) -> None:
     errors: dict[str, list[str]] = {}
     if not 1 <= len(address.name) <= 30:
-        errors["name"] = ["请填写收件人姓名（30 字以内）"]
+        errors["name"] = [gettext("请填写收件人姓名（30 字以内）")]
     if not phone_is_valid(address.phone):
-        errors["phone"] = ["请填写 11 位中国大陆手机号"]
+        errors["phone"] = [gettext("请填写 11 位中国大陆手机号")]
     if not region_is_valid(address.province, address.city, address.district):
-        errors["district"] = ["省 / 市 / 区县不在行政区划表中"]
+        errors["district"] = [gettext("省 / 市 / 区县不在行政区划表中")]
     if not 4 <= len(address.detail) <= 120:
-        errors["detail"] = ["请填写详细地址（4 到 120 字）"]
+        errors["detail"] = [gettext("请填写详细地址（4 到 120 字）")]
     if errors:
-        raise AppError(E.BAD_ADDRESS, "地址信息有误", fields=errors)
+        raise AppError(E.BAD_ADDRESS, gettext("地址信息有误"), fields=errors)
 
 
 def claim_gift_get(*, token: str) -> Gift:
@@ -82,7 +83,7 @@ def claim_gift_get(*, token: str) -> Gift:
         .first()
     )
     if gift is None:
-        raise NotFound("礼物不存在或尚未支付")
+        raise NotFound(gettext("礼物不存在或尚未支付"))
     return gift
 
 
@@ -102,12 +103,20 @@ def _choose_sku(*, gift: Gift, slot: Slot, sku_id: int | None) -> Sku | None:
     if sku_id is None or sku_id == slot.sku_id:
         return None
     if not gift.allow_sku_choice:
-        raise AppError(E.SKU_CHOICE_NOT_ALLOWED, "送礼人没有开放换款")
+        raise AppError(E.SKU_CHOICE_NOT_ALLOWED, gettext("送礼人没有开放换款"))
     sku = Sku.objects.select_related("product__shop", "product__category__root").filter(pk=sku_id).first()
     if sku is None or sku.product_id != gift.sku.product_id or sku.price_fen > gift.unit_price_fen:
-        raise AppError(E.SKU_NOT_ALLOWED, "只能换成同一商品、价格不高于原款的款式", fields={"sku_id": ["not allowed"]})
+        raise AppError(
+            E.SKU_NOT_ALLOWED,
+            gettext("只能换成同一商品、价格不高于原款的款式"),
+            fields={"sku_id": [gettext("只能换成同一商品、价格不高于原款的款式")]},
+        )
     if not sku_eligibility(sku, quantity=gift.quantity).eligible:
-        raise AppError(E.OUT_OF_STOCK, "该款式暂不可选（缺货或不支持送礼）", fields={"sku_id": ["unavailable"]})
+        raise AppError(
+            E.OUT_OF_STOCK,
+            gettext("该款式暂不可选（缺货或不支持送礼）"),
+            fields={"sku_id": [gettext("该款式暂不可选（缺货或不支持送礼）")]},
+        )
     return sku
 
 
@@ -126,18 +135,18 @@ def slot_accept(
     address_validate(address)
     if gift.status not in GIFT_CLAIMABLE:
         if gift.status == GiftStatus.EXPIRED or gift_is_past_expiry(gift):
-            raise AppError(E.EXPIRED, "礼物已过期")
-        raise AppError(E.NOT_CLAIMABLE, "这份礼物已不能领取")
+            raise AppError(E.EXPIRED, gettext("礼物已过期"))
+        raise AppError(E.NOT_CLAIMABLE, gettext("这份礼物已不能领取"))
     with transaction.atomic():
         slot = modes.of(gift).slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.recipient_id not in (None, user.pk):
-            raise AppError(E.TAKEN_BY_OTHER, "礼物已被其他人收下")
+            raise AppError(E.TAKEN_BY_OTHER, gettext("礼物已被其他人收下"))
         if slot.status == SlotStatus.DECLINED:
-            raise AppError(E.ALREADY_DECLINED, "你已经拒收了这份礼物")
+            raise AppError(E.ALREADY_DECLINED, gettext("你已经拒收了这份礼物"))
         if slot.status in (SlotStatus.EXPIRED, SlotStatus.REFUNDED) or gift_is_past_expiry(gift):
-            raise AppError(E.EXPIRED, "礼物已过期")
+            raise AppError(E.EXPIRED, gettext("礼物已过期"))
         if slot.status != SlotStatus.UNCLAIMED:
-            raise AppError(E.ALREADY_ACCEPTED, "你已经收下了这份礼物")
+            raise AppError(E.ALREADY_ACCEPTED, gettext("你已经收下了这份礼物"))
         new_sku = _choose_sku(gift=gift, slot=slot, sku_id=sku_id)
         if new_sku is not None:
             # Reserve the new 款式 now so the answer is immediate; the worker releases the old one.
@@ -173,9 +182,9 @@ def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
         if slot.status == SlotStatus.DECLINED:
             return slot
         if slot.status != SlotStatus.UNCLAIMED:
-            raise AppError(E.ALREADY_ACCEPTED, "礼物已收下，不能拒收")
+            raise AppError(E.ALREADY_ACCEPTED, gettext("礼物已收下，不能拒收"))
         if gift_is_past_expiry(gift):
-            raise AppError(E.EXPIRED, "礼物已过期")
+            raise AppError(E.EXPIRED, gettext("礼物已过期"))
         slot.recipient = user
         slot.save(update_fields=["recipient"])
         slot_transition(slot, SlotStatus.DECLINED, actor=user)
@@ -194,11 +203,15 @@ def slot_decline(*, gift: Gift, user, slot_token: str = "") -> Slot:
 def slot_thank(*, slot: Slot, user, text: str) -> Slot:
     text = text.strip()
     if slot.recipient_id != user.pk:
-        raise AppError(E.NOT_YOURS, "只有收礼人可以答谢")
+        raise AppError(E.NOT_YOURS, gettext("只有收礼人可以答谢"))
     if not 1 <= len(text) <= 200:
-        raise AppError(E.BAD_THANKS, "答谢内容须在 1 到 200 字之间", fields={"thanks": ["1-200"]})
+        raise AppError(
+            E.BAD_THANKS,
+            gettext("答谢内容须在 1 到 200 字之间"),
+            fields={"thanks": [gettext("答谢内容须在 1 到 200 字之间")]},
+        )
     if slot.status in (SlotStatus.UNCLAIMED, SlotStatus.DECLINED, SlotStatus.EXPIRED):
-        raise AppError(E.NOT_CLAIMABLE, "收下礼物后才能答谢")
+        raise AppError(E.NOT_CLAIMABLE, gettext("收下礼物后才能答谢"))
     with transaction.atomic():
         first = not slot.thanks
         Slot.objects.filter(pk=slot.pk).update(thanks=text)
@@ -262,5 +275,6 @@ def slot_hand_over(*, slot_id: int) -> bool:
                 link=f"/merchant/gifts/slot/{slot.pk}/change/",
             )
         enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
+    gift_sync_if_behind(slot.gift_id)  # what the accept counted after commit, in case it died before
     log.info("claim processed: to ship")
     return True

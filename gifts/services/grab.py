@@ -5,20 +5,58 @@ Kept apart from the rest of the claim so the hot path reads in one place.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from typing import NoReturn
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from giftshop.errors import AppError
+from giftshop.errors import AppError, NotFound
+from outbox.jobs import enqueue
 
 from .. import error_codes as E
-from ..models import GIFT_OPEN, Gift, GiftStatus, Slot, SlotStatus
+from ..models import GIFT_OPEN, GIFT_UNPAID, Gift, GiftStatus, Slot, SlotStatus
+from . import grab_gate
+from .grab_gate import Verdict
 
 
 def gift_is_past_expiry(gift: Gift) -> bool:
     return gift.expires_at is not None and gift.expires_at <= timezone.now()
+
+
+def grab_by_token(*, token: str, user) -> Slot:
+    """The grab endpoint: the gift's few facts from the cache, then the gate, then the database.
+
+    A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement."""
+    return slot_grab(gift=_gift_facts(token), user=user)
+
+
+_FACTS = ("pk", "mode", "sender_id", "status", "expires_at", "recipients_count")
+
+
+def _gift_facts(token: str) -> Gift:
+    """A Gift carrying only what the grab reads, cached briefly per claim link in this process. Stale
+    facts answer the same: a gift that stopped being open has no free slot, which the gate or the
+    database finds; mode, sender and expiry never change."""
+    key = "grab-facts:" + hashlib.sha256(token.encode()).hexdigest()[:40]
+    local = caches["local"]
+    facts = local.get(key)
+    if facts is None:
+        row = Gift.objects.filter(claim_token=token).exclude(status__in=GIFT_UNPAID).values_list(*_FACTS).first()
+        if row is None:
+            raise NotFound("礼物不存在或尚未支付")
+        facts = dict(zip(_FACTS, row, strict=True))
+        if facts["expires_at"] is not None:
+            facts["expires_at"] = facts["expires_at"].timestamp()
+        local.set(key, facts, settings.GRAB_FACTS_CACHE_SECONDS)
+    facts = dict(facts)
+    if facts["expires_at"] is not None:
+        facts["expires_at"] = datetime.fromtimestamp(facts["expires_at"], tz=UTC)
+    return Gift(**facts)
 
 
 def slot_grab(*, gift: Gift, user) -> Slot:
@@ -39,6 +77,56 @@ def slot_grab(*, gift: Gift, user) -> Slot:
     # "all taken" only when taking fails.
     if gift.status not in GIFT_OPEN:
         _refuse_grab(gift=gift, user=user)
+    if connection.in_atomic_block:
+        # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
+        # would remember a win the database forgot. The database decides; the gate may over-count.
+        return _grab_in_database(gift=gift, user=user)
+    verdict = grab_gate.gate_try(gift.pk, user.pk)
+    if verdict is Verdict.MISSING:
+        built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
+        verdict = grab_gate.gate_try(gift.pk, user.pk) if built else Verdict.OFF
+    if verdict is Verdict.ALL_TAKEN:
+        raise AppError(E.ALL_TAKEN, "手慢了，礼物已被领完")
+    if verdict is Verdict.MINE:
+        raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
+    if verdict is Verdict.WIN:
+        return _grab_after_win(gift=gift, user=user)
+    return _grab_in_database(gift=gift, user=user)  # MISSING after a failed build, or OFF
+
+
+def _grab_after_win(*, gift: Gift, user) -> Slot:
+    """The gate let this account through: take a slot in the database, and undo the win if the
+    database says otherwise."""
+    try:
+        return _grab_in_database(gift=gift, user=user)
+    except AppError as exc:
+        if exc.code == E.ALREADY_TAKEN_BY_YOU:
+            raise  # true: the account holds a slot, and stays in the gate's set
+        # None free after all: the gate over-counted. Build it again from the database.
+        grab_gate.gate_undo(gift.pk, user.pk, slot_back=False)
+        grab_gate.gate_drop(gift.pk)
+        raise
+    except BaseException:
+        grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
+        raise
+
+
+def grab_slot_freed(gift_id: int) -> None:
+    """A slot of this gift went back to the pool (call inside the transaction that freed it): the gate
+    is dropped once that commits, and an outbox job drops it again until Redis has heard it."""
+    transaction.on_commit(lambda: grab_gate.gate_drop(gift_id))
+    if settings.GRAB_GATE_URL:
+        enqueue("gifts.tasks.grab_gate_drop", gift_id)
+
+
+def _gate_state(gift_id: int) -> tuple[int, list[int]]:
+    """What the gate is built from: free slots, and every account that holds one."""
+    free = Slot.objects.filter(gift_id=gift_id, recipient__isnull=True, status=SlotStatus.UNCLAIMED).count()
+    holders = list(Slot.objects.filter(gift_id=gift_id, recipient__isnull=False).values_list("recipient_id", flat=True))
+    return free, holders
+
+
+def _grab_in_database(*, gift: Gift, user) -> Slot:
     for skip_locked in (True, False, False):
         try:
             slot = _take_free_slot(gift=gift, user=user, skip_locked=skip_locked)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 from giftshop.broker import broker_settings
 from giftshop.logs import logging_config
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",  # failed sign-ins and lockout (giftshop/lockout.py)
+    "csp",  # the Content-Security-Policy header (django-csp; CONTENT_SECURITY_POLICY below)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "giftshop.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -88,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
             "builtins": ["shops.templatetags.money"],
         },
@@ -192,8 +197,10 @@ AXES_VERBOSE = False  # its log lines name the account (a phone number, say): ou
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (personal data we do not need)
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -236,7 +243,101 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+def cache_config(url: str, *, socket_timeout: float) -> dict:
+    """CACHE_URL as Django's CACHES entry. On Redis through django-redis, failing open: with Redis
+    down a read misses and a write is dropped (each logged by giftshop.cache), so the throttles that
+    every API request reads let it through instead of answering 500, and a dead or unreachable Redis
+    costs a request at most socket_timeout per cache call. Production refuses an in-process cache
+    (giftshop/checks.py): a limit must hold across processes and hosts."""
+    config = environ.Env.cache_url_config(url)
+    if url.startswith(("redis://", "rediss://")):
+        config["BACKEND"] = "django_redis.cache.RedisCache"
+        config["OPTIONS"] = {
+            **config.get("OPTIONS", {}),
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": socket_timeout,
+            "SOCKET_TIMEOUT": socket_timeout,
+        }
+    return config
+
+
+CACHES = {
+    "default": cache_config(
+        env("CACHE_URL", default="locmemcache://"),
+        socket_timeout=env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),
+    ),
+    # Per process, for facts that are the same everywhere and may be seconds old (a grab's facts of
+    # a gift): saves a round trip to the shared cache. Never for anything a user can change.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "giftshop-local"},
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "giftshop.cache"
+
+# The group grab's gate (gifts/services/grab_gate.py): a Redis that settles the contest for a group
+# gift's slots before any SQL. Unset (the demo): the database decides every grab. In production the
+# cache's Redis will do (a separate database number keeps it apart); PostgreSQL stays the truth, so
+# a Redis that is down or restarted empty only sends grabs to the database path.
+GRAB_GATE_URL = env("GRAB_GATE_URL", default="")
+GRAB_GATE_TIMEOUT_SECONDS = env.float("GRAB_GATE_TIMEOUT_SECONDS", default=0.25)
+GRAB_GATE_TTL_SECONDS = env.int("GRAB_GATE_TTL_SECONDS", default=60)
+# How long an API token's account is kept in the cache (dropped at once on sign-out or account change).
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=300)
+# How long a grab trusts its cached facts of a gift (id, mode, sender, expiry) behind a claim link.
+GRAB_FACTS_CACHE_SECONDS = env.int("GRAB_FACTS_CACHE_SECONDS", default=10)
+
+
+# Browser security headers. Content-Security-Policy (django-csp): scripts, styles, images and fetches
+# from this site only; no inline script or style anywhere (every page's code is a file under static/),
+# except the API docs page, whose start-up script and style carry a per-request nonce (the nonce
+# goes into the header only on a page that uses it). WeChat's JS-SDK for the share card is the one
+# outside script. Product photos may come from the bucket's domain (MEDIA_STORAGE_*), and
+# CSP_EXTRA_IMG_SRC adds more image origins (a CDN, say). Pages can't be framed (frame-ancestors).
+# SecurityMiddleware sends Referrer-Policy (a claim link's token never leaves in a Referer) and
+# Cross-Origin-Opener-Policy; django-permissions-policy sends Permissions-Policy.
+def csp_image_sources(*, bucket: str, endpoint_url: str, custom_domain: str, extra: list[str]) -> list[str]:
+    sources = []
+    if custom_domain:
+        sources.append(f"https://{custom_domain}")
+    elif bucket and endpoint_url:
+        sources.append(f"https://{bucket}.{endpoint_url.split('://', 1)[-1].rstrip('/')}")
+    return sources + extra
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "https://res.wx.qq.com", "https://res2.wx.qq.com", NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [
+            SELF,
+            "data:",  # the waybill barcode on printed labels, the docs' icons
+            *csp_image_sources(
+                bucket=env("MEDIA_STORAGE_BUCKET", default=""),
+                endpoint_url=env("MEDIA_STORAGE_ENDPOINT_URL", default=""),
+                custom_domain=env("MEDIA_STORAGE_CUSTOM_DOMAIN", default=""),
+                extra=env.list("CSP_EXTRA_IMG_SRC", default=[]),
+            ),
+        ],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+}
 
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
@@ -313,7 +414,7 @@ IMAGEKIT_CACHEFILE_DIR = "sizes"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "giftshop.token_auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -328,6 +429,7 @@ REST_FRAMEWORK = {
         "auth": env("THROTTLE_AUTH", default="20/min"),
         "claim": env("THROTTLE_CLAIM", default="60/min"),
         "claim_ip": env("THROTTLE_CLAIM_IP", default="300/min"),
+        "lottery": env("THROTTLE_LOTTERY", default="20/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -428,6 +530,14 @@ CELERY_BEAT_SCHEDULE = {
 OUTBOX_RETRY_AFTER = timedelta(seconds=env.int("OUTBOX_RETRY_SECONDS", default=30))
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
 OUTBOX_MAX_PUBLICATIONS = env.int("OUTBOX_MAX_PUBLICATIONS", default=12)
+# Batched jobs (claims, waybills): a process publishes their batch task at most once per this many
+# seconds (a later job rides on a batch that starts at the end of the window).
+OUTBOX_KICK_SECONDS = env.float("OUTBOX_KICK_SECONDS", default=0.25)
+# The claim pipeline: claims moved to to-ship per transaction, waybills asked for per batch, and
+# how many courier calls are in flight at once (they wait on the network, not the CPU).
+CLAIM_BATCH_SIZE = env.int("CLAIM_BATCH_SIZE", default=100)
+DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=100)
+COURIER_CONCURRENCY = env.int("COURIER_CONCURRENCY", default=16)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Giftshop <noreply@giftshop.local>")
@@ -439,8 +549,13 @@ PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS", default=[])
 GIFT_MAX_ORIGINAL_PRICE_FEN = env.int("GIFT_MAX_ORIGINAL_PRICE_FEN", default=1_000_000)
 GIFT_MAX_RECIPIENTS = env.int("GIFT_MAX_RECIPIENTS", default=500)
 GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
-GIFT_PAYMENT_WINDOW = timedelta(minutes=env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
-GIFT_CLAIM_WINDOW = timedelta(hours=env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
+# The *_SECONDS forms, when set, win: a browser test of the schedule runs them in seconds.
+GIFT_PAYMENT_WINDOW = timedelta(
+    seconds=env.int("GIFT_PAYMENT_WINDOW_SECONDS", default=60 * env.int("GIFT_PAYMENT_WINDOW_MINUTES", default=15))
+)
+GIFT_CLAIM_WINDOW = timedelta(
+    seconds=env.int("GIFT_CLAIM_WINDOW_SECONDS", default=3600 * env.int("GIFT_CLAIM_WINDOW_HOURS", default=24))
+)
 GIFT_REMINDER_BEFORE = timedelta(hours=env.int("GIFT_REMINDER_BEFORE_HOURS", default=3))
 SWEEP_BATCH_SIZE = env.int("SWEEP_BATCH_SIZE", default=500)
 # The sender may remind a gift's recipients once per this long (gifts/services/sender.py).
@@ -557,7 +672,9 @@ SANDBOX_CALLBACK_DELAY = env.int("SANDBOX_CALLBACK_DELAY_SECONDS", default=0)
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
 
 # Group lottery (群礼物抽奖) and bulk gifts from a recipient list.
-LOTTERY_MIN_LEAD = timedelta(minutes=env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
+LOTTERY_MIN_LEAD = timedelta(
+    seconds=env.int("LOTTERY_MIN_LEAD_SECONDS", default=60 * env.int("LOTTERY_MIN_LEAD_MINUTES", default=5))
+)
 LOTTERY_MAX_LEAD = timedelta(days=env.int("LOTTERY_MAX_LEAD_DAYS", default=7))
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=10_000)
 BULK_CHUNK_SIZE = env.int("BULK_CHUNK_SIZE", default=500)

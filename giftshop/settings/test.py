@@ -35,7 +35,12 @@ MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default=str(Path(tempfile.gettempdir())
 MEDIA_SERVE = True
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"auth": "1000/min", "claim": "10000/min", "claim_ip": "100000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": "1000/min",
+        "claim": "10000/min",
+        "claim_ip": "100000/min",
+        "lottery": "1000/min",
+    },
 }
 # Serve static files straight from the finders; no collectstatic needed outside production.
 WHITENOISE_AUTOREFRESH = True

@@ -124,3 +124,13 @@ def test_a_nul_in_a_json_field_is_a_field_error(sender, sku):
         "/api/v1/gifts/", {"sku_id": sku.pk, "recipients": 1, "message": "新年\u0000快乐"}, format="json"
     )
     assert r.status_code == 400 and r.json()["code"] == "invalid"
+
+
+def test_an_after_sales_request_whose_body_is_not_an_object_is_a_400(make_gift, recipient, address):
+    """Found by the fuzzer against the served instance: a JSON list as the body was a 500."""
+    from gifts.services.claim import slot_accept
+    from tests.conftest import api_for
+
+    slot = slot_accept(gift=make_gift(), user=recipient, address=address)
+    r = api_for(recipient).post(f"/api/v1/received/{slot.pk}/after-sales/", [1, 2], format="json")
+    assert r.status_code == 400, r.content

@@ -44,6 +44,17 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
+PIN_TOP_BAR_JS = """
+position => document.querySelectorAll('.topbar').forEach(bar => position
+  ? bar.style.setProperty('position', position, 'important') : bar.style.removeProperty('position'))
+"""
+CSP_VIOLATION_JS = """
+document.addEventListener('securitypolicyviolation', e => {
+  window.__cspViolations = (window.__cspViolations || 0) + 1;
+  window.__cspViolation(`${e.violatedDirective} refused ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
 
 @pytest.fixture(scope="session")
 def browser():
@@ -80,6 +91,16 @@ class Person:
         self.page = context.new_page()
         self.base_url = base_url
         self._shots = shots
+        # What the Content-Security-Policy refused on any page this person saw: the console's
+        # "Refused to …" errors and the page's own securitypolicyviolation events.
+        self.csp_violations: list[str] = []
+        self.page.on("console", self._console)
+        self.page.expose_function("__cspViolation", lambda text: self.csp_violations.append(text))
+        self.page.add_init_script(CSP_VIOLATION_JS)
+
+    def _console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def goto(self, path: str):
         url = path if path.startswith("http") else self.base_url + path
@@ -90,10 +111,11 @@ class Person:
     def shot(self, step: str) -> None:
         """Save a full-page screenshot named by step, e.g. 03-alice-checkout.png."""
         self._shots.mkdir(parents=True, exist_ok=True)
-        # A sticky top bar would be painted mid-page in a full-page capture; pin it to the top.
-        self.page.screenshot(
-            path=str(self._shots / f"{step}.png"), full_page=True, style=".topbar { position: static !important; }"
-        )
+        # A sticky top bar would be painted mid-page in a full-page capture; pin it to the top. Through
+        # the CSSOM: an injected <style> (screenshot's style=) is inline style the page's CSP refuses.
+        self.page.evaluate(PIN_TOP_BAR_JS, "static")
+        self.page.screenshot(path=str(self._shots / f"{step}.png"), full_page=True)
+        self.page.evaluate(PIN_TOP_BAR_JS, "")
 
     def log_in(self, username: str | None = None, password: str = PASSWORD) -> None:
         """Sign in with a password (the demo accounts have one) and wait to be sent on."""
@@ -115,6 +137,7 @@ def people(request, browser, live_server):
     """people("alice") opens a desktop browser for alice; people("bob", phone=True) a phone one."""
     shots = SCREENSHOTS / re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
     contexts = []
+    people_seen: list[Person] = []
 
     def _open(name: str, *, phone: bool = False, width: int | None = None) -> Person:
         device = dict(PHONE if phone else DESKTOP)
@@ -124,11 +147,16 @@ def people(request, browser, live_server):
         context.set_default_timeout(STEP_TIMEOUT_MS)
         context.set_default_navigation_timeout(STEP_TIMEOUT_MS)
         contexts.append(context)
-        return Person(name=name, context=context, base_url=live_server.url, shots=shots)
+        person = Person(name=name, context=context, base_url=live_server.url, shots=shots)
+        people_seen.append(person)
+        return person
 
     yield _open
+    violations = [v for person in people_seen for v in person.csp_violations]
     for context in contexts:
         context.close()
+    # Every page of every browser test runs under the Content-Security-Policy: nothing refused.
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 def sign_in_with_phone(person: Person, phone: str, *, shot: str = "") -> str:

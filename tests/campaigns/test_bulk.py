@@ -255,6 +255,40 @@ def test_too_many_wrong_codes_void_the_code(django_capture_on_commit_callbacks, 
     assert Slot.objects.get(gift=gift).recipient_id is None
 
 
+def test_wrong_codes_count_per_link_so_a_new_code_buys_no_new_guesses(
+    django_capture_on_commit_callbacks, sender, other, big_sku, sms_outbox
+):
+    """Asking for a fresh code every minute used to reset the counter: five more guesses each time.
+    Now the count is the link's; only the sender resending the link starts it again."""
+    gift = _paid_bulk(django_capture_on_commit_callbacks, sender, big_sku, ["鲍勃,13900001111,"])
+    row = BulkRecipient.objects.get(slot__gift=gift)
+    carol = api_for(other)
+    verify = f"/api/v1/bulk-claims/{row.token}/verify/"
+    with django_capture_on_commit_callbacks(execute=True):
+        carol.post(f"/api/v1/bulk-claims/{row.token}/code/")
+    for _ in range(3):
+        assert carol.post(verify, {"code": "000000x"}, format="json").status_code == 400
+    BulkRecipient.objects.filter(pk=row.pk).update(code_sent_at=timezone.now() - timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert carol.post(f"/api/v1/bulk-claims/{row.token}/code/").status_code == 202
+    code = _code_sent_to(sms_outbox, "13900001111")
+    wrong = "000000" if code != "000000" else "111111"
+    assert [carol.post(verify, {"code": wrong}, format="json").status_code for _ in range(3)] == [400, 400, 429]
+    r = carol.post(verify, {"code": code}, format="json")
+    assert r.status_code == 429 and r.data["code"] == "too_many_attempts"  # even the right code now
+
+    # The sender resends the link: the named person starts again with a new code.
+    slot = Slot.objects.get(gift=gift)
+    BulkRecipient.objects.filter(pk=row.pk).update(link_sent_at=timezone.now() - timedelta(minutes=61))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_for(sender).post(f"/api/v1/gifts/{gift.pk}/slots/{slot.pk}/resend/").status_code == 200
+    assert carol.post(verify, {"code": code}, format="json").data["code"] == "code_expired"  # the old code is void
+    BulkRecipient.objects.filter(pk=row.pk).update(code_sent_at=timezone.now() - timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert carol.post(f"/api/v1/bulk-claims/{row.token}/code/").status_code == 202
+    assert carol.post(verify, {"code": _code_sent_to(sms_outbox, "13900001111")}, format="json").status_code == 200
+
+
 def test_a_new_code_cannot_be_requested_within_a_minute(django_capture_on_commit_callbacks, sender, other, big_sku):
     gift = _paid_bulk(django_capture_on_commit_callbacks, sender, big_sku, ["鲍勃,bob@example.com,"])
     row = BulkRecipient.objects.get(slot__gift=gift)

@@ -211,6 +211,37 @@ def test_inviting_an_unknown_account_is_refused(sender, sku):
     assert info.value.code == "unknown_recipient"
 
 
+def test_a_long_invitation_list_does_not_tell_which_names_have_an_account(sender, recipient, other, sku):
+    """The attack run sent 2,009 guessed names and got back the ones that do not exist. Now the
+    answer is a count: no name from the list, known or unknown, comes back."""
+    guesses = [f"guess{i}" for i in range(2000)] + [recipient.username, other.username]
+    r = api_for(sender).post(
+        "/api/v1/lotteries/",
+        {
+            "sku_id": sku.pk,
+            "winners": 2,
+            "draw_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+            "allowed_usernames": guesses,
+        },
+        format="json",
+    )
+    assert r.status_code in (400, 404, 409) and r.json()["code"] == "unknown_recipient"
+    body = r.content.decode()
+    assert "2000" in r.json()["detail"]
+    assert not any(name in body for name in ("guess0", "guess1999", recipient.username, other.username))
+
+
+def test_starting_lotteries_is_limited_per_account(sender, sku, monkeypatch):
+    from campaigns.api.views import LotteryThrottle
+
+    monkeypatch.setattr(LotteryThrottle, "THROTTLE_RATES", {"lottery": "2/hour"})
+    payload = {"sku_id": sku.pk, "winners": 1, "draw_at": (timezone.now() + timedelta(hours=1)).isoformat()}
+    client = api_for(sender)
+    assert [client.post("/api/v1/lotteries/", payload, format="json").status_code for _ in range(2)] == [201, 201]
+    refused = client.post("/api/v1/lotteries/", payload, format="json")
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+
+
 def test_a_draw_time_in_the_past_is_refused(sender, sku):
     with pytest.raises(AppError) as info:
         lottery_create(sender=sender, sku_id=sku.pk, winners=2, draw_at=timezone.now() - timedelta(minutes=1))

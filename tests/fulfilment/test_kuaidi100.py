@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from fulfilment.models import Shipment, TrackingEvent
+from fulfilment.services.dispatch import waybills_obtain
 from fulfilment.services.shipments import tracking_subscribe, waybill_obtain
 from fulfilment.tasks import dispatch_shipment
 from gifts.models import Notification, Slot, SlotStatus
@@ -295,3 +296,25 @@ def test_the_notify_endpoint_is_404_unless_kuaidi100_is_enabled(settings):
     settings.KUAIDI100_KEY = ""
     r = Client().post(NOTIFY, b"param=x&sign=y", content_type="application/x-www-form-urlencoded")
     assert r.status_code == 404
+
+
+def test_a_waybill_batch_orders_every_parcel_once_side_by_side_and_subscribes_each(
+    k100, make_gift, shop, django_capture_on_commit_callbacks
+):
+    slots = []
+    for _ in range(5):
+        gift = make_gift()
+        with django_capture_on_commit_callbacks(execute=False):
+            slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+            slot_hand_over(slot_id=Slot.objects.get(gift=gift).pk)
+        slots.append(Slot.objects.get(gift=gift))
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert waybills_obtain(slot_ids=[s.pk for s in slots]) == {}
+        assert waybills_obtain(slot_ids=[s.pk for s in slots]) == {}  # run again: nothing asked
+
+    orders = [r for r in k100.requests if r["path"] == "/label/order"]
+    assert sorted(json.loads(r["form"]["param"])["orderId"] for r in orders) == sorted(f"slot-{s.pk}" for s in slots)
+    recorded = dict(Shipment.objects.filter(slot__in=slots).values_list("slot_id", "waybill_no"))
+    assert sorted(recorded.values()) == sorted(k100.waybills()) and len(set(recorded.values())) == 5
+    assert Job.objects.filter(task="fulfilment.tasks.subscribe_tracking").count() == 5

@@ -135,6 +135,18 @@ def test_import_reports_not_to_ship_duplicate_tracking_and_malformed_rows(to_shi
     assert Slot.objects.get(pk=d.pk).status == "shipped"
 
 
+def test_import_reports_short_and_long_rows_one_by_one_whatever_the_column_order(to_ship, shop_sku, staff):
+    """A row shorter than the order id's column was an IndexError (a 500 on the upload page)."""
+    a, b = to_ship(shop_sku, 2)
+    data = csv_bytes(
+        [["运单号", "快递公司", "订单号"], ["YT1"], ["YT2", "圆通速递"], ["YT3", "圆通速递", a.pk, "extra", "cells"]]
+    )
+    report = tracking_import(user=staff, data=data)
+    assert [(r.row, r.code) for r in report.failed] == [(2, "bad_row"), (3, "bad_row")]
+    assert [r.row for r in report.shipped] == [4]
+    assert Slot.objects.get(pk=a.pk).status == "shipped" and Slot.objects.get(pk=b.pk).status == "to_ship"
+
+
 def test_import_reads_an_excel_gbk_file_with_chinese_header_in_any_column_order(to_ship, shop_sku, staff):
     (slot,) = to_ship(shop_sku, 1)
     data = csv_bytes([["运单号", "订单号", "快递公司"], ["YT777", slot.pk, "圆通速递"]], encoding="gb18030")

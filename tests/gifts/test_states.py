@@ -178,3 +178,90 @@ def test_two_slots_of_one_gift_changing_at_once_do_not_deadlock(make_gift, monke
     assert set(gift.slots.values_list("status", flat=True)) == {S.DECLINED}
     gift.refresh_from_db()
     assert gift.status == G.CLAIMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accept_that_does_not_change_the_gift_status_never_waits_for_the_gift_row(make_gift, address):
+    """No hot row: with the gift's row locked by someone else, accepts in the middle of a group gift
+    go through (a lock wait would hit the lock timeout), and the gift's status is right afterwards."""
+    import psycopg
+    from django.contrib.auth import get_user_model
+
+    from gifts.services.claim import slot_accept, slot_grab
+
+    gift = make_gift(mode="group", recipients=4)
+    users = get_user_model().objects.bulk_create(get_user_model()(username=f"acc{i}") for i in range(4))
+    for user in users:
+        slot_grab(gift=gift, user=user)
+    slot_accept(gift=gift, user=users[0], address=address)  # SENT -> PARTLY_CLAIMED: may lock the gift
+    gift.refresh_from_db()
+    assert gift.status == G.PARTLY_CLAIMED
+
+    params = connection.get_connection_params()
+    holder = psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port")})
+    try:
+        # What a status move takes (gift_sync): other transactions' foreign-key checks pass beside it.
+        holder.execute("SELECT id FROM gifts_gift WHERE id = %s FOR NO KEY UPDATE", [gift.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        for user in users[1:3]:  # neither the first nor the last: the status stays PARTLY_CLAIMED
+            slot_accept(gift=gift, user=user, address=address)
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    slot_accept(gift=gift, user=users[3], address=address)  # the last one moves the gift
+    gift.refresh_from_db()
+    assert gift.status == G.CLAIMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_accepts_at_once_still_leave_the_gift_claimed(make_gift, address):
+    """Each of several concurrent last accepts sees the others' slots as still free; whichever
+    commits last counts again after commit and moves the gift."""
+    from django.contrib.auth import get_user_model
+
+    from gifts.services.claim import slot_accept, slot_grab
+
+    for _ in range(3):
+        gift = make_gift(mode="group", recipients=8)
+        users = get_user_model().objects.bulk_create(get_user_model()(username=f"last{gift.pk}-{i}") for i in range(8))
+        for user in users:
+            slot_grab(gift=gift, user=user)
+        slot_accept(gift=gift, user=users[0], address=address)
+        start = threading.Barrier(7)
+
+        def accept(user):
+            start.wait()
+            try:
+                slot_accept(gift=gift, user=user, address=address)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=7) as pool:
+            list(pool.map(accept, users[1:]))
+        gift.refresh_from_db()
+        assert S.UNCLAIMED not in set(gift.slots.values_list("status", flat=True))
+        assert gift.status == G.CLAIMED
+
+
+@pytest.mark.django_db
+def test_the_worker_counts_again_what_an_accept_that_died_after_commit_did_not(make_gift, recipient, address):
+    from gifts.models import Gift
+    from gifts.services.claim import slot_accept, slot_hand_over
+    from gifts.services.handover import slots_hand_over
+
+    gift = make_gift(mode="group", recipients=2)
+    slot = slot_accept(gift=gift, user=recipient, address=address)
+    Gift.objects.filter(pk=gift.pk).update(status=G.SENT)  # the process died before its second count
+    slot_hand_over(slot_id=slot.pk)
+    gift.refresh_from_db()
+    assert gift.status == G.PARTLY_CLAIMED
+
+    other = make_gift(mode="group", recipients=2)
+    first = slot_accept(gift=other, user=recipient, address=address)
+    Gift.objects.filter(pk=other.pk).update(status=G.SENT)
+    slots_hand_over(slot_ids=[first.pk])
+    other.refresh_from_db()
+    assert other.status == G.PARTLY_CLAIMED

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +38,7 @@ from gifts.services.checkout import gift_create
 from giftshop.broker import broker_settings
 from giftshop.celery import app
 from tests.conftest import pay
+from tests.servers import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0  # seconds; generous for a loaded 2-core CI machine, and never a pass/fail timing
@@ -109,21 +109,24 @@ def publishing_to(broker_url: str) -> Iterator[None]:
     """The test process sends tasks to a real broker instead of running them eagerly, with the
     broker settings that broker's scheme gets in production (giftshop/broker.py)."""
     saved = {key: app.conf[key] for key in BROKER_CONF_KEYS}
-    # Celery reads the CELERY_BROKER_URL environment variable before its broker_url setting: while
-    # it is set (a developer's shell), the test process would publish to that broker instead.
-    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
+    # Celery reads the CELERY_BROKER_URL environment variable before its configuration: while it is
+    # set (to keep this suite's own Redis database), it must name the drill's broker too.
+    saved_env = os.environ.get("CELERY_BROKER_URL")
     _drop_broker_connections()
     app.conf.update(
         task_always_eager=False,
         broker_url=broker_url,
         **broker_settings(broker_url, settings.CELERY_BROKER_TRANSPORT_OPTIONS),
     )
+    os.environ["CELERY_BROKER_URL"] = broker_url
     try:
         yield
     finally:
         _drop_broker_connections()
         app.conf.update(saved)
-        if saved_env is not None:
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
             os.environ["CELERY_BROKER_URL"] = saved_env
 
 
@@ -328,63 +331,6 @@ class Beat(Worker):
         self.hostname = "beat"
         schedule = log_path.with_suffix(".schedule")
         self.command = [sys.executable, "-m", "celery", "-A", "giftshop", "beat", "-l", "info", "-s", str(schedule)]
-
-
-class RedisServer:
-    """A throwaway redis-server that a test can stop and start again on the same port."""
-
-    def __init__(self, *, log_path: Path, aof_dir: Path | None = None):
-        self.aof_dir = aof_dir  # persistence as production should run it: appendonly, fsync each write
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed; the broker-down drill needs it (apt-get install redis-server)")
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def _answers(self) -> bool:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def queued(self, queue: str = "celery") -> int:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return client.llen(queue)
-        finally:
-            client.close()
-
-    def start(self) -> RedisServer:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        if self.aof_dir is not None:
-            self.aof_dir.mkdir(exist_ok=True)
-            args[-1:] = ["yes", "--appendfsync", "always", "--dir", str(self.aof_dir)]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
-        wait_for(self._answers, what=f"redis-server on port {self.port}", timeout=30)
-        return self
-
-    def kill(self) -> None:
-        """kill -9: the broker dies mid-stream and keeps nothing (no persistence)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=15)
 
 
 def pytest_generate_tests(metafunc):

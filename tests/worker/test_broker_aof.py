@@ -8,7 +8,8 @@ import pytest
 from fulfilment.models import Shipment
 from gifts.services.claim import slot_accept
 from outbox.models import Job
-from tests.worker.conftest import RedisServer, publishing_to, wait_for
+from tests.servers import RedisServer
+from tests.worker.conftest import publishing_to, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +21,7 @@ def test_redis_with_aof_keeps_queued_claims_through_a_kill(start_worker, tmp_pat
             slots = [slot_accept(gift=paid_gift(), user=recipient, address=address) for _ in range(3)]
             assert Job.objects.filter(task="gifts.tasks.process_claim").count() == 3
             queued = server.queued()
-            assert queued >= 3  # the claims (and their notices), nobody consuming yet
+            assert queued > 0  # the claims (in one batch or more) and their notices, nobody consuming yet
 
             server.kill()
             server.start()

@@ -1,0 +1,166 @@
+"""Where a request's time goes: the no-op, a refused grab and a won grab, called in-process through the
+WSGI application (every middleware, no network), timed and profiled with cProfile.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftshop .venv/bin/python bench/profile_requests.py [N]
+
+Uses its own database (giftshop_profile, dropped at the end) and the bench settings (Redis cache and
+grab gate). Prints milliseconds of CPU per request for each kind, the database statements each makes,
+and the top functions of each profile by cumulative time.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).absolute().parent.parent
+sys.path.insert(0, str(ROOT))
+DB = "giftshop_profile"
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/giftshop"))
+    url = urlunsplit(parts._replace(path=f"/{DB}"))
+    os.environ.update(DJANGO_SETTINGS_MODULE="bench.settings", BENCH_DATABASE_URL=url)
+    import psycopg
+
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB}"')
+    try:
+        return _profile(n)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+
+
+def _profile(n: int) -> int:
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.common import bulk_users, catalogue, paid_gift
+    from giftshop.wsgi import application
+
+    call_command("migrate", verbosity=0, interactive=False)
+    cache.clear()
+    cat = catalogue(slug="profile", stock=10 * n)
+    from django.contrib.auth import get_user_model
+
+    sender = get_user_model().objects.create_user("profile-sender", password="x")
+    slots = n // 2
+    gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=slots)
+    accounts = [token for _, token in bulk_users("profiled", 2 * n, with_tokens=True)]
+
+    accept_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=min(1000, n))
+    accepters = iter([token for _, token in bulk_users("accepter", min(1000, n), with_tokens=True)])
+    address = json.dumps(
+        {
+            "address": {
+                "name": "张三",
+                "phone": "13812345678",
+                "province": "广东省",
+                "city": "深圳市",
+                "district": "南山区",
+                "detail": "科技园南路 88 号 3 栋 1201",
+            }
+        }
+    ).encode()
+
+    def call(path: str, method: str = "GET", token: str | None = None, body: bytes = b"") -> int:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "wsgi.errors": sys.stderr,
+        }
+        if token:
+            environ["HTTP_AUTHORIZATION"] = f"Token {token}"
+        status = []
+        body = application(environ, lambda s, h, exc_info=None: status.append(s))
+        content = b"".join(body)
+        if os.environ.get("PROFILE_SHOW"):
+            print(status, content[:300])
+        if hasattr(body, "close"):
+            body.close()
+        return int(status[0].split()[0])
+
+    grab = f"/api/v1/claims/{gift.claim_token}/grab/"
+    # Each account has used its token before (opened the card): its cache entry is there, as in a storm.
+    from giftshop.token_auth import CachedTokenAuthentication
+
+    for token in accounts:
+        CachedTokenAuthentication().authenticate_credentials(token)
+    # Warm up: imports, URL resolver, connections, cached tokens and the gate.
+    for token in accounts[:50]:
+        call("/healthz")
+        call(grab, "POST", token)
+    winners = iter(accounts[50 : 50 + slots])
+    refused = iter(accounts[50 + slots :])
+    # Every slot is taken below, by the "win" run; the "refused" run then meets a full gate.
+    kinds = {
+        "no-op GET /healthz": lambda: call("/healthz"),
+        "grab, won": lambda: call(grab, "POST", next(winners)),
+        "grab, refused (all taken)": lambda: call(grab, "POST", next(refused)),
+        "accept with an address": lambda: call(
+            f"/api/v1/claims/{accept_gift.claim_token}/accept/", "POST", next(accepters), address
+        ),
+    }
+    report = {}
+    for name, fn in kinds.items():
+        runs = min(n, slots - 50) if "won" in name else min(1000, n) - 10 if "accept" in name else n
+        for t in accounts[:5]:  # a refused request for every kind first: the tokens are cached
+            call(grab, "POST", t)
+        with CaptureQueriesContext(connection) as queries:
+            fn()
+        statuses: dict[int, int] = {}
+        profiler = cProfile.Profile()
+        cpu0 = time.process_time()
+        if not os.environ.get("PROFILE_OFF"):
+            profiler.enable()
+        for _ in range(runs - 1):
+            code = fn()
+            statuses[code] = statuses.get(code, 0) + 1
+        profiler.disable()
+        cpu = (time.process_time() - cpu0) / max(1, runs - 1) * 1000
+        out = io.StringIO()
+        if not os.environ.get("PROFILE_OFF"):
+            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(25)
+        report[name] = cpu
+        print(
+            f"\n=== {name}: {cpu:.2f} ms CPU per request (profiled), statuses {statuses}, "
+            f"statements {len(queries)}: {[q['sql'][:90] for q in queries.captured_queries]}"
+        )
+        print(out.getvalue()[:6000])
+    base = report["no-op GET /healthz"]
+    for name, cpu in report.items():
+        print(f"{name:32s} {cpu:6.2f} ms  ({cpu / base:.1f}x the no-op)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

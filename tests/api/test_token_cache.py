@@ -1,0 +1,86 @@
+"""API token authentication from the shared cache (giftshop/token_auth.py): no database query once a
+token is known, and never a stale answer after the token is deleted or the account deactivated."""
+
+import logging
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from giftshop.settings.base import BASE_DIR
+
+User = get_user_model()
+ME = "/api/v1/notifications/"
+
+
+@pytest.fixture
+def account(db):
+    user = User.objects.create_user("tokened", password="x-long-password")
+    return user, Token.objects.create(user=user).key
+
+
+def _client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def _auth_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries if "authtoken_token" in q["sql"]]
+
+
+def test_a_known_token_costs_no_query(account):
+    _, key = account
+    assert _client(key).get(ME).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert _client(key).get(ME).status_code == 200
+    assert _auth_queries(queries) == []
+
+
+def test_a_deleted_token_is_refused_at_once(account):
+    user, key = account
+    assert _client(key).get(ME).status_code == 200
+    Token.objects.filter(user=user).delete()  # sign-out, rotation, account deletion
+    assert _client(key).get(ME).status_code == 401
+
+
+def test_a_deactivated_account_is_refused_at_once(account):
+    user, key = account
+    assert _client(key).get(ME).status_code == 200
+    user.is_active = False
+    user.save()
+    assert _client(key).get(ME).status_code == 401
+
+
+def test_a_coded_refusal_writes_no_django_warning(account, make_gift, caplog):
+    user, key = account
+    gift = make_gift(mode="group", recipients=2)
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        _client(key).post(f"/api/v1/claims/{gift.claim_token}/grab/")
+        refused = _client(key).post(f"/api/v1/claims/{gift.claim_token}/grab/")
+    assert refused.status_code == 409
+    assert not [r for r in caplog.records if r.name == "django.request" and r.levelno >= logging.WARNING]
+
+
+def test_drf_reads_our_settings_when_django_is_set_up_first():
+    """The settings import the giftshop package (its Celery app); nothing on that path may read DRF's
+    settings before ours exist, or DRF keeps its defaults (session and basic auth, no tokens)."""
+    code = (
+        "import django; django.setup();"
+        "from rest_framework.settings import api_settings;"
+        "print(api_settings.DEFAULT_AUTHENTICATION_CLASSES[0].__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={"DJANGO_SETTINGS_MODULE": "giftshop.settings.test", "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "CachedTokenAuthentication"

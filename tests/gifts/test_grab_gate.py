@@ -1,0 +1,202 @@
+"""The grab gate (gifts/services/grab_gate.py) on a real Redis in front of PostgreSQL: refusals cost no
+database statement, the gate is rebuilt from the database, a released slot goes back, and flushing
+Redis at random moments of a race never gives a slot twice or a false `all_taken`."""
+
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from gifts.models import Slot
+from gifts.services import grab_gate
+from gifts.services.claim import AddressInput, slot_accept, slot_decline, slot_grab
+from giftshop.errors import AppError
+from tests.conftest import ADDRESS
+
+User = get_user_model()
+GATE_URL = os.environ.get("TEST_GRAB_GATE_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def gate(settings):
+    """The gate on its own Redis database, empty before and after."""
+    settings.GRAB_GATE_URL = GATE_URL
+    client = redis.Redis.from_url(GATE_URL)
+    client.flushdb()
+    grab_gate._client.cache_clear()
+    grab_gate._paused_until = 0.0
+    yield client
+    client.flushdb()
+    grab_gate._client.cache_clear()
+    grab_gate._paused_until = 0.0
+
+
+def _code(fn, **kwargs) -> str:
+    try:
+        fn(**kwargs)
+        return "ok"
+    except AppError as exc:
+        return exc.code
+    finally:
+        connection.close()
+
+
+def _free_in_gate(client, gift) -> int | None:
+    value = client.get(f"grab:{{{gift.pk}}}:free")
+    return None if value is None else int(value)
+
+
+def _users(n: int, prefix: str = "u"):
+    return User.objects.bulk_create(User(username=f"{prefix}{i:04d}") for i in range(n))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refusals_from_the_gate_make_no_database_statement_even_over_http(make_gift, gate):
+    gift = make_gift(mode="group", recipients=2)
+    winner, late = User.objects.create_user("winner"), User.objects.create_user("late")
+    other = User.objects.create_user("other")
+    tokens = {u: Token.objects.create(user=u).key for u in (winner, late, other)}
+    url = f"/api/v1/claims/{gift.claim_token}/grab/"
+
+    def grab(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user]}")
+        return client.post(url)
+
+    assert grab(winner).status_code == 200  # builds the gate, caches the token and the gift's facts
+    assert grab(other).status_code == 200  # the second and last slot
+    assert grab(late).status_code == 409  # caches late's token
+    with CaptureQueriesContext(connection) as mine:
+        again = grab(winner)
+    with CaptureQueriesContext(connection) as full:
+        taken = grab(late)
+    assert (again.status_code, again.json()["code"]) == (409, "already_taken_by_you")
+    assert (taken.status_code, taken.json()["code"]) == (409, "all_taken")
+    assert len(mine) == 0 and len(full) == 0, [q["sql"] for q in (*mine, *full)]
+    assert set(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True)) == {winner.pk, other.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flushed_gate_is_rebuilt_from_the_database(make_gift, gate):
+    gift = make_gift(mode="group", recipients=3)
+    first, second, third, fourth = _users(4)
+    slot_grab(gift=gift, user=first)
+    assert _free_in_gate(gate, gift) == 2
+    gate.flushdb()  # Redis restarted empty
+    assert _code(slot_grab, gift=gift, user=first) == "already_taken_by_you"
+    assert _free_in_gate(gate, gift) == 2  # rebuilt: 2 free, `first` holds one
+    slot_grab(gift=gift, user=second)
+    slot_grab(gift=gift, user=third)
+    assert _code(slot_grab, gift=gift, user=fourth) == "all_taken"
+    assert _free_in_gate(gate, gift) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_released_slot_goes_back_to_the_gate_and_can_be_grabbed_again(
+    make_gift, gate, django_capture_on_commit_callbacks
+):
+    gift = make_gift(mode="group", recipients=2)
+    first, second, third = _users(3)
+    slot_grab(gift=gift, user=first)
+    slot_grab(gift=gift, user=second)
+    assert _code(slot_grab, gift=gift, user=third) == "all_taken"
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_decline(gift=gift, user=first)  # group: 留给别人, the slot goes back to the pool
+    assert _code(slot_grab, gift=gift, user=third) == "ok"
+    assert _code(slot_grab, gift=gift, user=first) == "all_taken"  # gave it back: no longer holds one
+    holders = set(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
+    assert holders == {second.pk, third.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gate_that_over_counts_is_corrected_by_the_database(make_gift, gate):
+    gift = make_gift(mode="group", recipients=2)
+    first, second, third, fourth = _users(4)
+    slot_grab(gift=gift, user=first)
+    slot_grab(gift=gift, user=second)
+    gate.set(f"grab:{{{gift.pk}}}:free", 5)  # e.g. a slot refunded since the gate was built
+    assert _code(slot_grab, gift=gift, user=third) == "all_taken"  # the database said so
+    assert _code(slot_grab, gift=gift, user=fourth) == "all_taken"
+    assert _free_in_gate(gate, gift) == 0  # built again from the database
+    assert not gate.sismember(f"grab:{{{gift.pk}}}:holders", third.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_redis_grabs_take_the_database_path(make_gift, settings, gate, caplog):
+    settings.GRAB_GATE_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    grab_gate._client.cache_clear()
+    gift = make_gift(mode="group", recipients=2)
+    first, second, third = _users(3)
+    slot_grab(gift=gift, user=third)
+    with caplog.at_level(logging.WARNING, logger="gifts.services.grab_gate"):
+        assert _code(slot_grab, gift=gift, user=first) == "ok"
+        assert _code(slot_grab, gift=gift, user=second) == "all_taken"
+        assert _code(slot_grab, gift=gift, user=first) == "already_taken_by_you"
+    assert "the database decides" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_hundred_grabbers_on_fifty_slots_with_the_gate_flushed_at_random_moments(make_gift, gate):
+    gift = make_gift(mode="group", recipients=50)
+    users = _users(200, prefix="racer")
+    done = threading.Event()
+
+    def flusher():
+        rng = random.Random(7)
+        while not done.is_set():
+            time.sleep(rng.uniform(0.001, 0.02))
+            gate.delete(*grab_gate._keys(gift.pk))
+
+    def grab_twice(user):  # each account tries twice: the second is always a refusal
+        return _code(slot_grab, gift=gift, user=user), _code(slot_grab, gift=gift, user=user)
+
+    chaos = threading.Thread(target=flusher)
+    chaos.start()
+    try:
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            outcomes = list(pool.map(grab_twice, users))
+    finally:
+        done.set()
+        chaos.join()
+
+    firsts = [a for a, _ in outcomes]
+    assert firsts.count("ok") == 50 and set(firsts) <= {"ok", "all_taken"}
+    for first, second in outcomes:
+        assert second == ("already_taken_by_you" if first == "ok" else "all_taken")
+    taken = list(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
+    assert None not in taken and len(set(taken)) == 50
+    assert set(taken) == {u.pk for u, (first, _) in zip(users, outcomes, strict=True) if first == "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decline_and_regrab_keep_the_counts_right(make_gift, gate, django_capture_on_commit_callbacks):
+    gift = make_gift(mode="group", recipients=10)
+    users = _users(30, prefix="churn")
+    rng = random.Random(11)
+    holders: set[int] = set()
+    for _ in range(3):
+        for user in users:
+            if _code(slot_grab, gift=gift, user=user) == "ok":
+                holders.add(user.pk)
+        assert len(holders) == 10
+        for user in rng.sample([u for u in users if u.pk in holders], 4):
+            with django_capture_on_commit_callbacks(execute=True):
+                slot_decline(gift=gift, user=user)
+            holders.discard(user.pk)
+        free = Slot.objects.filter(gift=gift, recipient__isnull=True).count()
+        assert free == 4
+        assert _free_in_gate(gate, gift) in (None, 4)  # dropped by the releases, or rebuilt right
+    accepted = User.objects.get(pk=next(iter(holders)))
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_accept(gift=gift, user=accepted, address=AddressInput(**ADDRESS))
+    assert _code(slot_grab, gift=gift, user=accepted) == "already_taken_by_you"
