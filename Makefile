@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/giftshop
 
-.PHONY: run test lint check-migrations worker beat bench browser-deps messages clean
+.PHONY: run test lint check-migrations worker beat bench browser-deps messages clean drill-cluster cluster-deps
 
 $(VENV)/.stamp-run: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -62,6 +62,22 @@ bench: $(VENV)/.stamp-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	@command -v pgbench >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/run.py $(BENCH_ARGS)
+	@# The cluster drill (4-5 minutes, root, network namespaces): here rather than in CI's `make test`.
+	$(MAKE) drill-cluster
+
+# The cluster drill (bench/cluster_drill.py): lb, two web hosts, two workers, PostgreSQL primary and
+# streaming replica, RabbitMQ and Redis, each in a network namespace it makes and deletes; real
+# journeys through the lb while it stops web1, kills worker1, stops the replica and cuts the broker
+# off. Needs root. RUNLEVEL=1 keeps Debian's packages from starting their own daemons on install.
+cluster-deps:
+	@command -v haproxy >/dev/null || (apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null)
+	@command -v rabbitmq-server >/dev/null || (apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null)
+	@command -v redis-server >/dev/null || (apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 || (apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+	@command -v ip >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null)
+
+drill-cluster: $(VENV)/.stamp-dev cluster-deps
+	$(PY) bench/cluster_drill.py $(DRILL_ARGS)
 
 # Refresh the English catalogue after changing user-facing text, fill in the new msgstr lines in
 # locale/en/LC_MESSAGES/django.po, then run this again to compile. Both files are committed, so

@@ -33,7 +33,8 @@ def wait_for(check: Callable[[], object], *, what: str, timeout: float = 60.0) -
 class RedisServer:
     """A throwaway redis-server that a test can stop and start again on the same port."""
 
-    def __init__(self, *, log_path: Path):
+    def __init__(self, *, log_path: Path, aof_dir: Path | None = None):
+        self.aof_dir = aof_dir  # persistence as production should run it: appendonly, fsync each write
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not installed; the broker-down drill needs it (apt-get install redis-server)")
@@ -61,6 +62,9 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if self.aof_dir is not None:
+            self.aof_dir.mkdir(exist_ok=True)
+            args[-1:] = ["yes", "--appendfsync", "always", "--dir", str(self.aof_dir)]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
         wait_for(self._answers, what=f"redis-server on port {self.port}", timeout=30)

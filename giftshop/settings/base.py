@@ -7,6 +7,7 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
+from giftshop.broker import broker_settings
 from giftshop.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "giftshop.middleware.AppErrorPageMiddleware",
     "giftshop.middleware.DatabaseUnavailableMiddleware",
+    "giftshop.replica.ReplicaMiddleware",  # after the one above: sees a replica's failure first
     "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into giftshop.lockout's answer
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -99,6 +101,87 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Read replica (giftshop/replica.py): with DATABASE_REPLICA_URL set (a PostgreSQL streaming replica
+# of DATABASE_URL; its user needs the pg_monitor role to see the replication status), the
+# read-heavy views below read from it on GET and HEAD; everything else, every write and every
+# read inside a transaction stays on the primary. A client that wrote reads from the primary for
+# REPLICA_PIN_SECONDS; a replica that does not answer or replays more than REPLICA_MAX_LAG_SECONDS
+# behind is left alone until a check (at most one per REPLICA_CHECK_SECONDS per process) finds it
+# fit again.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+
+
+def replica_database(url: str, primary: dict) -> dict:
+    replica = environ.Env.db_url_config(url)
+    replica["CONN_MAX_AGE"] = primary.get("CONN_MAX_AGE", 0)
+    replica["CONN_HEALTH_CHECKS"] = primary.get("CONN_HEALTH_CHECKS", False)
+    # A replica host that is gone costs a read at most this long before the primary takes over.
+    replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("REPLICA_CONNECT_TIMEOUT", default=2))
+    replica["TEST"] = {"MIRROR": "default"}
+    return replica
+
+
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_database(DATABASE_REPLICA_URL, DATABASES["default"])
+REPLICA_ENABLED = bool(DATABASE_REPLICA_URL)
+DATABASE_ROUTERS = ["giftshop.replica.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=2.0)
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=15)
+# URL names whose GET may read from the replica: pages and lists that many people read and that
+# decide nothing (a stale second shows an old count, never takes stock, money or a slot).
+REPLICA_READ_VIEWS = [
+    # shop pages
+    "home",
+    "shop-detail",
+    "product-detail",
+    # the sender's gifts and tracker, the recipient's card and list
+    "gift-list",
+    "gift-detail",
+    "gift-tracker",
+    "gift-tracker-csv",
+    "claim",
+    "received",
+    # the merchant's lists and dashboard
+    "merchant:index",
+    "merchant:dashboard",
+    "merchant:wb-to-ship",
+    "merchant:wb-exceptions",
+    "merchant:wb-after-sales",
+    "merchant:wb-orders-today",
+    "merchant:wb-catalogue",
+    "merchant:gifts_slot_changelist",
+    "merchant:shops_product_changelist",
+    "merchant:shops_sku_changelist",
+    # the API's lists and cards
+    "api-products",
+    "api-product",
+    "api-gifts",
+    "api-gift",
+    "api-claim",
+    "api-received",
+    "api-notifications",
+    "api-gift-tracker",
+    "api-gift-tracker-csv",
+    "api-merchant-orders",
+    "api-merchant-products",
+    "api-merchant-shops",
+    "api-merchant-after-sales",
+]
+# Apps whose rows are always read from the primary, on any page: money, and what sign-in looks up
+# (a session or token made a moment ago must be found).
+REPLICA_NEVER_APPS = [
+    "payments",
+    "sessions",
+    "auth",
+    "authtoken",
+    "axes",
+    "account",
+    "socialaccount",
+    "accounts",
+    "outbox",
+]
 
 # Lockout (django-axes, giftshop/lockout.py): AXES_FAILURE_LIMIT wrong passwords for one account from
 # one client address lock that pair for AXES_COOLOFF_MINUTES; kept in the database, so every
@@ -259,6 +342,11 @@ PERMISSIONS_POLICY = {
 # /metrics (giftshop/health.py): public in the demo and tests; in production only for a scraper
 # with the bearer token METRICS_TOKEN or from an address in METRICS_ALLOWED_IPS (e.g. 10.0.0.0/8).
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
+# /readyz fails (503) when the broker does not answer. Behind a load balancer that health-checks
+# /readyz, set it False: a broker outage hits every web host alike, and taking them all out of
+# rotation would refuse requests the outbox can hold (the broker is then not asked at all: a
+# check that waits for a broker that is cut off would tie up a web process each time).
+READYZ_CHECKS_BROKER = env.bool("READYZ_CHECKS_BROKER", default=True)
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
@@ -395,6 +483,22 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "giftshop.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
+# ---- Broker durability by CELERY_BROKER_URL's scheme (giftshop/broker.py; README "Running it on
+# several machines"). RabbitMQ (amqp://, recommended): quorum queue, publisher confirms, topic
+# exchange so countdowns wait in RabbitMQ. Redis: the guarded transport, run with appendonly yes.
+# Kept apart from the worker settings above; only the scheme decides these.
+_broker = broker_settings(CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS)
+CELERY_BROKER_TRANSPORT = _broker["broker_transport"]
+CELERY_TASK_DEFAULT_QUEUE_TYPE = _broker["task_default_queue_type"]
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = _broker["task_default_exchange_type"]
+CELERY_CONTROL_QUEUE_EXCLUSIVE = _broker["control_queue_exclusive"]
+CELERY_BROKER_HEARTBEAT = _broker["broker_heartbeat"]
+CELERY_TASK_PUBLISH_RETRY = _broker["task_publish_retry"]
+if "task_publish_retry_policy" in _broker:
+    CELERY_TASK_PUBLISH_RETRY_POLICY = _broker["task_publish_retry_policy"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker["broker_transport_options"]
+# ---- end of the broker block
+
 # The sweeps that keep the promises pages make (expiry, unpaid orders, draws, after-sales
 # deadlines) run every SCHEDULE_SWEEP_SECONDS (a minute); a demo or a test may run them faster.
 SWEEP_EVERY = timedelta(seconds=env.int("SCHEDULE_SWEEP_SECONDS", default=60))

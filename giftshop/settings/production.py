@@ -10,6 +10,8 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection left dead by a database restart is noticed before use and replaced.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASE_REPLICA_URL:  # noqa: F405
+    DATABASES["replica"] = replica_database(DATABASE_REPLICA_URL, DATABASES["default"])  # noqa: F405
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 # The sandbox providers are refused here (giftshop/checks.py) unless a staging site says so.
 PRODUCTION = True

@@ -6,8 +6,13 @@ from pathlib import Path
 from giftshop.settings.base import *  # noqa: F403
 from giftshop.settings.base import env
 
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/giftshop")}
+_DATABASE_URL = env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/giftshop")
+DATABASES = {"default": env.db_url_config(_DATABASE_URL)}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_giftshop")}
+# A second alias for the same database, as a replica would be: the router's tests turn
+# REPLICA_ENABLED on and check which alias served each query (the cluster drill runs a real one).
+DATABASES["replica"] = replica_database(DATABASE_REPLICA_URL or _DATABASE_URL, DATABASES["default"])  # noqa: F405
+REPLICA_ENABLED = bool(DATABASE_REPLICA_URL)  # noqa: F405
 # Eager unless a worker test starts a real worker with CELERY_TASK_ALWAYS_EAGER=False.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # The sandbox courier's pause after issuing a waybill: lets a worker drill kill a dispatch mid-flight.

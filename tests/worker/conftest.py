@@ -1,4 +1,10 @@
-"""Real Celery workers on Redis, started as subprocesses on the database pytest-django created.
+"""Real Celery workers on Redis or RabbitMQ, started as subprocesses on the database pytest-django created.
+
+`live_broker` is Redis for every test, and RabbitMQ too for the tests marked `both_brokers` (the
+claim → waybill → courier pipeline, a worker killed mid-task, after-sales refunds, a retried SMS):
+the broker-down drills kill a private redis-server, which has no RabbitMQ twin here, and running
+every test twice would add minutes to CI for no new path. RabbitMQ runs in a vhost of this test
+run's own (created on first use; `WORKER_TEST_RABBITMQ_URL` names another).
 
 The test process publishes to the same broker (eager mode off while a worker fixture is active)
 and polls the database for the state the workers should reach, with a bounded deadline. Every
@@ -21,11 +27,15 @@ from urllib.parse import quote
 
 import pytest
 import redis
+from amqp.exceptions import AMQPError, ChannelError
+from django.conf import settings
 from django.db import connection
+from kombu import Connection
 from kombu import pools as kombu_pools
 from kombu.exceptions import OperationalError
 
 from gifts.services.checkout import gift_create
+from giftshop.broker import broker_settings
 from giftshop.celery import app
 from tests.conftest import pay
 from tests.servers import RedisServer
@@ -34,6 +44,23 @@ ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0  # seconds; generous for a loaded 2-core CI machine, and never a pass/fail timing
 READY_DEADLINE = 90.0
 WORKER_BROKER_URL = os.environ.get("WORKER_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+RABBITMQ_URL = os.environ.get("WORKER_TEST_RABBITMQ_URL") or (
+    "amqp://guest:guest@127.0.0.1:5672/giftshop_" + os.environ.get("TEST_DATABASE_NAME", "test_giftshop")
+)
+# Where a countdown waits on RabbitMQ (Celery's native delayed delivery): celery_delayed_0 … 27.
+DELAYED_QUEUES = [f"celery_delayed_{level}" for level in range(28)]
+BROKER_CONF_KEYS = (
+    "task_always_eager",
+    "broker_url",
+    "broker_transport",
+    "task_default_queue_type",
+    "task_default_exchange_type",
+    "control_queue_exclusive",
+    "broker_heartbeat",
+    "task_publish_retry",
+    "task_publish_retry_policy",
+    "broker_transport_options",
+)
 
 
 def wait_for(check: Callable[[], object], *, what: str, timeout: float = DEADLINE, workers=()) -> object:
@@ -71,25 +98,32 @@ def _drop_broker_connections() -> None:
     """Close and forget pooled broker connections so the next publish connects to the current broker_url."""
     kombu_pools.reset()  # closes every pool and empties kombu's registry (a closed pool would be reused)
     app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
+    # The queues, exchanges and producer pool are built from the broker settings on first use.
+    app.__dict__.pop("amqp", None)
+    # Broadcasts (ping, inspect) keep the producer pool they first used: forget it with the rest.
+    app.control.mailbox.__dict__.pop("producer_pool", None)
 
 
 @contextlib.contextmanager
 def publishing_to(broker_url: str) -> Iterator[None]:
-    """The test process sends tasks to a real broker instead of running them eagerly."""
-    saved = app.conf.task_always_eager, app.conf.broker_url
+    """The test process sends tasks to a real broker instead of running them eagerly, with the
+    broker settings that broker's scheme gets in production (giftshop/broker.py)."""
+    saved = {key: app.conf[key] for key in BROKER_CONF_KEYS}
     # Celery reads the CELERY_BROKER_URL environment variable before its configuration: while it is
     # set (to keep this suite's own Redis database), it must name the drill's broker too.
     saved_env = os.environ.get("CELERY_BROKER_URL")
     _drop_broker_connections()
-    app.conf.task_always_eager, app.conf.broker_url = False, broker_url
+    app.conf.update(
+        task_always_eager=False,
+        broker_url=broker_url,
+        **broker_settings(broker_url, settings.CELERY_BROKER_TRANSPORT_OPTIONS),
+    )
     os.environ["CELERY_BROKER_URL"] = broker_url
     try:
         yield
     finally:
         _drop_broker_connections()
-        app.conf.task_always_eager, app.conf.broker_url = saved
+        app.conf.update(saved)
         if saved_env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:
@@ -118,6 +152,51 @@ def flush_redis(url: str) -> None:
         client.flushdb()
     finally:
         client.close()
+
+
+def queued(broker_url: str) -> int:
+    """Messages waiting on the broker: the task queue, and on RabbitMQ the countdowns' queues too."""
+    if not broker_url.startswith("amqp://"):
+        client = redis.Redis.from_url(broker_url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            return client.llen("celery")
+        finally:
+            client.close()
+    total = 0
+    with Connection(broker_url, connect_timeout=5) as conn:
+        for name in ["celery", *DELAYED_QUEUES]:
+            channel = conn.channel()
+            try:
+                total += channel.queue_declare(queue=name, passive=True).message_count
+            except ChannelError:  # not declared yet: nothing waits there
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
+    return total
+
+
+def purge_rabbitmq(url: str) -> None:
+    """Empty this run's vhost of tasks (and create it, and let guest in, on first use)."""
+    try:
+        with Connection(url, connect_timeout=5) as conn:
+            conn.ensure_connection(max_retries=1)
+    except (OperationalError, AMQPError, OSError):  # NOT_ALLOWED: the vhost does not exist yet
+        vhost = url.rsplit("/", 1)[1]
+        for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
+            done = subprocess.run(["rabbitmqctl", *command], capture_output=True, text=True, timeout=120)  # noqa: S603,S607
+            if done.returncode != 0 and "already exists" not in done.stderr:
+                pytest.fail(f"rabbitmqctl {' '.join(command)} failed: {done.stderr.strip()}")
+    with Connection(url, connect_timeout=5) as conn:
+        for name in ["celery", *DELAYED_QUEUES]:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue=name)
+            except ChannelError:
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
 
 
 class Worker:
@@ -182,12 +261,8 @@ class Worker:
 
     def idle(self) -> bool:
         """Nothing queued on the broker and nothing active, reserved or waiting for its countdown."""
-        client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=2, socket_timeout=5)
-        try:
-            if client.llen("celery"):
-                return False
-        finally:
-            client.close()
+        if queued(self.broker_url):
+            return False
         inspect = app.control.inspect(destination=[self.hostname], timeout=1.0)
         for listing in (inspect.active(), inspect.reserved(), inspect.scheduled()):
             if not listing or any(listing.values()):
@@ -258,10 +333,23 @@ class Beat(Worker):
         self.command = [sys.executable, "-m", "celery", "-A", "giftshop", "beat", "-l", "info", "-s", str(schedule)]
 
 
+def pytest_generate_tests(metafunc):
+    """`broker_kind`: Redis for every test; RabbitMQ too for the tests marked both_brokers."""
+    if "broker_kind" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_brokers") is not None
+        metafunc.parametrize("broker_kind", ["redis", "rabbitmq"] if both else ["redis"], scope="function")
+
+
 @pytest.fixture
-def broker_url():
-    """The Redis DB reserved for these drills, empty before and after. Not settings.CELERY_BROKER_URL
-    (DB 15): the benchmark's own workers consume and flush that one."""
+def broker_url(broker_kind):
+    """The broker reserved for these drills, empty before and after: a Redis DB (not
+    settings.CELERY_BROKER_URL, DB 15: the benchmark's own workers consume and flush that one), or
+    this run's RabbitMQ vhost."""
+    if broker_kind == "rabbitmq":
+        purge_rabbitmq(RABBITMQ_URL)
+        yield RABBITMQ_URL
+        purge_rabbitmq(RABBITMQ_URL)
+        return
     url = WORKER_BROKER_URL
     flush_redis(url)
     yield url

@@ -39,6 +39,7 @@ def refunded_once(request: AfterSalesRequest, worker) -> None:
     assert sender_notes.count() == 1
 
 
+@pytest.mark.both_brokers
 def test_refund_only_journey(start_worker, live_broker, paid_gift, recipient, merchant, address):
     worker = start_worker(broker_url=live_broker)
     slot = accepted(paid_gift(), recipient, address, worker)

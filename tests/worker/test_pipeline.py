@@ -1,4 +1,4 @@
-"""Accept -> claim processing -> e-waybill -> courier scans, run by a real worker on Redis."""
+"""Accept -> claim processing -> e-waybill -> courier scans, run by a real worker on Redis (and RabbitMQ: both_brokers)."""
 
 from collections import Counter
 
@@ -42,6 +42,7 @@ def trail(slot: Slot) -> dict:
     }
 
 
+@pytest.mark.both_brokers
 def test_accepted_claim_gets_one_waybill_and_the_couriers_own_scans_deliver_it(
     start_worker, live_broker, paid_gift, recipient, address
 ):

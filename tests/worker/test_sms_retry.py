@@ -28,6 +28,7 @@ def tencent():
     double.stop()
 
 
+@pytest.mark.both_brokers
 def test_a_worker_retries_a_timed_out_code_and_it_is_sent_once(start_worker, live_broker, sender, recipient, tencent):
     worker = start_worker(broker_url=live_broker, env=_as_env(tencent.settings()))
     sku = SkuFactory(stock=10, price_fen=1000, original_price_fen=1200)
