@@ -194,7 +194,12 @@ def run(server) -> dict:
         _stop_worker(worker)
 
     since_release = [(issued - released).total_seconds() for _, issued in burst]
-    burst_span = max(since_release) if burst else None
+    # A waybill issued before the release means the pause did not hold (the worker consumed during the
+    # accepts): the burst figures would be meaningless, so none are given.
+    burst_valid = bool(burst) and min(since_release) >= 0
+    if not burst_valid:
+        log("claim to dispatch (burst): INVALID, waybills were issued while the worker was meant to be paused")
+    burst_span = max(since_release) if burst_valid else None
     live_latencies = [(issued - accepted).total_seconds() for accepted, issued in live]
     live_span = (max(i for _, i in live) - min(a for a, _ in live)).total_seconds() if live else None
     result = {
@@ -208,8 +213,9 @@ def run(server) -> dict:
         },
         "courier_concurrency": settings_value("COURIER_CONCURRENCY"),
         "dispatches_per_s": round(len(burst) / burst_span, 1) if burst_span else None,
-        "burst_latency_p50_s": round(pct(since_release, 50), 2) if burst else None,
-        "burst_latency_p99_s": round(pct(since_release, 99), 2) if burst else None,
+        "burst_valid": burst_valid,
+        "burst_latency_p50_s": round(pct(since_release, 50), 2) if burst_valid else None,
+        "burst_latency_p99_s": round(pct(since_release, 99), 2) if burst_valid else None,
         "live_issued": len(live),
         "accepts_per_s": round(accepts / live_accept_s, 1),
         "latency_p50_s": round(pct(live_latencies, 50), 2) if live else None,
