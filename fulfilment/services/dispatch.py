@@ -19,8 +19,9 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F
 
-from fulfilment.carriers import Parcel, Waybill, carrier
+from fulfilment.carriers import Waybill, carrier
 from fulfilment.models import Shipment
+from fulfilment.services.shipments import slot_parcel
 from fulfilment.states import shipments_fail_bulk, shipments_issue_bulk
 from gifts.events import waybills_issued_events
 from gifts.models import Slot, SlotStatus
@@ -65,7 +66,7 @@ def waybills_obtain(*, slot_ids: Iterable[int]) -> dict[int, Retry]:
             return {}
         Shipment.objects.filter(pk__in=[shipments[s.pk].pk for s in pending]).update(attempts=F("attempts") + 1)
         pii_access_record(user=None, slots=pending, channel=PiiAccessLog.Channel.CARRIER)
-        answers = in_parallel(courier.create_waybill, [_parcel(s) for s in pending])
+        answers = in_parallel(courier.create_waybill, [slot_parcel(s) for s in pending])
 
         issued, retry, failed = [], {}, []
         for slot, answer in zip(pending, answers, strict=True):
@@ -90,22 +91,6 @@ def waybills_obtain(*, slot_ids: Iterable[int]) -> dict[int, Retry]:
         shipments_fail_bulk(failed)
     log.info("waybills issued: %s; to ask again: %s; failed: %s", len(recorded), len(retry), len(failed) - len(retry))
     return retry
-
-
-def _parcel(slot: Slot) -> Parcel:
-    address, shop = slot.address, slot.gift.shop
-    return Parcel(
-        request_key=f"slot-{slot.pk}",
-        receiver_name=address.name,
-        receiver_phone=address.phone,
-        receiver_address=address.full(),
-        receiver_region=address.region,
-        sender_name=shop.ship_from_name or shop.name,
-        description=f"{slot.sku.product.title} × {slot.gift.quantity}",
-        company=shop.courier_company or settings.KUAIDI100_DEFAULT_COMPANY,
-        sender_phone=shop.ship_from_phone,
-        sender_address=shop.ship_from_address,
-    )
 
 
 def in_parallel(call: Callable, items: list) -> list:

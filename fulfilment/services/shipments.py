@@ -59,23 +59,8 @@ def waybill_obtain(*, slot_id: int) -> Shipment | None:
     if shipment.waybill_no:
         return shipment
     Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
-    address = slot.address
     pii_access_record(user=None, slots=[slot], channel=PiiAccessLog.Channel.CARRIER)
-    shop = slot.gift.shop
-    issued = courier.create_waybill(
-        Parcel(
-            request_key=f"slot-{slot.pk}",
-            receiver_name=address.name,
-            receiver_phone=address.phone,
-            receiver_address=address.full(),
-            receiver_region=address.region,
-            sender_name=shop.ship_from_name or shop.name,
-            description=f"{slot.sku.product.title} × {slot.gift.quantity}",
-            company=shop.courier_company or settings.KUAIDI100_DEFAULT_COMPANY,
-            sender_phone=shop.ship_from_phone,
-            sender_address=shop.ship_from_address,
-        )
-    )
+    issued = courier.create_waybill(slot_parcel(slot))
     waybill = issued if isinstance(issued, Waybill) else Waybill(number=issued)
     with transaction.atomic():
         shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
@@ -106,6 +91,23 @@ def tracking_subscribe(*, shipment_id: int) -> str:
         Shipment.objects.filter(pk=shipment.pk).update(tracking_subscribed_at=timezone.now())
     log.info("tracking subscription: %s", outcome)
     return outcome
+
+
+def slot_parcel(slot: Slot) -> Parcel:
+    """What the courier is told about a slot's parcel (one waybill call, or a batch's)."""
+    address, shop = slot.address, slot.gift.shop
+    return Parcel(
+        request_key=f"slot-{slot.pk}",
+        receiver_name=address.name,
+        receiver_phone=address.phone,
+        receiver_address=address.full(),
+        receiver_region=address.region,
+        sender_name=shop.ship_from_name or shop.name,
+        description=f"{slot.sku.product.title} × {slot.gift.quantity}",
+        company=shop.courier_company or settings.KUAIDI100_DEFAULT_COMPANY,
+        sender_phone=shop.ship_from_phone,
+        sender_address=shop.ship_from_address,
+    )
 
 
 def shipment_record_failure(*, slot_id: int, error: str, final: bool) -> None:
