@@ -53,7 +53,6 @@ def _profile(n: int) -> int:
     from django.core.cache import cache
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from bench.common import bulk_users, catalogue, paid_gift
     from giftshop.wsgi import application
@@ -69,7 +68,8 @@ def _profile(n: int) -> int:
     accounts = [token for _, token in bulk_users("profiled", 2 * n, with_tokens=True)]
 
     accept_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=min(1000, n))
-    accepters = iter([token for _, token in bulk_users("accepter", min(1000, n), with_tokens=True)])
+    accepter_tokens = [token for _, token in bulk_users("accepter", min(1000, n), with_tokens=True)]
+    accepters = iter(accepter_tokens)
     address = json.dumps(
         {
             "address": {
@@ -113,7 +113,7 @@ def _profile(n: int) -> int:
     # Each account has used its token before (opened the card): its cache entry is there, as in a storm.
     from giftshop.token_auth import CachedTokenAuthentication
 
-    for token in accounts:
+    for token in accounts + accepter_tokens:
         CachedTokenAuthentication().authenticate_credentials(token)
     # Warm up: imports, URL resolver, connections, cached tokens and the gate.
     for token in accounts[:50]:
@@ -135,25 +135,45 @@ def _profile(n: int) -> int:
         runs = min(n, slots - 50) if "won" in name else min(1000, n) - 10 if "accept" in name else n
         for t in accounts[:5]:  # a refused request for every kind first: the tokens are cached
             call(grab, "POST", t)
-        with CaptureQueriesContext(connection) as queries:
+        queries: list[str] = []  # (CaptureQueriesContext loses them: request_started resets the query log)
+        with connection.execute_wrapper(lambda execute, sql, *a, q=queries: q.append(sql) or execute(sql, *a)):
             fn()
         statuses: dict[int, int] = {}
+        sql_time: dict[str, list[float]] = {}
+
+        def timed(execute, sql, *args, store=sql_time):
+            t0 = time.perf_counter()
+            try:
+                return execute(sql, *args)
+            finally:
+                store.setdefault(sql[:70], []).append(time.perf_counter() - t0)
+
         profiler = cProfile.Profile()
-        cpu0 = time.process_time()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         if not os.environ.get("PROFILE_OFF"):
             profiler.enable()
-        for _ in range(runs - 1):
-            code = fn()
-            statuses[code] = statuses.get(code, 0) + 1
+        with connection.execute_wrapper(timed):
+            for _ in range(runs - 1):
+                code = fn()
+                statuses[code] = statuses.get(code, 0) + 1
         profiler.disable()
         cpu = (time.process_time() - cpu0) / max(1, runs - 1) * 1000
+        wall = (time.perf_counter() - wall0) / max(1, runs - 1) * 1000
+        in_sql = sum(sum(v) for v in sql_time.values()) / max(1, runs - 1) * 1000
+        print(f"\n--- {name}: wall {wall:.2f} ms per request, {in_sql:.2f} ms of it in SQL calls (send, wait, read)")
+        for shape, times in sorted(sql_time.items(), key=lambda kv: -sum(kv[1]))[:12]:
+            print(
+                f"    {sum(times) / max(1, runs - 1) * 1000:6.3f} ms/req  x{len(times) / max(1, runs - 1):4.2f}  {shape}"
+            )
         out = io.StringIO()
         if not os.environ.get("PROFILE_OFF"):
-            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(25)
+            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
+                int(os.environ.get("PROFILE_LINES", "25"))
+            )
         report[name] = cpu
         print(
             f"\n=== {name}: {cpu:.2f} ms CPU per request (profiled), statuses {statuses}, "
-            f"statements {len(queries)}: {[q['sql'][:90] for q in queries.captured_queries]}"
+            f"statements {len(queries)}:\n  " + "\n  ".join(q[:160] for q in queries)
         )
         print(out.getvalue()[:6000])
     base = report["no-op GET /healthz"]
