@@ -72,10 +72,9 @@ class GroupMode(GiftMode):
     name = Gift.Mode.GROUP
 
     def slot_to_accept(self, *, gift: Gift, user, slot_token: str = "") -> Slot:
-        slot = Slot.objects.filter(gift=gift, recipient=user).first()
-        if slot is None:
-            slot = slot_grab(gift=gift, user=user)
-        return Slot.objects.select_for_update(of=("self",)).select_related("sku").get(pk=slot.pk)
+        """The slot this account grabbed, locked; or one it grabs now (the grab's `UPDATE` locks it)."""
+        slot = Slot.objects.select_for_update().filter(gift=gift, recipient=user).first()
+        return slot if slot is not None else slot_grab(gift=gift, user=user)
 
     def decline_releases_slot(self) -> bool:
         return True

@@ -78,46 +78,66 @@ def _refuse(kind: str, obj_id: int, current: str, target: str) -> AppError:
 
 
 def slot_transition(
-    slot: Slot | int, target: str, *, actor=None, data: dict | None = None, expect: Iterable[str] | None = None
+    slot: Slot | int,
+    target: str,
+    *,
+    actor=None,
+    data: dict | None = None,
+    expect: Iterable[str] | None = None,
+    locked: bool = False,
+    also: Iterable[str] = (),
 ) -> tuple[Slot, bool]:
     """Move one slot to `target`. Returns (slot, changed). Idempotent: already there -> (slot, False).
 
     `expect`, when given, narrows the statuses the move may start from (e.g. only `to_ship` for a
     manual ship), on top of the transition table.
+
+    `locked`: the caller read `slot` under its row lock in the transaction it is in now, so the move
+    neither reads it again nor opens a savepoint (a refusal rolls the caller's transaction back);
+    `also` names more of its fields to save in the same statement (the accept's recipient and 款式).
     """
+    if locked:
+        if isinstance(slot, int) or not connection.in_atomic_block:
+            raise TypeError("slot_transition(locked=True) takes a Slot locked in the current transaction.")
+        return slot, _slot_move(slot, target, actor=actor, data=data, expect=expect, also=also)
     slot_id = slot if isinstance(slot, int) else slot.pk
     with transaction.atomic():
-        locked = Slot.objects.select_for_update().get(pk=slot_id)
-        current = locked.status
-        if current == target:
-            return locked, False
-        if target not in SLOT_TRANSITIONS[current] or (expect is not None and current not in set(expect)):
-            raise _refuse("slot", slot_id, current, target)
-        now = timezone.now()
-        locked.status = target
-        locked.status_changed_at = now
-        fields = ["status", "status_changed_at"]
-        stamp = _STAMPS.get(target)
-        if stamp and getattr(locked, stamp) is None:
-            setattr(locked, stamp, now)
-            fields.append(stamp)
-        locked.save(update_fields=fields)
-        GiftEvent.objects.create(
-            gift_id=locked.gift_id,
-            slot=locked,
-            kind=GiftEvent.Kind.SLOT_STATUS,
-            from_status=current,
-            to_status=target,
-            actor=actor,
-            data=data or {},
-        )
-        if _KIND[current] != _KIND[target]:
-            _gift_follow(locked.gift_id)
+        row = Slot.objects.select_for_update().get(pk=slot_id)
+        changed = _slot_move(row, target, actor=actor, data=data, expect=expect, also=())
     if not isinstance(slot, int):
-        slot.status, slot.status_changed_at = locked.status, locked.status_changed_at
+        slot.status, slot.status_changed_at = row.status, row.status_changed_at
         for stamp in _STAMPS.values():
-            setattr(slot, stamp, getattr(locked, stamp))
-    return locked, True
+            setattr(slot, stamp, getattr(row, stamp))
+    return row, changed
+
+
+def _slot_move(locked: Slot, target: str, *, actor, data, expect, also: Iterable[str]) -> bool:
+    current = locked.status
+    if current == target:
+        return False
+    if target not in SLOT_TRANSITIONS[current] or (expect is not None and current not in set(expect)):
+        raise _refuse("slot", locked.pk, current, target)
+    now = timezone.now()
+    locked.status = target
+    locked.status_changed_at = now
+    fields = ["status", "status_changed_at", *also]
+    stamp = _STAMPS.get(target)
+    if stamp and getattr(locked, stamp) is None:
+        setattr(locked, stamp, now)
+        fields.append(stamp)
+    locked.save(update_fields=fields)
+    GiftEvent.objects.create(
+        gift_id=locked.gift_id,
+        slot=locked,
+        kind=GiftEvent.Kind.SLOT_STATUS,
+        from_status=current,
+        to_status=target,
+        actor=actor,
+        data=data or {},
+    )
+    if _KIND[current] != _KIND[target]:
+        _gift_follow(locked.gift_id, taken=_KIND[current] == "unclaimed" and _KIND[target] == "taken")
+    return True
 
 
 def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data: dict | None = None) -> list[int]:
@@ -236,18 +256,46 @@ def _most_transactions_at_once() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _gift_follow(gift_id: int) -> None:
+def _gift_follow(gift_id: int, *, taken: bool = False) -> None:
     """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
     so, and count again once this commits (moves of other slots in flight are not visible yet).
 
     The second count is left out when no set of moves in flight can change the status: while more
-    slots are still unclaimed than transactions can be in flight, the status stays what it is now."""
-    behind, counts = _gift_behind(gift_id)
+    slots are still unclaimed than transactions can be in flight, the status stays what it is now.
+
+    `taken`: the slot went from unclaimed to taken (an accept, a decline). Then the gift's status can
+    only be 部分领取 while another slot is unclaimed and 已领完 once none is, so one statement that
+    counts unclaimed slots no further than it needs to tells (the accepts of a big group gift would
+    otherwise count all its slots each time)."""
+    if taken:
+        behind, unclaimed = _gift_behind_after_taken(gift_id)
+    else:
+        behind, counts = _gift_behind(gift_id)
+        unclaimed = counts[S.UNCLAIMED]
     if behind:
         gift_sync(gift_id)
-    elif 0 < _most_transactions_at_once() < counts[S.UNCLAIMED]:
+    elif 0 < _most_transactions_at_once() < unclaimed:
         return
     transaction.on_commit(lambda: gift_sync_if_behind(gift_id), robust=True)
+
+
+def _gift_behind_after_taken(gift_id: int) -> tuple[bool, int]:
+    """`_gift_behind` for a slot just taken, in one statement that reads at most one more unclaimed
+    slot than transactions can be in flight: (whether the status is behind, unclaimed slots seen)."""
+    limit = _most_transactions_at_once() + 1 if connection.vendor == "postgresql" else None
+    gift_table, slot_table = (connection.ops.quote_name(m._meta.db_table) for m in (Gift, Slot))
+    sql = (
+        f"SELECT g.status, (SELECT count(*) FROM (SELECT 1 FROM {slot_table} s "  # noqa: S608 (no user input)
+        f"WHERE s.gift_id = g.id AND s.status = %s{' LIMIT %s' if limit else ''}) AS u) "
+        f"FROM {gift_table} g WHERE g.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [S.UNCLAIMED, *([limit] if limit else []), gift_id])
+        row = cursor.fetchone()
+    if row is None or row[0] in GIFT_UNPAID:
+        return False, 0
+    status, unclaimed = row
+    return status != (G.PARTLY_CLAIMED if unclaimed else G.CLAIMED), unclaimed
 
 
 def gift_sync_if_behind(gift_id: int) -> None:

@@ -170,7 +170,7 @@ class ClaimAccept(APIView):
     def post(self, request, token: str):
         data = AcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        gift = claim.claim_gift_get(token=token)
+        gift = claim.claim_gift_get(token=token, for_card=False)
         slot = claim.slot_accept(
             gift=gift,
             user=request.user,
@@ -189,7 +189,7 @@ class ClaimDecline(APIView):
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        slot = claim.slot_decline(gift=claim.claim_gift_get(token=token), user=request.user)
+        slot = claim.slot_decline(gift=claim.claim_gift_get(token=token, for_card=False), user=request.user)
         return Response(_slot_out(slot))
 
 

@@ -74,14 +74,13 @@ def address_validate(address: AddressInput) -> None:
         raise AppError(E.BAD_ADDRESS, gettext("地址信息有误"), fields=errors)
 
 
-def claim_gift_get(*, token: str) -> Gift:
-    """The gift behind a claim link. Unpaid or cancelled gifts look the same as missing ones."""
-    gift = (
-        Gift.objects.select_related("sender", "sku__product__shop", "named_recipient")
-        .filter(claim_token=token)
-        .exclude(status__in=GIFT_UNPAID)
-        .first()
-    )
+def claim_gift_get(*, token: str, for_card: bool = True) -> Gift:
+    """The gift behind a claim link. Unpaid or cancelled gifts look the same as missing ones.
+
+    `for_card`: with what the card shows (sender, product, shop, the named friend); accepting and
+    declining read only the gift's own row."""
+    gifts = Gift.objects.select_related("sender", "sku__product__shop", "named_recipient") if for_card else Gift.objects
+    gift = gifts.filter(claim_token=token).exclude(status__in=GIFT_UNPAID).first()
     if gift is None:
         raise NotFound(gettext("礼物不存在或尚未支付"))
     return gift
@@ -154,11 +153,17 @@ def slot_accept(
             slot.sku = new_sku
         slot.recipient = user
         slot.taken_at = slot.taken_at or timezone.now()
-        slot.save(update_fields=["recipient", "sku", "taken_at"])
         ShippingAddress.objects.create(slot=slot, **address.__dict__)
         if save_address:
             address_save(user=user, address=address)
-        slot_transition(slot, SlotStatus.ACCEPTED, actor=user, data={"sku_id": slot.sku_id})
+        slot_transition(
+            slot,
+            SlotStatus.ACCEPTED,
+            actor=user,
+            data={"sku_id": slot.sku_id},
+            locked=True,
+            also=("recipient", "sku", "taken_at"),
+        )
         enqueue("gifts.tasks.process_claim", slot.pk)
     bind(gift_id=gift.pk, slot_id=slot.pk)
     log.info("claim accepted")

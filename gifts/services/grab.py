@@ -148,10 +148,12 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool) -> Slot | None:
     if features.has_select_for_update:
         lock = "FOR UPDATE SKIP LOCKED" if skip_locked and features.has_select_for_update_skip_locked else "FOR UPDATE"
     table = connection.ops.quote_name(Slot._meta.db_table)
+    fields = list(Slot._meta.concrete_fields)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (
         f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
         f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
-        f"ORDER BY number LIMIT 1 {lock}) RETURNING id, sku_id"
+        f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
     )
     now = timezone.now()
     # Inside a caller's transaction (accept grabs on the way) a refusal must not break it: savepoint.
@@ -161,9 +163,16 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool) -> Slot | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return Slot(
-        pk=row[0], gift=gift, sku_id=row[1], recipient=user, status=SlotStatus.UNCLAIMED, taken_at=now, opened_at=now
-    )
+    # The whole row as the statement left it (an accept goes on with it, under the lock it took).
+    converters = connection.ops.get_db_converters
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        for convert in [*converters(field), *field.get_db_converters(connection)]:
+            value = convert(value, field, connection)
+        values.append(value)
+    slot = Slot.from_db(connection.alias, [f.attname for f in fields], values)
+    slot.gift, slot.recipient = gift, user
+    return slot
 
 
 def _refuse_grab(*, gift: Gift, user) -> NoReturn:

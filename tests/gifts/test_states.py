@@ -265,3 +265,34 @@ def test_the_worker_counts_again_what_an_accept_that_died_after_commit_did_not(m
     slots_hand_over(slot_ids=[first.pk])
     other.refresh_from_db()
     assert other.status == G.PARTLY_CLAIMED
+
+
+@pytest.mark.django_db
+def test_an_accept_in_the_middle_of_a_big_group_gift_never_counts_all_its_slots(make_gift, sku, address):
+    """Taking a slot reads at most max_connections + 1 unclaimed slots to decide the gift's status,
+    not every slot of the gift, and runs a fixed number of statements; a status left behind (a
+    process that died after its commit) is still put right by the next accept."""
+    from django.contrib.auth import get_user_model
+    from django.test.utils import CaptureQueriesContext
+
+    from gifts.services.claim import slot_accept
+
+    slots = states._most_transactions_at_once() + 10
+    type(sku).objects.filter(pk=sku.pk).update(stock=slots)
+    gift = make_gift(mode="group", recipients=slots)
+    users = get_user_model().objects.bulk_create(get_user_model()(username=f"big{i}") for i in range(3))
+    slot_accept(gift=gift, user=users[0], address=address)
+    gift.refresh_from_db()
+    assert gift.status == G.PARTLY_CLAIMED
+
+    with CaptureQueriesContext(connection) as queries:
+        slot_accept(gift=gift, user=users[1], address=address)
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if "GROUP BY" in sql], statements
+    assert len(statements) <= 12, statements
+    assert Slot.objects.get(gift=gift, recipient=users[1]).status == S.ACCEPTED
+
+    type(gift).objects.filter(pk=gift.pk).update(status=G.SENT)  # behind its slots
+    slot_accept(gift=gift, user=users[2], address=address)
+    gift.refresh_from_db()
+    assert gift.status == G.PARTLY_CLAIMED
