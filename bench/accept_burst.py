@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import (
+    ADDRESS,
     RESULTS,
     SCALE,
     Server,
@@ -35,14 +36,6 @@ ACCEPTS = max(40, int(1000 * SCALE))
 SPREAD_GIFTS = 20
 CONNECTIONS = 64
 THREADS = 2
-ADDRESS = {
-    "name": "张三",
-    "phone": "13812345678",
-    "province": "广东省",
-    "city": "深圳市",
-    "district": "南山区",
-    "detail": "科技园南路 88 号 3 栋 1201",
-}
 
 
 def _accepted(gift_ids: list[int]) -> int:

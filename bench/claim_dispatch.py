@@ -15,7 +15,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import RESULTS, ROOT, SCALE, VENV_BIN, bulk_users, catalogue, log, paid_gift, pct
+from bench.common import ADDRESS, RESULTS, ROOT, SCALE, VENV_BIN, bulk_users, catalogue, log, paid_gift, pct
 
 GIFTS = max(2, int(20 * SCALE))
 SLOTS_PER_GIFT = 100
@@ -23,14 +23,6 @@ ACCEPT_THREADS = 8
 WORKER_PROCESSES = 2
 WORKER_NAME = f"bench-{os.getpid()}@localhost"
 WAIT_LIMIT_S = 300
-ADDRESS = {
-    "name": "张三",
-    "phone": "13812345678",
-    "province": "广东省",
-    "city": "深圳市",
-    "district": "南山区",
-    "detail": "科技园南路 88 号 3 栋 1201",
-}
 
 
 def _start_worker() -> subprocess.Popen:

@@ -45,6 +45,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+# The shipping address every benchmark accepts with.
+ADDRESS = {
+    "name": "张三",
+    "phone": "13812345678",
+    "province": "广东省",
+    "city": "深圳市",
+    "district": "南山区",
+    "detail": "科技园南路 88 号 3 栋 1201",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -54,7 +54,7 @@ def _profile(n: int) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from bench.common import bulk_users, catalogue, paid_gift
+    from bench.common import ADDRESS, bulk_users, catalogue, paid_gift
     from giftshop.wsgi import application
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -70,18 +70,7 @@ def _profile(n: int) -> int:
     accept_gift = paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=min(1000, n))
     accepter_tokens = [token for _, token in bulk_users("accepter", min(1000, n), with_tokens=True)]
     accepters = iter(accepter_tokens)
-    address = json.dumps(
-        {
-            "address": {
-                "name": "张三",
-                "phone": "13812345678",
-                "province": "广东省",
-                "city": "深圳市",
-                "district": "南山区",
-                "detail": "科技园南路 88 号 3 栋 1201",
-            }
-        }
-    ).encode()
+    address = json.dumps({"address": ADDRESS}).encode()
 
     def call(path: str, method: str = "GET", token: str | None = None, body: bytes = b"") -> int:
         environ = {
@@ -157,6 +146,8 @@ def _profile(n: int) -> int:
                 code = fn()
                 statuses[code] = statuses.get(code, 0) + 1
         profiler.disable()
+        if os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"] + "-" + name.split()[0].strip(",") + ".prof")
         cpu = (time.process_time() - cpu0) / max(1, runs - 1) * 1000
         wall = (time.perf_counter() - wall0) / max(1, runs - 1) * 1000
         in_sql = sum(sum(v) for v in sql_time.values()) / max(1, runs - 1) * 1000

@@ -1,25 +1,18 @@
 """The project as an app: its operator commands (stuck_work) and its system checks."""
 
 import re
+from pathlib import Path
 
 from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-PROJECT_APPS = (
-    "outbox",
-    "shops",
-    "payments",
-    "accounts",
-    "gifts",
-    "privacy",
-    "fulfilment",
-    "campaigns",
-    "aftersales",
-    "merchant",
-    "sandbox",
-    "giftshop",
-)
+
+
+def project_apps() -> set[str]:
+    """The project's own apps (the ones in this checkout), as opposed to Django's and the packages'."""
+    root = Path(__file__).resolve().parent.parent
+    return {config.name for config in apps.get_app_configs() if Path(config.path).resolve().parent == root}
 
 
 def _plural(name: str) -> str:
@@ -33,9 +26,10 @@ def names_through_the_catalogue() -> None:
     Route those names through gettext so the operator admin shows them in the page's language
     (locale/zh_Hans holds the Chinese). Only the runtime name changes: migrations read the
     declared value, so none is needed."""
+    ours = project_apps()
     for model in apps.get_models():
         opts = model._meta
-        if opts.app_config.name not in PROJECT_APPS:
+        if opts.app_config.name not in ours:
             continue
         for field in opts.get_fields():
             if isinstance(getattr(field, "verbose_name", None), str):  # plain text, never looked up

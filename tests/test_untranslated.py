@@ -30,7 +30,7 @@ from fulfilment.models import Shipment
 from gifts.models import Gift, Slot
 from gifts.services.checkout import gift_create
 from gifts.services.claim import AddressInput, slot_accept, slot_decline, slot_grab
-from giftshop.apps import PROJECT_APPS
+from giftshop.apps import project_apps
 from sandbox.fast_forward import gift_expire_now, lottery_draw_now
 from shops.models import Product, Sku
 from tests.conftest import ADDRESS, pay
@@ -264,7 +264,7 @@ def _english_field_names() -> set[str]:
     names = set()
     with translation.override("zh-hans"):
         for model in apps.get_models():
-            if model._meta.app_config.name not in PROJECT_APPS:
+            if model._meta.app_config.name not in project_apps():
                 continue
             for field in model._meta.get_fields():
                 name = str(getattr(field, "verbose_name", "") or "")
