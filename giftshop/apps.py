@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy
 
@@ -45,6 +46,7 @@ def names_through_the_catalogue() -> None:
 
 class GiftshopConfig(AppConfig):
     name = "giftshop"
+    default = True  # the config of "giftshop" (this module holds another, for django-axes)
     verbose_name = "Giftshop"
 
     def ready(self):
@@ -59,3 +61,23 @@ class GiftshopConfig(AppConfig):
         post_save.connect(token_forget, sender=Token, dispatch_uid="api-token-forget-save")
         post_save.connect(account_forget, sender=get_user_model(), dispatch_uid="api-account-forget")
         names_through_the_catalogue()
+
+
+class LockoutConfig(AxesAppConfig):
+    """django-axes (failed sign-ins and lockout) as the operator admin names it: in the page's
+    language, not "AXES" and "access attempts"."""
+
+    verbose_name = gettext_lazy("登录锁定")
+    MODEL_NAMES = {
+        "accessattempt": (gettext_lazy("登录失败计数"), gettext_lazy("登录失败计数")),
+        "accessfailurelog": (gettext_lazy("登录失败记录"), gettext_lazy("登录失败记录")),
+        "accesslog": (gettext_lazy("登录记录"), gettext_lazy("登录记录")),
+        "accessattemptexpiration": (gettext_lazy("锁定到期时间"), gettext_lazy("锁定到期时间")),
+    }
+
+    def ready(self):
+        super().ready()
+        for model in self.get_models():
+            names = self.MODEL_NAMES.get(model._meta.model_name)
+            if names:
+                model._meta.verbose_name, model._meta.verbose_name_plural = names

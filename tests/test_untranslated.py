@@ -310,3 +310,14 @@ def test_no_page_of_the_journeys_shows_text_of_the_other_language(world):
                     problems.append(f"[{language}] {who} {path}: {leak!r}")
     assert seen > 100
     assert not problems, f"{len(problems)} untranslated texts:\n" + "\n".join(problems)
+
+
+@pytest.mark.django_db
+def test_the_sign_in_lockout_is_named_in_the_page_language(admin_client):
+    """django-axes's admin shows as 登录锁定, not "AXES" and "access attempts"."""
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = admin_client.get("/admin/").content.decode()
+    assert "登录锁定" in page and "登录失败记录" in page
+    assert "Access attempts" not in page and ">Axes<" not in page
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "Sign-in lockout" in admin_client.get("/admin/").content.decode()

@@ -29,7 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "axes",  # failed sign-ins and lockout (giftshop/lockout.py)
+    "giftshop.apps.LockoutConfig",  # django-axes: failed sign-ins and lockout (giftshop/lockout.py)
     "csp",  # the Content-Security-Policy header (django-csp; CONTENT_SECURITY_POLICY below)
     "rest_framework",
     "rest_framework.authtoken",
