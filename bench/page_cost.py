@@ -72,7 +72,8 @@ def _world(size: int) -> dict:
         for s in taken
     )
     Shipment.objects.bulk_create(
-        Shipment(slot=s, carrier="sandbox", waybill_no=f"SBXPAGES{s.pk}", status="issued", issued_at=now) for s in taken
+        Shipment(slot=s, shop=cat.shop, carrier="sandbox", waybill_no=f"SBXPAGES{s.pk}", status="issued", issued_at=now)
+        for s in taken
     )
     recipient = get_user_model().objects.get(pk=recipients[0])
     return {"cat": cat, "sender": sender, "group": group, "recipient": recipient, "slots": slots}

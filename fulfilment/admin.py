@@ -17,9 +17,10 @@ from giftshop.readonly_admin import ReadOnlyAdmin
 
 @admin.register(Shipment)
 class ShipmentAdmin(ReadOnlyAdmin):
-    list_display = ["slot", "carrier", "waybill_no", "status", "attempts", "last_error"]
+    list_display = ["slot", "shop", "carrier", "waybill_no", "status", "attempts", "last_error"]
     list_filter = ["status", "carrier"]
-    search_fields = ["waybill_no"]
+    list_select_related = ["shop"]
+    search_fields = ["waybill_no"]  # a number may be found in several shops: each is listed
     change_form_template = "admin/fulfilment/shipment/change_form.html"
 
     def get_urls(self):

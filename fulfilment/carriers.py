@@ -48,6 +48,10 @@ class TrackingNotice:
     status: str  # collected, in_transit, delivered, exception
     description: str
     occurred_at: str
+    # The parcel the push is for, as the courier was told it (`parcel_reference`): the request key
+    # of the waybill (the sandbox courier) or the subscription's callback URL (Kuaidi100). A waybill
+    # number alone does not name one parcel: two shops may use the same one. Empty: none.
+    reference: str = ""
 
     def __post_init__(self):
         """What a courier may tell us, checked once for every courier: ValueError otherwise."""
@@ -56,6 +60,21 @@ class TrackingNotice:
         inputs.text(self.status, max_length=20, name="status")
         inputs.text(self.description, max_length=200, name="description", required=False)
         inputs.moment(self.occurred_at, name="occurred_at")
+        inputs.text(self.reference, max_length=80, name="reference", required=False)
+
+
+def parcel_reference(slot_id: int) -> str:
+    """What a courier knows one parcel by: the idempotency key of its waybill request, and what its
+    tracking pushes carry back so that they reach this parcel and no other."""
+    return f"slot-{slot_id}"
+
+
+def parcel_reference_slot(reference: str) -> int | None:
+    """The slot a `parcel_reference` names, or None when it names none."""
+    prefix, _, number = reference.partition("-")
+    if prefix != "slot" or not number.isascii() or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number)
 
 
 # Our tracking statuses (what every carrier's scans are mapped to), named for people.
@@ -80,16 +99,18 @@ class Carrier(Protocol):
 
     def create_waybill(self, parcel: Parcel) -> str | Waybill: ...
 
-    def parse_notification(self, *, body: bytes, headers) -> TrackingNotice: ...
+    def parse_notification(self, *, body: bytes, headers, query) -> TrackingNotice:
+        """A push, verified. `query`: the parameters of the URL it was posted to."""
 
 
-# A carrier may also offer `subscribe_tracking(*, waybill_no, company, phone)` (push tracking,
-# subscribed by an outbox task after the waybill) and `notification_answer(*, ok, detail)` (its
-# webhook answers in its own format).
+# A carrier may also offer `subscribe_tracking(*, waybill_no, company, phone, reference)` (push
+# tracking, subscribed by an outbox task after the waybill; its pushes carry `reference` back) and
+# `notification_answer(*, ok, detail)` (its webhook answers in its own format).
 #
 # A courier a person may move by hand (the sandbox courier, only while the sandbox is enabled) also
-# offers `drive_statuses` (the scans it can make, in order) and `drive(*, waybill_no, status)`: it
-# scans the parcel and sends us the same signed notification as its own scans. The workbench and
+# offers `drive_statuses` (the scans it can make, in order) and `drive(*, waybill_no, status,
+# reference)`: it scans the parcel it issued that waybill for (`reference`; another parcel that
+# carries the same number is refused) and sends us the same signed notification as its own scans. The workbench and
 # the operator admin show their buttons only for such a courier (`carrier_drivable`), so nothing
 # here knows the sandbox, and a site without it has no buttons at all.
 CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilment.kuaidi100.Kuaidi100Carrier"}

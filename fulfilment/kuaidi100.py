@@ -28,6 +28,15 @@ code, not a package. The protocol is three small form posts, so this module spea
 - States, the same page and the real-time query document (api-8562559): 0 在途, 1 揽收, 2 疑难,
   3 签收, 4 退签, 5 派件, 6 退回, 7 转投, 8 清关, 14 拒签 (with resultv2=1 the main states only).
 
+Each parcel's pushes name it. A waybill number is unique per shop only (two shops may type the
+same one), so a push is matched by the parcel its subscription named, not by its number: the
+subscription's `callbackurl` carries our parcel reference (`?ref=slot-<id>`; the documents and the
+official SDKs, e.g. `kuaidi100-api/java-demo` `SubscribeParameters.callbackurl`, say business
+parameters may be appended to the callback URL and come back with each push), and its `salt` (a
+32-character string of ours) is derived for that parcel from `KUAIDI100_PUSH_SALT`
+(HMAC-SHA256), so a push signed for one parcel does not verify at another parcel's URL. A push
+whose parcel no longer carries its number (or has none) is answered success and changes nothing.
+
 Exactly one waybill per parcel: `orderId` carries our request key (`slot-<id>`). The documents
 require it unique per order but publish no lookup by it, so a dispatch retried after a timeout
 relies on Kuaidi100 answering the same `orderId` with the waybill it already issued (what the test
@@ -44,7 +53,7 @@ import json
 import logging
 import time
 from datetime import datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 import requests
@@ -90,8 +99,18 @@ def push_sign(param: str, salt: str) -> str:
     return _md5_upper(param + salt)
 
 
-def callback_url() -> str:
-    return settings.SITE_URL.rstrip("/") + NOTIFY_PATH
+def push_salt(reference: str) -> str:
+    """The salt one parcel's subscription gives Kuaidi100 (32 characters, as it asks). Without a
+    reference: the site's salt, which subscriptions made before the per-parcel salts carried."""
+    if not reference:
+        return settings.KUAIDI100_PUSH_SALT
+    key = settings.KUAIDI100_PUSH_SALT.encode()
+    return hmac.new(key, b"kuaidi100-push:" + reference.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def callback_url(reference: str) -> str:
+    """Where Kuaidi100 pushes one parcel's tracking: our notify URL with the parcel's reference."""
+    return settings.SITE_URL.rstrip("/") + NOTIFY_PATH + "?" + urlencode({"ref": reference})
 
 
 class Kuaidi100Carrier:
@@ -192,11 +211,11 @@ class Kuaidi100Carrier:
             raise AppError(CARRIER_REFUSED, f"快递100 拒绝了面单请求（{code}）")
         return Waybill(number=number[:64], label_url=str(body.get("label") or "")[:500], company=company)
 
-    def subscribe_tracking(self, *, waybill_no: str, company: str, phone: str = "") -> str:
-        """Ask Kuaidi100 to push this waybill's tracking to our notify URL, signed with our salt.
-        'subscribed' or 'already'; a refusal (unknown company, bad number) is logged and answered
-        'refused' so the task is not retried for ever."""
-        parameters = {"callbackurl": callback_url(), "salt": settings.KUAIDI100_PUSH_SALT, "resultv2": "1"}
+    def subscribe_tracking(self, *, waybill_no: str, company: str, reference: str, phone: str = "") -> str:
+        """Ask Kuaidi100 to push this waybill's tracking to this parcel's notify URL, signed with
+        this parcel's salt. 'subscribed' or 'already'; a refusal (unknown company, bad number) is
+        logged and answered 'refused' so the task is not retried for ever."""
+        parameters = {"callbackurl": callback_url(reference), "salt": push_salt(reference), "resultv2": "1"}
         if phone and company in PHONE_REQUIRED:
             parameters["phone"] = phone
         param = json.dumps(
@@ -217,7 +236,10 @@ class Kuaidi100Carrier:
 
     # ----- the push -----
 
-    def parse_notification(self, *, body: bytes, headers) -> TrackingNotice:
+    def parse_notification(self, *, body: bytes, headers, query=None) -> TrackingNotice:
+        """`query`: our callback URL's parameters, the parcel's `ref` among them (the signature is
+        checked with that parcel's salt, so a push cannot be carried to another parcel's URL)."""
+        reference = (query or {}).get("ref") or ""
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:
@@ -225,7 +247,7 @@ class Kuaidi100Carrier:
         param, sign = (form.get("param") or [""])[0], (form.get("sign") or [""])[0]
         if not param:
             raise AppError(BAD_NOTIFICATION, "Notification has no param.")
-        expected = push_sign(param, settings.KUAIDI100_PUSH_SALT)
+        expected = push_sign(param, push_salt(reference))
         if not hmac.compare_digest(sign.upper().encode(), expected.encode()):
             raise AppError(BAD_SIGNATURE, "Notification signature does not verify.")
         try:
@@ -253,6 +275,7 @@ class Kuaidi100Carrier:
             status=status,
             description=description[:200],
             occurred_at=_occurred_at(scanned),
+            reference=reference,
         )
 
     @staticmethod

@@ -21,6 +21,9 @@ class Shipment(models.Model):
         HANDED_OVER = "handed_over", _("已交快递")
 
     slot = models.OneToOneField("gifts.Slot", on_delete=models.PROTECT, related_name="shipment")
+    # The slot's gift's shop, kept on the row so that a waybill number is unique per shop: one shop
+    # learns nothing of the numbers another shop has used.
+    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="+")
     carrier = models.CharField(max_length=40)
     waybill_no = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
@@ -43,8 +46,12 @@ class Shipment(models.Model):
     class Meta:
         db_table = "gifts_shipment"  # kept from before the app split
         constraints = [
+            # Per shop, not across shops: refusing another shop's number would tell a merchant that
+            # it exists (issue #20, the waybill probe).
             models.UniqueConstraint(
-                fields=["carrier", "waybill_no"], condition=~Q(waybill_no=""), name="shipment_unique_waybill"
+                fields=["shop", "carrier", "waybill_no"],
+                condition=~Q(waybill_no=""),
+                name="shipment_unique_waybill_per_shop",
             )
         ]
 
@@ -61,7 +68,7 @@ class Shipment(models.Model):
 
 class TrackingEvent(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="tracking")
-    event_id = models.CharField(max_length=64, unique=True)
+    event_id = models.CharField(max_length=64)
     status = models.CharField(max_length=20)
     description = models.CharField(max_length=200, blank=True)
     occurred_at = models.DateTimeField()
@@ -70,6 +77,11 @@ class TrackingEvent(models.Model):
     class Meta:
         db_table = "gifts_trackingevent"  # kept from before the app split
         ordering = ["occurred_at", "id"]
+        constraints = [
+            # A courier's event ids are made from the waybill number, which two shops' parcels may
+            # share: each event is recorded once per shipment.
+            models.UniqueConstraint(fields=["shipment", "event_id"], name="trackingevent_unique_per_shipment")
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} @ {self.occurred_at}"

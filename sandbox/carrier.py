@@ -68,11 +68,13 @@ class SandboxCarrier:
             time.sleep(pause)
         return waybill.waybill_no
 
-    def drive(self, *, waybill_no: str, status: str) -> str:
-        """Scan a parcel by hand: the same signed notification as the courier's own scans."""
-        return str(gateway_scan(waybill_no, status).get("message", ""))
+    def drive(self, *, waybill_no: str, status: str, reference: str) -> str:
+        """Scan a parcel by hand: the same signed notification as the courier's own scans. Only the
+        parcel this courier issued the waybill for (`reference`): a shop that typed another shop's
+        number on its own parcel cannot move theirs."""
+        return str(gateway_scan(waybill_no, status, reference=reference).get("message", ""))
 
-    def parse_notification(self, *, body: bytes, headers) -> TrackingNotice:
+    def parse_notification(self, *, body: bytes, headers, query=None) -> TrackingNotice:
         signing.verify(body, headers.get(signing.HEADER), settings.SANDBOX_CARRIER_SECRET)
         try:
             data = json.loads(body)
@@ -82,15 +84,23 @@ class SandboxCarrier:
                 status=str(data["status"]),
                 description=str(data.get("description", ""))[:200],
                 occurred_at=str(data["occurred_at"]),
+                reference=str(data.get("reference", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise AppError(E.BAD_NOTIFICATION, "Notification body is malformed.") from exc
 
 
-def tracking_body(waybill_no: str, status: str, *, occurred_at=None) -> bytes:
+def tracking_body(waybill_no: str, status: str, *, occurred_at=None, reference: str | None = None) -> bytes:
+    """A scan as the courier sends it, with the request key it issued the waybill for (looked up in
+    its books unless given; empty for a number it never issued)."""
+    if reference is None:
+        reference = (
+            SandboxWaybill.objects.filter(waybill_no=waybill_no).values_list("request_key", flat=True).first() or ""
+        )
     data = {
         "event_id": f"{waybill_no}-{status}",
         "waybill_no": waybill_no,
+        "reference": reference,
         "status": status,
         "description": SCAN_TEXT.get(status, status),
         "occurred_at": (occurred_at or timezone.now()).isoformat(),
@@ -98,10 +108,12 @@ def tracking_body(waybill_no: str, status: str, *, occurred_at=None) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def gateway_scan(waybill_no: str, status: str) -> dict:
-    """The courier scans a parcel and tells us, signed. Raises ProviderUnavailable if we did not take it."""
-    if not SandboxWaybill.objects.filter(waybill_no=waybill_no).exists():
+def gateway_scan(waybill_no: str, status: str, *, reference: str | None = None) -> dict:
+    """The courier scans a parcel and tells us, signed. `reference`: only if it issued the waybill
+    for that parcel. Raises ProviderUnavailable if we did not take it."""
+    waybill = SandboxWaybill.objects.filter(waybill_no=waybill_no).first()
+    if waybill is None or (reference is not None and waybill.request_key != reference):
         raise AppError(E.UNKNOWN_WAYBILL, "The sandbox courier never issued this waybill.")
-    body = tracking_body(waybill_no, status)
+    body = tracking_body(waybill_no, status, reference=waybill.request_key)
     headers = {signing.HEADER: signing.sign(body, settings.SANDBOX_CARRIER_SECRET)}
     return post_callback(NOTIFY_PATH, body, headers)

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class CarrierNotify(APIView):
-    """The sandbox courier's signed tracking updates. Idempotent. 404 unless the sandbox is enabled
-    on this site."""
+    """The sandbox courier's signed tracking updates, each naming its parcel (`reference`: the key
+    its waybill was requested with). Idempotent. 404 for a parcel that is not ours or no longer
+    carries the waybill, and unless the sandbox is enabled on this site."""
 
     carrier = "sandbox"
     authentication_classes = []
@@ -28,7 +29,7 @@ class CarrierNotify(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: WebhookAck, **error_responses(400, 401, 404, 409)})
     def post(self, request):
         outcome = fulfilment.tracking_notification_handle(
-            carrier_name=self.carrier, body=request.body, headers=request.headers
+            carrier_name=self.carrier, body=request.body, headers=request.headers, query=request.GET
         )
         return Response({"code": "SUCCESS", "message": outcome})
 
@@ -59,13 +60,18 @@ class CarrierGatewayNotify(APIView):
             **error_responses(404),
         },
         description="The courier's own protocol: an `application/x-www-form-urlencoded` form with `param` "
-        "(Kuaidi100's tracking JSON) and `sign` (MD5 of param + our salt); not JSON of ours.",
+        "(Kuaidi100's tracking JSON) and `sign` (MD5 of param + the parcel's salt), posted to the URL our "
+        "subscription gave (`?ref=slot-<id>`: the parcel); not JSON of ours.",
     )
     def post(self, request):
         courier = carrier(self.carrier)  # NotFound (404) when it is not enabled here
         try:
             outcome = fulfilment.tracking_notification_handle(
-                carrier_name=self.carrier, body=request.body, headers=request.headers, ignore_unknown=True
+                carrier_name=self.carrier,
+                body=request.body,
+                headers=request.headers,
+                query=request.GET,
+                ignore_unknown=True,
             )
         except AppError as exc:
             log.warning("%s tracking push refused: %s", self.carrier, exc.code)

@@ -59,7 +59,9 @@ def waybills_obtain(*, slot_ids: Iterable[int]) -> dict[int, Retry]:
         return {}
     courier = carrier()
     with transaction.atomic():
-        Shipment.objects.bulk_create([Shipment(slot=s, carrier=courier.name) for s in slots], ignore_conflicts=True)
+        Shipment.objects.bulk_create(
+            [Shipment(slot=s, shop_id=s.gift.shop_id, carrier=courier.name) for s in slots], ignore_conflicts=True
+        )
         shipments = {sh.slot_id: sh for sh in Shipment.objects.select_for_update().filter(slot__in=slots)}
         pending = [s for s in slots if not shipments[s.pk].waybill_no]
         if not pending:

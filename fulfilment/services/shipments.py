@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from fulfilment import error_codes as E
-from fulfilment.carriers import Parcel, Waybill, carrier, carrier_drivable
+from fulfilment.carriers import Parcel, Waybill, carrier, carrier_drivable, parcel_reference, parcel_reference_slot
 from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.selectors import merchant_slot_get, merchant_slots
 from fulfilment.states import shipment_fail, shipment_hand_over, shipment_issue
@@ -53,7 +53,9 @@ def waybill_obtain(*, slot_id: int) -> Shipment | None:
     courier = carrier()
     try:
         with transaction.atomic():
-            shipment, _ = Shipment.objects.get_or_create(slot=slot, defaults={"carrier": courier.name})
+            shipment, _ = Shipment.objects.get_or_create(
+                slot=slot, defaults={"carrier": courier.name, "shop_id": slot.gift.shop_id}
+            )
     except IntegrityError:
         shipment = Shipment.objects.get(slot=slot)
     if shipment.waybill_no:
@@ -86,7 +88,12 @@ def tracking_subscribe(*, shipment_id: int) -> str:
     phone = address.phone if address is not None else ""
     if phone:
         pii_access_record(user=None, slots=[shipment.slot], channel=PiiAccessLog.Channel.CARRIER)
-    outcome = courier.subscribe_tracking(waybill_no=shipment.waybill_no, company=shipment.company, phone=phone)
+    outcome = courier.subscribe_tracking(
+        waybill_no=shipment.waybill_no,
+        company=shipment.company,
+        phone=phone,
+        reference=parcel_reference(shipment.slot_id),
+    )
     if outcome in ("subscribed", "already"):
         Shipment.objects.filter(pk=shipment.pk).update(tracking_subscribed_at=timezone.now())
     log.info("tracking subscription: %s", outcome)
@@ -97,7 +104,7 @@ def slot_parcel(slot: Slot) -> Parcel:
     """What the courier is told about a slot's parcel (one waybill call, or a batch's)."""
     address, shop = slot.address, slot.gift.shop
     return Parcel(
-        request_key=f"slot-{slot.pk}",
+        request_key=parcel_reference(slot.pk),
         receiver_name=address.name,
         receiver_phone=address.phone,
         receiver_address=address.full(),
@@ -113,19 +120,27 @@ def slot_parcel(slot: Slot) -> Parcel:
 def shipment_record_failure(*, slot_id: int, error: str, final: bool) -> None:
     """A dispatch attempt failed. A final failure is shown to the merchant and the operator."""
     with transaction.atomic():
-        shipment, _ = Shipment.objects.get_or_create(slot_id=slot_id, defaults={"carrier": carrier().name})
+        shipment, _ = Shipment.objects.get_or_create(
+            slot_id=slot_id,
+            defaults={
+                "carrier": carrier().name,
+                "shop_id": lambda: Slot.objects.values_list("gift__shop_id", flat=True).get(pk=slot_id),
+            },
+        )
         shipment_fail(Shipment.objects.select_for_update().get(pk=shipment.pk), error=error, final=final)
     log.warning("dispatch failed slot=%s final=%s error=%s", slot_id, final, error)
 
 
 def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor) -> Slot:
-    """The merchant ships with their own courier and types the tracking number."""
+    """The merchant ships with their own courier and types the tracking number. A number this shop
+    already used (with that courier) is refused: a typo or a reused label. One another shop used is
+    not this shop's business, and refusing it would tell that it exists: it is taken."""
     carrier_name, tracking_no = carrier_name.strip(), tracking_no.strip()
     if not carrier_name or not tracking_no or len(tracking_no) > 64:
         msg = gettext("请填写快递公司和运单号（不超过 64 个字符）")
         raise AppError("bad_tracking", msg, fields={"tracking_no": [msg]})
     with transaction.atomic():
-        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift").get(pk=slot.pk)
         if locked.status != SlotStatus.TO_SHIP:
             raise AppError(
                 E.NOT_SHIPPABLE, gettext("订单当前状态为 %(status)s，不能发货") % {"status": locked.status_text}
@@ -134,11 +149,13 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
             raise AppError(E.REFUND_PENDING, gettext("该订单已发起售后退款，不能发货"))
         try:
             with transaction.atomic():
-                shipment, _ = Shipment.objects.get_or_create(slot=locked, defaults={"carrier": carrier_name})
+                shipment, _ = Shipment.objects.get_or_create(
+                    slot=locked, defaults={"carrier": carrier_name, "shop_id": locked.gift.shop_id}
+                )
                 shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
                 shipment_issue(shipment, waybill_no=tracking_no, carrier=carrier_name, replace=True)
         except IntegrityError as exc:
-            raise AppError(E.DUPLICATE_TRACKING, gettext("这个运单号已经用于另一个订单")) from exc
+            raise AppError(E.DUPLICATE_TRACKING, gettext("这个运单号已经用于本店的另一个订单")) from exc
         slot_transition(
             locked, SlotStatus.SHIPPED, actor=actor, data={"carrier": carrier_name, "tracking_no": tracking_no}
         )
@@ -165,22 +182,30 @@ def _notify_shipped(slot: Slot) -> None:
     )
 
 
-def tracking_notification_handle(*, carrier_name: str, body: bytes, headers, ignore_unknown: bool = False) -> str:
-    """A courier's tracking push. `ignore_unknown`: a real courier pushes for waybills that are not
-    ours (or no longer are) and pushes again until it gets its success answer: such a push is
-    logged and taken, not refused."""
+def tracking_notification_handle(
+    *, carrier_name: str, body: bytes, headers, query=None, ignore_unknown: bool = False
+) -> str:
+    """A courier's tracking push (`query`: the parameters of the URL it was posted to). It changes
+    the one parcel it names (its reference), and only while that parcel still carries the pushed
+    waybill with this courier: a waybill number alone names no parcel, two shops may use the same.
+    `ignore_unknown`: a real courier pushes for waybills that are not ours (or no longer are) and
+    pushes again until it gets its success answer: such a push is logged and taken, not refused."""
     try:
-        notice = carrier(carrier_name).parse_notification(body=body, headers=headers)
+        notice = carrier(carrier_name).parse_notification(body=body, headers=headers, query=query or {})
     except (ValueError, OverflowError) as exc:  # signed, but a value we cannot take (giftshop.inputs)
         raise AppError(E.BAD_NOTIFICATION, f"Notification is malformed: {exc}") from exc
     try:
+        slot_id = parcel_reference_slot(notice.reference)
+        if slot_id is None:
+            raise NotFound("Unknown waybill.")
         return tracking_apply(
+            slot_id=slot_id,
+            carrier_name=carrier_name,
             event_id=notice.event_id,
             waybill_no=notice.waybill_no,
             status=notice.status,
             description=notice.description,
             occurred_at=notice.occurred_at,
-            carrier_name=carrier_name if ignore_unknown else "",
         )
     except NotFound:
         if not ignore_unknown:
@@ -190,20 +215,30 @@ def tracking_notification_handle(*, carrier_name: str, body: bytes, headers, ign
 
 
 def tracking_apply(
-    *, event_id: str, waybill_no: str, status: str, description: str, occurred_at: str, carrier_name: str = ""
+    *,
+    slot_id: int,
+    carrier_name: str,
+    waybill_no: str,
+    event_id: str,
+    status: str,
+    description: str,
+    occurred_at: str,
 ) -> str:
-    """Record a tracking update once and move the slot forward if it says so. Late or
-    out-of-order updates are recorded for the timeline but never move a slot backwards. An
-    exception (refused, returned, problem parcel) is told to the shop's staff."""
+    """Record a tracking update of one parcel (the slot's shipment, if it still carries this
+    courier's waybill) once, and move the slot forward if it says so. Late or out-of-order updates
+    are recorded for the timeline but never move a slot backwards. An exception (refused, returned,
+    problem parcel) is told to the shop's staff."""
     try:
         occurred = parse_datetime(occurred_at) or timezone.now()
     except ValueError:  # a well-formed but impossible date: when we heard of it
         occurred = timezone.now()
     with transaction.atomic():
-        shipments = Shipment.objects.select_for_update().filter(waybill_no=waybill_no)
-        if carrier_name:
-            shipments = shipments.filter(carrier=carrier_name)
-        shipment = shipments.first()
+        shipment = (
+            Shipment.objects.select_for_update()
+            .filter(slot_id=slot_id, carrier=carrier_name, waybill_no=waybill_no)
+            .exclude(waybill_no="")
+            .first()
+        )
         if shipment is None:
             raise NotFound("Unknown waybill.")
         try:
@@ -367,7 +402,7 @@ def shipment_drive(*, shipment: Shipment, status: str) -> str:
         # A parcel the shop never handed over (交给快递) or the courier never picked up (揽收)
         # cannot be on its way or signed for.
         raise AppError(E.NOT_HANDED_OVER, _("包裹还没有交给快递（揽收），不能标记运输中或签收"))
-    outcome = courier.drive(waybill_no=shipment.waybill_no, status=status)
+    outcome = courier.drive(waybill_no=shipment.waybill_no, status=status, reference=parcel_reference(shipment.slot_id))
     log.info("parcel driven by hand slot=%s status=%s outcome=%s", shipment.slot_id, status, outcome)
     return outcome
 

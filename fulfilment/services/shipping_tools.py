@@ -44,7 +44,7 @@ REASONS = {
     UNKNOWN_ORDER: "订单不存在或不属于本店",
     E.NOT_SHIPPABLE: "订单不是待发货状态",
     BAD_TRACKING: "缺少快递公司或运单号（运单号最长 64 位）",
-    DUPLICATE_TRACKING: "运单号重复：已用于另一个订单",
+    DUPLICATE_TRACKING: "运单号重复：已用于本店的另一个订单",
 }
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -3,8 +3,10 @@ with a key, secret and push salt made fresh for each test.
 
 It checks every e-waybill order's `sign` (upper-case MD5 of param + t + key + secret) and refuses a
 wrong one with code 30002, issues one waybill per `orderId` (the same `orderId` again answers the
-waybill it already issued), answers a label short link, records tracking subscriptions, and builds
-pushes the way Kuaidi100 POSTs them: a form with `param` and `sign` = MD5(param + salt).
+waybill it already issued), answers a label short link, records tracking subscriptions (one per
+number: the same number again is 501), and builds pushes the way Kuaidi100 POSTs them to the
+subscription's `callbackurl` (its query included): a form with `param` and `sign` =
+MD5(param + the subscription's salt).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class Kuaidi100Double(LocalServer):
     def __init__(self):
         self.key = "k100-" + secrets.token_hex(8)
         self.secret = secrets.token_hex(16)
-        self.salt = secrets.token_hex(12)
+        self.salt = secrets.token_hex(12)  # the site's KUAIDI100_PUSH_SALT
         self.partner_id = "PARTNER" + secrets.token_hex(4)
         self.orders: dict[str, dict] = {}  # orderId -> the order and the waybill it got
         self.subscriptions: list[dict] = []
@@ -52,6 +54,15 @@ class Kuaidi100Double(LocalServer):
     def waybills(self) -> list[str]:
         return [o["kuaidinum"] for o in self.orders.values()]
 
+    def subscription(self, number: str) -> dict:
+        [sub] = [s for s in self.subscriptions if s["number"] == number]
+        return sub
+
+    def callback(self, number: str) -> str:
+        """The path and query Kuaidi100 pushes this number's tracking to (its subscription's URL)."""
+        url = urlsplit(self.subscription(number)["parameters"]["callbackurl"])
+        return url.path + ("?" + url.query if url.query else "")
+
     # ----- what Kuaidi100 sends us -----
 
     def push(
@@ -67,7 +78,8 @@ class Kuaidi100Double(LocalServer):
         sign: str | None = None,
         param: str | None = None,
     ) -> bytes:
-        """The urlencoded form Kuaidi100 POSTs to our callback URL."""
+        """The urlencoded form Kuaidi100 POSTs to our callback URL, signed with the salt the
+        number's subscription gave (`salt`: another one)."""
         if param is None:
             param = json.dumps(
                 {
@@ -91,7 +103,10 @@ class Kuaidi100Double(LocalServer):
                 ensure_ascii=False,
             )
         if sign is None:
-            sign = md5_upper(param + (self.salt if salt is None else salt))
+            if salt is None:
+                subscribed = [s for s in self.subscriptions if s["number"] == number]
+                salt = subscribed[0]["parameters"]["salt"] if subscribed else self.salt
+            sign = md5_upper(param + salt)
         return urlencode({"sign": sign, "param": param}).encode()
 
     # ----- the HTTP side -----

@@ -71,7 +71,7 @@ class LocalCourier:
             number = cls.issued.setdefault(parcel.request_key, f"LC{len(cls.issued) + 1:06d}")
         return Waybill(number=number, company="zhongtong", label_url=f"https://labels.example/{number}")
 
-    def parse_notification(self, *, body, headers):  # pragma: no cover (not used here)
+    def parse_notification(self, *, body, headers, query):  # pragma: no cover (not used here)
         raise NotImplementedError
 
 
@@ -181,7 +181,7 @@ def test_an_outage_waits_for_its_backoff_and_a_refusal_fails_the_shipment(courie
 
 def test_an_outage_at_the_last_attempt_fails_the_shipment_for_good(courier, to_ship):
     [slot] = to_ship(1)
-    Shipment.objects.create(slot=slot, carrier="local", attempts=DISPATCH_MAX_ATTEMPTS - 1)
+    Shipment.objects.create(slot=slot, shop_id=slot.gift.shop_id, carrier="local", attempts=DISPATCH_MAX_ATTEMPTS - 1)
     courier.outage = {f"slot-{slot.pk}"}
 
     assert dispatch_shipments.run() == 1

@@ -7,16 +7,17 @@ import json
 import pytest
 from django.test import Client
 
+from fulfilment.kuaidi100 import push_salt
 from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.services.dispatch import waybills_obtain
-from fulfilment.services.shipments import tracking_subscribe, waybill_obtain
+from fulfilment.services.shipments import slot_ship_manually, tracking_subscribe, waybill_obtain
 from fulfilment.tasks import dispatch_shipment
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.claim import AddressInput, slot_accept, slot_hand_over
 from giftshop.errors import AppError, ProviderUnavailable
 from outbox.models import Job
 from tests.conftest import ADDRESS
-from tests.factories import ShopStaffFactory, UserFactory
+from tests.factories import ShopStaffFactory, SkuFactory, UserFactory
 from tests.fulfilment.kuaidi100_double import Kuaidi100Double
 
 pytestmark = pytest.mark.django_db
@@ -60,15 +61,27 @@ def to_ship(make_gift, shop, django_capture_on_commit_callbacks):
     return slot
 
 
-def push(body: bytes):
-    r = Client().post(NOTIFY, body, content_type="application/x-www-form-urlencoded")
+def post(path: str, body: bytes):
+    r = Client().post(path, body, content_type="application/x-www-form-urlencoded")
     assert r.status_code == 200, r.content
     return r.json()
+
+
+def push(k100, number: str, state: str, **kwargs):
+    """Kuaidi100 pushes a scan of `number` to the URL its subscription gave, signed with its salt."""
+    return post(k100.callback(number), k100.push(number, state, **kwargs))
 
 
 def issued(k100, slot) -> Shipment:
     shipment = waybill_obtain(slot_id=slot.pk)
     assert shipment.waybill_no in k100.waybills()
+    return shipment
+
+
+def tracked(k100, slot) -> Shipment:
+    """Issued and subscribed to push tracking."""
+    shipment = issued(k100, slot)
+    assert tracking_subscribe(shipment_id=shipment.pk) == "subscribed"
     return shipment
 
 
@@ -162,8 +175,10 @@ def test_the_waybill_is_subscribed_by_a_job_recorded_with_it(k100, to_ship):
 
     [sub] = k100.subscriptions
     assert sub["company"] == "shunfeng" and sub["number"] == shipment.waybill_no and sub["key"] == k100.key
-    assert sub["parameters"]["callbackurl"] == "https://gifts.example.com" + NOTIFY
-    assert sub["parameters"]["salt"] == k100.salt
+    # The parcel's own URL and salt: its pushes name it, whoever else uses the number.
+    assert sub["parameters"]["callbackurl"] == f"https://gifts.example.com{NOTIFY}?ref=slot-{to_ship.pk}"
+    salt = sub["parameters"]["salt"]
+    assert len(salt) == 32 and salt == push_salt(f"slot-{to_ship.pk}") and salt != k100.salt
     assert sub["parameters"]["phone"] == ADDRESS["phone"]  # 顺丰 answers tracking only with a phone
     shipment.refresh_from_db()
     assert shipment.tracking_subscribed_at is not None
@@ -194,18 +209,18 @@ def test_accepting_a_gift_dispatches_and_subscribes_through_the_workers(
 
 
 def test_signed_pushes_move_the_slot_collected_then_delivered(k100, to_ship):
-    number = issued(k100, to_ship).waybill_no
+    number = tracked(k100, to_ship).waybill_no
 
-    assert push(k100.push(number, "1", time_="2026-12-03 10:00:00")) == SUCCESS
+    assert push(k100, number, "1", time_="2026-12-03 10:00:00") == SUCCESS
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.SHIPPED
 
-    assert push(k100.push(number, "0", time_="2026-12-03 18:00:00", context="到达转运中心")) == SUCCESS
-    assert push(k100.push(number, "5", time_="2026-12-04 09:00:00", context="派件中")) == SUCCESS
+    assert push(k100, number, "0", time_="2026-12-03 18:00:00", context="到达转运中心") == SUCCESS
+    assert push(k100, number, "5", time_="2026-12-04 09:00:00", context="派件中") == SUCCESS
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.SHIPPED
 
-    assert push(k100.push(number, "3", time_="2026-12-04 15:00:00", context="已签收")) == SUCCESS
+    assert push(k100, number, "3", time_="2026-12-04 15:00:00", context="已签收") == SUCCESS
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.DELIVERED
     statuses = list(TrackingEvent.objects.filter(shipment__slot=to_ship).values_list("status", flat=True))
@@ -214,14 +229,15 @@ def test_signed_pushes_move_the_slot_collected_then_delivered(k100, to_ship):
 
 
 def test_the_same_push_twice_and_an_older_push_change_nothing(k100, to_ship):
-    number = issued(k100, to_ship).waybill_no
+    number = tracked(k100, to_ship).waybill_no
+    url = k100.callback(number)
     delivered = k100.push(number, "3", time_="2026-12-04 15:00:00")
-    push(k100.push(number, "1", time_="2026-12-03 10:00:00"))
-    push(delivered)
+    push(k100, number, "1", time_="2026-12-03 10:00:00")
+    post(url, delivered)
     events = TrackingEvent.objects.count()
 
-    assert push(delivered) == SUCCESS  # Kuaidi100 pushes again
-    assert push(k100.push(number, "0", time_="2026-12-03 18:00:00")) == SUCCESS  # late, out of order
+    assert post(url, delivered) == SUCCESS  # Kuaidi100 pushes again
+    assert push(k100, number, "0", time_="2026-12-03 18:00:00") == SUCCESS  # late, out of order
 
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.DELIVERED
@@ -232,6 +248,7 @@ def test_the_same_push_twice_and_an_older_push_change_nothing(k100, to_ship):
     "forge",
     [
         lambda d, n: d.push(n, "3", salt="another-salt"),
+        lambda d, n: d.push(n, "3", salt=d.salt),  # the site's salt, not the parcel's
         lambda d, n: d.push(n, "3", sign=""),
         lambda d, n: d.push(n, "3").replace(b"%22state%22%3A+%223%22", b"%22state%22%3A+%221%22"),
         lambda d, n: d.push(n, "3", param="{not json", sign=None),
@@ -240,12 +257,22 @@ def test_the_same_push_twice_and_an_older_push_change_nothing(k100, to_ship):
         lambda d, n: b"\xff\xfe",
         lambda d, n: b"",
     ],
-    ids=["other_salt", "no_sign", "tampered", "not_json", "no_last_result", "empty_param", "not_utf8", "empty"],
+    ids=[
+        "other_salt",
+        "site_salt",
+        "no_sign",
+        "tampered",
+        "not_json",
+        "no_last_result",
+        "empty_param",
+        "not_utf8",
+        "empty",
+    ],
 )
 def test_a_forged_or_malformed_push_is_refused_and_changes_nothing(k100, to_ship, forge):
-    number = issued(k100, to_ship).waybill_no
+    number = tracked(k100, to_ship).waybill_no
 
-    answer = push(forge(k100, number))
+    answer = post(k100.callback(number), forge(k100, number))
 
     assert answer["result"] is False and answer["returnCode"] == "500"
     assert answer["message"] in ("bad_signature", "bad_notification")
@@ -254,22 +281,68 @@ def test_a_forged_or_malformed_push_is_refused_and_changes_nothing(k100, to_ship
 
 
 def test_the_tampered_push_is_refused_for_its_signature(k100, to_ship):
-    number = issued(k100, to_ship).waybill_no
+    number = tracked(k100, to_ship).waybill_no
     body = k100.push(number, "3").replace(b"%22state%22%3A+%223%22", b"%22state%22%3A+%221%22")
     assert b"%22state%22%3A+%221%22" in body  # the forgery really changed the state
-    assert push(body)["message"] == "bad_signature"
+    assert post(k100.callback(number), body)["message"] == "bad_signature"
 
 
-def test_a_push_for_an_unknown_waybill_is_taken_and_changes_nothing(k100, to_ship):
-    issued(k100, to_ship)
-    assert push(k100.push("7999999999999", "3")) == SUCCESS
+def test_a_push_for_another_number_at_a_parcels_url_is_taken_and_changes_nothing(k100, to_ship):
+    number = tracked(k100, to_ship).waybill_no
+    other = k100.push("7999999999999", "3", salt=k100.subscription(number)["parameters"]["salt"])
+    assert post(k100.callback(number), other) == SUCCESS
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.TO_SHIP and not TrackingEvent.objects.exists()
 
 
-def test_a_push_with_an_unknown_state_is_taken_and_moves_nothing(k100, to_ship):
+def test_a_push_that_names_no_parcel_is_taken_and_changes_nothing(k100, to_ship):
+    """A subscription made with the bare notify URL and the site's salt (before the per-parcel
+    ones): Kuaidi100 is answered success, nothing is matched by its number alone."""
     number = issued(k100, to_ship).waybill_no
-    assert push(k100.push(number, "8", context="清关中")) == SUCCESS
+    assert post(NOTIFY, k100.push(number, "3", salt=k100.salt)) == SUCCESS
+    assert post(NOTIFY, k100.push(number, "3", salt="another-salt"))["message"] == "bad_signature"
+    assert post(f"{NOTIFY}?ref=nonsense", k100.push(number, "3", salt=push_salt("nonsense"))) == SUCCESS
+    to_ship.refresh_from_db()
+    assert to_ship.status == SlotStatus.TO_SHIP and not TrackingEvent.objects.exists()
+
+
+def test_a_number_another_shop_also_uses_is_tracked_only_for_the_parcel_each_push_names(
+    k100, to_ship, make_gift, django_capture_on_commit_callbacks
+):
+    number = tracked(k100, to_ship).waybill_no
+    # Another shop ships a parcel by hand with the same courier and number (a typo on its side):
+    # taken without a word about ours.
+    gift = make_gift(sku_id=SkuFactory(stock=5).pk)
+    with django_capture_on_commit_callbacks(execute=False):
+        slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+        slot_hand_over(slot_id=Slot.objects.get(gift=gift).pk)
+    theirs = Slot.objects.get(gift=gift)
+    assert theirs.gift.shop_id != to_ship.gift.shop_id
+    slot_ship_manually(slot=theirs, carrier_name="kuaidi100", tracking_no=number, actor=None)
+    assert Shipment.objects.filter(carrier="kuaidi100", waybill_no=number).count() == 2
+
+    delivered = k100.push(number, "3", time_="2026-12-04 15:00:00")
+    assert post(k100.callback(number), delivered) == SUCCESS
+    assert post(k100.callback(number), delivered) == SUCCESS  # again: nothing more
+
+    to_ship.refresh_from_db()
+    theirs.refresh_from_db()
+    assert to_ship.status == SlotStatus.DELIVERED and theirs.status == SlotStatus.SHIPPED
+    assert list(TrackingEvent.objects.values_list("shipment__slot_id", flat=True)) == [to_ship.pk]
+    # Our push carried to their parcel's URL does not verify there.
+    theirs_url = f"{NOTIFY}?ref=slot-{theirs.pk}"
+    assert post(theirs_url, delivered)["message"] == "bad_signature"
+    # Had they subscribed, the same scan pushed for their parcel is theirs, recorded once for it.
+    body = k100.push(number, "3", time_="2026-12-04 15:00:00", salt=push_salt(f"slot-{theirs.pk}"))
+    assert post(theirs_url, body) == SUCCESS and post(theirs_url, body) == SUCCESS
+    theirs.refresh_from_db()
+    assert theirs.status == SlotStatus.DELIVERED
+    assert sorted(TrackingEvent.objects.values_list("shipment__slot_id", flat=True)) == sorted([to_ship.pk, theirs.pk])
+
+
+def test_a_push_with_an_unknown_state_is_taken_and_moves_nothing(k100, to_ship):
+    number = tracked(k100, to_ship).waybill_no
+    assert push(k100, number, "8", context="清关中") == SUCCESS
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.TO_SHIP
     assert list(TrackingEvent.objects.values_list("status", flat=True)) == ["kuaidi100:8"]
@@ -277,12 +350,12 @@ def test_a_push_with_an_unknown_state_is_taken_and_moves_nothing(k100, to_ship):
 
 def test_a_tracking_exception_is_told_to_the_shops_staff_once(k100, to_ship, shop):
     staff = [ShopStaffFactory(shop=shop, user=UserFactory()).user for _ in range(2)]
-    number = issued(k100, to_ship).waybill_no
-    push(k100.push(number, "1", time_="2026-12-03 10:00:00"))
+    number = tracked(k100, to_ship).waybill_no
+    push(k100, number, "1", time_="2026-12-03 10:00:00")
     refused = k100.push(number, "14", time_="2026-12-04 15:00:00", context="收件人拒签")
 
-    assert push(refused) == SUCCESS
-    assert push(refused) == SUCCESS
+    assert post(k100.callback(number), refused) == SUCCESS
+    assert post(k100.callback(number), refused) == SUCCESS
 
     notes = Notification.objects.filter(title__contains=number)
     assert sorted(n.user_id for n in notes) == sorted(u.pk for u in staff)

@@ -16,7 +16,7 @@ from gifts.models import Slot
 from gifts.services.claim import AddressInput, slot_accept
 from giftshop.errors import AppError
 from payments.models import Refund
-from tests.conftest import ADDRESS
+from tests.conftest import ADDRESS, api_for
 from tests.factories import ShopStaffFactory, SkuFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +134,53 @@ def test_import_reports_not_to_ship_duplicate_tracking_and_malformed_rows(to_shi
     assert [r.row for r in report.shipped] == [6]
     assert Slot.objects.get(pk=b.pk).status == "to_ship"
     assert Slot.objects.get(pk=d.pk).status == "shipped"
+
+
+def test_a_tracking_number_another_shop_used_is_taken_by_hand_and_by_import(
+    to_ship, shop_sku, staff, other_sku, other_staff
+):
+    """The waybill probe (issue #20): refusing a number because another shop used it told a merchant
+    that it exists. Each shop's numbers are its own now; nothing about the other shop is said."""
+    mine = to_ship(shop_sku, 2)
+    theirs = to_ship(other_sku, 3, address=OTHER_ADDRESS)
+    slot_ship_manually(slot=mine[0], carrier_name="中通快递", tracking_no="ZT777", actor=staff)
+    tracking_import(user=staff, data=csv_bytes([[mine[1].pk, "中通快递", "ZT888"]]))
+
+    slot_ship_manually(slot=theirs[0], carrier_name="中通快递", tracking_no="ZT777", actor=other_staff)
+    api = api_for(other_staff).post(
+        f"/api/v1/merchant/orders/{theirs[1].pk}/ship/", {"carrier": "中通快递", "tracking_no": "ZT888"}, format="json"
+    )
+    report = tracking_import(user=other_staff, data=csv_bytes([[theirs[2].pk, "中通快递", "ZT888-B"]]))
+
+    assert api.status_code == 200, api.content
+    assert report.failed == [] and [r.order_id for r in report.shipped] == [str(theirs[2].pk)]
+    assert Slot.objects.filter(pk__in=[s.pk for s in mine + theirs], status="shipped").count() == 5
+    both = Shipment.objects.filter(carrier="中通快递", waybill_no="ZT777").values_list("shop_id", flat=True)
+    assert sorted(both) == sorted([shop_sku.product.shop_id, other_sku.product.shop_id])
+
+
+def test_a_tracking_number_this_shop_already_used_is_refused_by_hand_by_api_and_by_import(
+    to_ship, shop_sku, staff, other_sku, other_staff
+):
+    a, b, c = to_ship(shop_sku, 3)
+    (theirs,) = to_ship(other_sku, 1, address=OTHER_ADDRESS)
+    slot_ship_manually(slot=theirs, carrier_name="中通快递", tracking_no="ZT100", actor=other_staff)
+    slot_ship_manually(slot=a, carrier_name="中通快递", tracking_no="ZT100", actor=staff)
+
+    with pytest.raises(AppError) as by_hand:
+        slot_ship_manually(slot=b, carrier_name="中通快递", tracking_no="ZT100", actor=staff)
+    api = api_for(staff).post(
+        f"/api/v1/merchant/orders/{b.pk}/ship/", {"carrier": "中通快递", "tracking_no": "ZT100"}, format="json"
+    )
+    report = tracking_import(user=staff, data=csv_bytes([[c.pk, "中通快递", "ZT100"]]))
+
+    assert by_hand.value.code == "duplicate_tracking" and "本店" in str(by_hand.value.detail)
+    assert api.status_code == 409 and api.json()["code"] == "duplicate_tracking"
+    assert [(r.code, r.reason) for r in report.failed] == [("duplicate_tracking", "运单号重复：已用于本店的另一个订单")]
+    assert Slot.objects.filter(pk__in=[b.pk, c.pk], status="to_ship").count() == 2
+    # Another courier's number may be the same digits: that is not a duplicate.
+    slot_ship_manually(slot=b, carrier_name="圆通速递", tracking_no="ZT100", actor=staff)
+    assert Slot.objects.get(pk=b.pk).status == "shipped"
 
 
 def test_import_reports_short_and_long_rows_one_by_one_whatever_the_column_order(to_ship, shop_sku, staff):

@@ -9,6 +9,8 @@ from django.test import Client
 from fulfilment.models import Shipment, TrackingEvent
 from gifts.models import Slot, SlotStatus
 from gifts.services.claim import slot_accept
+from sandbox import signing
+from sandbox.carrier import NOTIFY_PATH, tracking_body
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +50,17 @@ def test_an_unknown_waybill_is_a_404_and_the_sandbox_off_hides_it(parcel, settin
     settings.SANDBOX_ENABLED = False
     assert scan(parcel.waybill_no, "collected").status_code == 404
     assert Slot.objects.get(pk=parcel.slot_id).status == SlotStatus.TO_SHIP
+
+
+@pytest.mark.parametrize("reference", ["", "slot-0", "nonsense"])
+def test_a_signed_update_that_names_another_parcel_or_none_changes_nothing(parcel, settings, reference):
+    """The courier's update reaches the parcel its waybill was issued for (its request key), never
+    whichever shipment happens to carry the number: two shops may use the same one."""
+    body = tracking_body(parcel.waybill_no, "delivered", reference=reference)
+    signature = signing.sign(body, settings.SANDBOX_CARRIER_SECRET)
+    meta = {"HTTP_" + signing.HEADER.upper().replace("-", "_"): signature}
+    answer = Client().post(NOTIFY_PATH, body, content_type="application/json", **meta)
+
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    assert Slot.objects.get(pk=parcel.slot_id).status == SlotStatus.TO_SHIP
+    assert not TrackingEvent.objects.exists()

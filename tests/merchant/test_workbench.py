@@ -315,6 +315,30 @@ def test_a_parcel_shipped_by_hand_with_another_courier_cannot_be_driven(client, 
         shipment_drive(shipment=Shipment.objects.get(slot=a), status="delivered")
 
 
+def test_another_shops_sandbox_number_typed_by_hand_drives_nothing_of_theirs(
+    client, to_ship, shop_sku, owner, other_sku, other_owner
+):
+    """Waybill numbers are unique per shop: a shop may type another shop's sandbox number on its own
+    parcel (taken, nothing said), but driving its parcel does not scan theirs, and the courier's
+    scans of theirs stay theirs."""
+    (mine,) = to_ship(shop_sku, 1)
+    (theirs,) = to_ship(other_sku, 1, address=OTHER_ADDRESS)
+    number = Shipment.objects.get(slot=mine).waybill_no
+    slot_ship_manually(slot=theirs, carrier_name="sandbox", tracking_no=number, actor=other_owner)
+
+    client.force_login(other_owner)
+    assert client.post(wb("wb-parcel-drive", theirs.pk), {"status": "collected"}).status_code == 404
+    with pytest.raises(AppError) as refused:
+        shipment_drive(shipment=Shipment.objects.get(slot=theirs), status="collected")
+    assert refused.value.code == "unknown_waybill"
+    assert Slot.objects.get(pk=mine.pk).status == "to_ship" and not TrackingEvent.objects.exists()
+
+    shipment_drive(shipment=Shipment.objects.get(slot=mine), status="collected")
+    shipment_drive(shipment=Shipment.objects.get(slot=mine), status="collected")  # twice: once
+    assert Slot.objects.get(pk=mine.pk).status == "shipped"
+    assert list(TrackingEvent.objects.values_list("shipment__slot_id", flat=True)) == [mine.pk]
+
+
 def test_an_unknown_scan_is_refused_with_a_message(client, to_ship, shop_sku, shipper):
     (a,) = to_ship(shop_sku, 1)
     client.force_login(shipper)

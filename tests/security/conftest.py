@@ -95,6 +95,16 @@ class Served:
         page = s.get(self.url + path, timeout=30)
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
+    def shell(self, code: str) -> str:
+        """Run Python in the app against this instance's database, in a process of its own, as
+        load_demo does (the sandboxes deliver their callbacks in-process: host testserver, plain
+        http); its standard output."""
+        env = {**self.env, "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "False"}
+        command = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code]
+        result = subprocess.run(command, env=env, cwd=ROOT, timeout=300, capture_output=True, text=True)  # noqa: S603
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
     def query(self, sql: str, *params):
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             return conn.execute(sql, params).fetchall()
@@ -183,7 +193,7 @@ def served(tmp_path_factory):
     try:
         wait_for(healthy, what="gunicorn (production settings) to answer /healthz", timeout=90)
         instance = Served(url=url, env=env, log_path=log_path, database_url=database_url)
-        for name in ("alice", "bob", "merchant"):  # before any test spends the sign-in limit
+        for name in ("alice", "bob", "merchant", "merchant2"):  # before any test spends the sign-in limit
             instance.token(name)
         yield instance
     finally:

@@ -153,6 +153,78 @@ def test_the_merchant_site_has_no_view_on_site_redirect(served):
     assert r.status_code in (302, 404) and "/c/" not in r.headers.get("Location", "")
 
 
+# Made in the app's own process (the sandbox gateway and courier call back in-process, as in
+# load_demo): a shop with no staff of the demo's and one gift of its goods, and two gifts of
+# merchant2's shop, all from carol, paid, and accepted by bob; the sandbox courier issues each
+# parcel's waybill at once. (Nothing the fuzzer's alice and merchant may touch: a refund they made
+# would call the sandbox back in-process inside gunicorn, which serves no `testserver`.)
+TO_SHIP_ORDERS = """
+import json
+from django.contrib.auth import get_user_model
+from gifts.services.checkout import gift_create
+from gifts.services.claim import AddressInput, slot_accept
+from sandbox.payment import gateway_pay
+from shops.eligibility import sku_eligibility
+from shops.models import Product, Shop, Sku
+
+User = get_user_model()
+carol, bob = User.objects.get(username="carol"), User.objects.get(username="bob")
+skus = Sku.objects.filter(product__shop__staff__user__username="merchant2", stock__gt=10).order_by("pk")
+theirs = next(k for k in skus if sku_eligibility(k).eligible)
+shop = Shop.objects.create(slug="probed", name="被探测的店")
+product = Product.objects.create(shop=shop, category=theirs.product.category, title="礼盒")
+probed = Sku.objects.create(product=product, attributes={"款式": "标准"}, price_fen=1000, original_price_fen=1000, stock=5)
+address = {"name": "张三", "phone": "13812345678", "province": "广东省", "city": "深圳市",
+           "district": "南山区", "detail": "科技园 1 号"}
+orders = {}
+for name, sku, count in (("probed", probed, 1), ("merchant2", theirs, 2)):
+    assert sku_eligibility(sku).eligible, name
+    orders[name] = []
+    for _ in range(count):
+        gift = gift_create(sender=carol, sku_id=sku.pk, mode="single", message="生日快乐")
+        gateway_pay(out_trade_no=gift.payment.out_trade_no)
+        gift.refresh_from_db()
+        orders[name].append(slot_accept(gift=gift, user=bob, address=AddressInput.from_dict(address)).pk)
+print(json.dumps(orders))
+"""
+
+
+def test_a_waybill_number_of_another_shop_is_taken_without_a_word_and_scans_stay_with_its_parcel(served):
+    """The waybill probe: merchant2 typing a number another shop's parcel carries got 409
+    duplicate_tracking ("already used for another order"), which told them that it exists. Now it
+    is taken like any number (only a repeat within the shop is refused), and the courier's scans
+    of the other shop's parcel do not reach merchant2's."""
+    orders = json.loads(served.shell(TO_SHIP_ORDERS).strip().splitlines()[-1])
+    [theirs], mine = orders["probed"], orders["merchant2"]
+    [(number, status)] = served.query(
+        "SELECT w.waybill_no, s.status FROM gifts_shipment w JOIN gifts_slot s ON s.id = w.slot_id WHERE s.id = %s",
+        theirs,
+    )
+    assert number.startswith("SBX") and status == "to_ship"
+    merchant2 = served.api("merchant2")
+
+    def ship(slot: int):
+        body = {"carrier": "sandbox", "tracking_no": number}
+        return merchant2.post(f"{served.url}/api/v1/merchant/orders/{slot}/ship/", json=body, timeout=30)
+
+    taken, again = ship(mine[0]), ship(mine[1])
+
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["shipment"]["waybill_no"] == number
+    assert again.status_code == 409 and again.json()["code"] == "duplicate_tracking"
+    assert "本店" in again.json()["detail"]
+
+    served.shell(f"from sandbox.carrier import gateway_scan; gateway_scan({number!r}, 'delivered')")
+    statuses = dict(served.query("SELECT id, status FROM gifts_slot WHERE id IN (%s, %s)", theirs, mine[0]))
+    assert statuses == {theirs: "delivered", mine[0]: "shipped"}
+    scanned = served.query(
+        "SELECT DISTINCT w.slot_id FROM gifts_trackingevent e JOIN gifts_shipment w ON w.id = e.shipment_id "
+        "WHERE w.waybill_no = %s",
+        number,
+    )
+    assert scanned == [(theirs,)]
+
+
 @pytest.mark.parametrize(
     "login_path,username", [("/merchant/login/", "merchant2"), ("/accounts/password/login/", "carol")]
 )
