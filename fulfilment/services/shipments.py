@@ -195,7 +195,11 @@ def tracking_notification_handle(
     except (ValueError, OverflowError) as exc:  # signed, but a value we cannot take (giftshop.inputs)
         raise AppError(E.BAD_NOTIFICATION, f"Notification is malformed: {exc}") from exc
     try:
-        slot_id = parcel_reference_slot(notice.reference)
+        slot_id = (
+            parcel_reference_slot(notice.reference)
+            if notice.reference
+            else _only_parcel_with(carrier_name=carrier_name, waybill_no=notice.waybill_no)
+        )
         if slot_id is None:
             raise NotFound("Unknown waybill.")
         return tracking_apply(
@@ -212,6 +216,18 @@ def tracking_notification_handle(
             raise
         log.warning("%s tracking push for a waybill we do not know: ignored", carrier_name)
         return "unknown_waybill"
+
+
+def _only_parcel_with(*, carrier_name: str, waybill_no: str) -> int | None:
+    """A push that names no parcel (sent before pushes carried one, or by a client of API 1.0): the
+    parcel that carries this courier's waybill, when exactly one does; when several shops use the
+    number it names none of them for sure, and changes nothing."""
+    slots = list(
+        Shipment.objects.filter(carrier=carrier_name, waybill_no=waybill_no)
+        .exclude(waybill_no="")
+        .values_list("slot_id", flat=True)[:2]
+    )
+    return slots[0] if len(slots) == 1 else None
 
 
 def tracking_apply(

@@ -295,15 +295,19 @@ def test_a_push_for_another_number_at_a_parcels_url_is_taken_and_changes_nothing
     assert to_ship.status == SlotStatus.TO_SHIP and not TrackingEvent.objects.exists()
 
 
-def test_a_push_that_names_no_parcel_is_taken_and_changes_nothing(k100, to_ship):
+def test_a_push_that_names_no_parcel_reaches_the_only_one_with_its_number(k100, to_ship):
     """A subscription made with the bare notify URL and the site's salt (before the per-parcel
-    ones): Kuaidi100 is answered success, nothing is matched by its number alone."""
+    ones): its pushes still reach the parcel while it is the only one with that number (another
+    shop's parcel with the same number: see below); a reference that names nothing changes nothing."""
     number = issued(k100, to_ship).waybill_no
-    assert post(NOTIFY, k100.push(number, "3", salt=k100.salt)) == SUCCESS
-    assert post(NOTIFY, k100.push(number, "3", salt="another-salt"))["message"] == "bad_signature"
     assert post(f"{NOTIFY}?ref=nonsense", k100.push(number, "3", salt=push_salt("nonsense"))) == SUCCESS
+    assert post(NOTIFY, k100.push(number, "3", salt="another-salt"))["message"] == "bad_signature"
     to_ship.refresh_from_db()
     assert to_ship.status == SlotStatus.TO_SHIP and not TrackingEvent.objects.exists()
+
+    assert post(NOTIFY, k100.push(number, "3", salt=k100.salt)) == SUCCESS
+    to_ship.refresh_from_db()
+    assert to_ship.status == SlotStatus.DELIVERED
 
 
 def test_a_number_another_shop_also_uses_is_tracked_only_for_the_parcel_each_push_names(
@@ -332,6 +336,10 @@ def test_a_number_another_shop_also_uses_is_tracked_only_for_the_parcel_each_pus
     # Our push carried to their parcel's URL does not verify there.
     theirs_url = f"{NOTIFY}?ref=slot-{theirs.pk}"
     assert post(theirs_url, delivered)["message"] == "bad_signature"
+    # A push that names no parcel names neither of the two: taken, and nothing moves.
+    assert post(NOTIFY, k100.push(number, "3", time_="2026-12-04 16:00:00", salt=k100.salt)) == SUCCESS
+    theirs.refresh_from_db()
+    assert theirs.status == SlotStatus.SHIPPED and TrackingEvent.objects.count() == 1
     # Had they subscribed, the same scan pushed for their parcel is theirs, recorded once for it.
     body = k100.push(number, "3", time_="2026-12-04 15:00:00", salt=push_salt(f"slot-{theirs.pk}"))
     assert post(theirs_url, body) == SUCCESS and post(theirs_url, body) == SUCCESS
