@@ -267,16 +267,25 @@ def _gift_follow(gift_id: int, *, taken: bool = False) -> None:
     only be 部分领取 while another slot is unclaimed and 已领完 once none is, so one statement that
     counts unclaimed slots no further than it needs to tells (the accepts of a big group gift would
     otherwise count all its slots each time)."""
-    if taken:
-        behind, unclaimed = _gift_behind_after_taken(gift_id)
-    else:
-        behind, counts = _gift_behind(gift_id)
-        unclaimed = counts[S.UNCLAIMED]
+    behind, unclaimed = _gift_behind_after_taken(gift_id) if taken else _gift_behind_unclaimed(gift_id)
     if behind:
         gift_sync(gift_id)
     elif 0 < _most_transactions_at_once() < unclaimed:
         return
-    transaction.on_commit(lambda: gift_sync_if_behind(gift_id), robust=True)
+    transaction.on_commit(lambda: _gift_sync_if_behind(gift_id, taken=taken), robust=True)
+
+
+def _gift_sync_if_behind(gift_id: int, *, taken: bool) -> None:
+    """The count after commit, the same way as the one before it: a slot taken reads the unclaimed
+    ones only (should it have moved on since, the cheap check says "behind" and `gift_sync` counts
+    them all under the lock, changing nothing that is right)."""
+    if (_gift_behind_after_taken(gift_id) if taken else _gift_behind(gift_id))[0]:
+        gift_sync(gift_id)
+
+
+def _gift_behind_unclaimed(gift_id: int) -> tuple[bool, int]:
+    behind, counts = _gift_behind(gift_id)
+    return behind, counts[S.UNCLAIMED]
 
 
 def _gift_behind_after_taken(gift_id: int) -> tuple[bool, int]:

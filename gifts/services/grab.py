@@ -59,12 +59,15 @@ def _gift_facts(token: str) -> Gift:
     return Gift(**facts)
 
 
-def slot_grab(*, gift: Gift, user) -> Slot:
+def slot_grab(*, gift: Gift, user, savepoint: bool = True) -> Slot:
     """Take one slot of a group gift for this account: first come, first served, one per account.
 
     One statement, its own transaction: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
     RETURNING`, so grabbers never queue on each other's rows and no lock outlives the statement;
     the (gift, recipient) unique constraint settles a same-account race.
+
+    Inside a caller's transaction the statement runs in a savepoint, so that a refusal leaves the
+    caller's transaction usable; `savepoint=False` for a caller whose transaction ends on a refusal.
     """
     if gift.mode != Gift.Mode.GROUP:
         raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
@@ -80,7 +83,7 @@ def slot_grab(*, gift: Gift, user) -> Slot:
     if connection.in_atomic_block:
         # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
         # would remember a win the database forgot. The database decides; the gate may over-count.
-        return _grab_in_database(gift=gift, user=user)
+        return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
     verdict = grab_gate.gate_try(gift.pk, user.pk)
     if verdict is Verdict.MISSING:
         built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
@@ -126,10 +129,10 @@ def _gate_state(gift_id: int) -> tuple[int, list[int]]:
     return free, holders
 
 
-def _grab_in_database(*, gift: Gift, user) -> Slot:
+def _grab_in_database(*, gift: Gift, user, savepoint: bool = True) -> Slot:
     for skip_locked in (True, False, False):
         try:
-            slot = _take_free_slot(gift=gift, user=user, skip_locked=skip_locked)
+            slot = _take_free_slot(gift=gift, user=user, skip_locked=skip_locked, savepoint=savepoint)
         except IntegrityError as exc:
             raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
         if slot is not None:
@@ -141,7 +144,7 @@ def _grab_in_database(*, gift: Gift, user) -> Slot:
     _refuse_grab(gift=gift, user=user)
 
 
-def _take_free_slot(*, gift: Gift, user, skip_locked: bool) -> Slot | None:
+def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = True) -> Slot | None:
     """Give the first free slot to `user` in one statement; None when no free slot was taken."""
     features = connection.features
     lock = ""
@@ -157,7 +160,7 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool) -> Slot | None:
     )
     now = timezone.now()
     # Inside a caller's transaction (accept grabs on the way) a refusal must not break it: savepoint.
-    guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    guard = transaction.atomic() if savepoint and connection.in_atomic_block else nullcontext()
     with guard, connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, now, now, gift.pk, SlotStatus.UNCLAIMED])
         row = cursor.fetchone()
