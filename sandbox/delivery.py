@@ -29,7 +29,12 @@ def post_callback(path: str, body: bytes, headers: dict[str, str]) -> dict:
     from django.test import Client
 
     meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
-    response = Client(raise_request_exception=False).post(path, data=body, content_type="application/json", **meta)
+    # As a request from outside would arrive: for a host the site serves, over HTTPS (a staging site on
+    # production settings refuses "testserver" and redirects plain HTTP).
+    host = next((h for h in settings.ALLOWED_HOSTS if h and h[0] not in ".*"), "localhost")
+    response = Client(raise_request_exception=False, HTTP_HOST=host).post(
+        path, data=body, content_type="application/json", secure=True, **meta
+    )
     if response.status_code >= 300:
         raise ProviderUnavailable(f"callback answered {response.status_code}")
     return response.json() if response.content else {}
