@@ -8,9 +8,7 @@ from payments.models import Payment
 
 
 @pytest.mark.django_db
-def test_a_sandbox_payment_callback_is_taken_on_a_site_that_refuses_testserver_and_plain_http(
-    make_gift, settings
-):
+def test_a_sandbox_payment_callback_is_taken_on_a_site_that_refuses_testserver_and_plain_http(make_gift, settings):
     settings.ALLOWED_HOSTS = ["shop.example.com"]
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
