@@ -73,9 +73,11 @@ class GroupMode(GiftMode):
 
     def slot_to_accept(self, *, gift: Gift, user, slot_token: str = "") -> Slot:
         """The slot this account grabbed, locked; or one it grabs now (the grab's `UPDATE` locks it)."""
-        slot = Slot.objects.select_for_update().filter(gift=gift, recipient=user).first()
-        # No savepoint around the grab: a refusal ends the accept's transaction anyway.
-        return slot if slot is not None else slot_grab(gift=gift, user=user, savepoint=False)
+        try:
+            return Slot.objects.select_for_update().get(gift=gift, recipient=user)
+        except Slot.DoesNotExist:
+            # No savepoint around the grab: a refusal ends the accept's transaction anyway.
+            return slot_grab(gift=gift, user=user, savepoint=False)
 
     def decline_releases_slot(self) -> bool:
         return True

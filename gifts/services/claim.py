@@ -80,8 +80,11 @@ def claim_gift_get(*, token: str, for_card: bool = True) -> Gift:
     `for_card`: with what the card shows (sender, product, shop, the named friend); accepting and
     declining read only the gift's own row."""
     gifts = Gift.objects.select_related("sender", "sku__product__shop", "named_recipient") if for_card else Gift.objects
-    gift = gifts.filter(claim_token=token).exclude(status__in=GIFT_UNPAID).first()
-    if gift is None:
+    try:
+        gift = gifts.get(claim_token=token)  # (no ORDER BY to compile: the token is unique)
+    except Gift.DoesNotExist:
+        gift = None
+    if gift is None or gift.status in GIFT_UNPAID:
         raise NotFound(gettext("礼物不存在或尚未支付"))
     return gift
 
