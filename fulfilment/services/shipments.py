@@ -336,7 +336,11 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
     """After-sales: refund a slot; the money goes back to the sender. The merchant's direct refund
     checks the role here; an after-sales request (`authorised`) was checked by its own rules."""
     with transaction.atomic():
-        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
+        # FOR NO KEY UPDATE: rows that point at the slot (a dispatch's event and PII log) may still
+        # be written meanwhile, so waiting for a dispatch's shipment row below cannot deadlock.
+        locked = (
+            Slot.objects.select_for_update(of=("self",), no_key=True).select_related("gift__payment").get(pk=slot.pk)
+        )
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise AppError(E.NOT_REFUNDABLE, gettext("该订单当前不能售后退款"))
         gift = locked.gift
