@@ -253,7 +253,7 @@ def after_sales_approve(*, request_id: int, actor=None) -> AfterSalesRequest:
     """Approve (the shop, or beat when the deadline passed). Refund only: the sender is refunded at
     once. Return and refund: the recipient is shown where to send the parcel."""
     with transaction.atomic():
-        request = R.objects.select_for_update().select_related("slot__gift").get(pk=request_id)
+        request = R.objects.select_for_update(of=("self",)).select_related("slot__gift").get(pk=request_id)
         bind(gift_id=request.slot.gift_id, slot_id=request.slot_id)
         _may_answer(request, actor)
         if request.status in (S.APPROVED, S.RETURNING, S.RECEIVED, S.REFUNDED):
@@ -295,7 +295,7 @@ def after_sales_refuse(*, request_id: int, actor, reason: str) -> AfterSalesRequ
 def after_sales_receive(*, request_id: int, actor=None) -> AfterSalesRequest:
     """The returned parcel arrived (the shop says so, or beat after `receive_by`): refund the sender."""
     with transaction.atomic():
-        request = R.objects.select_for_update().select_related("slot__gift").get(pk=request_id)
+        request = R.objects.select_for_update(of=("self",)).select_related("slot__gift").get(pk=request_id)
         _may_answer(request, actor)
         if request.status in (S.RECEIVED, S.REFUNDED):
             return request

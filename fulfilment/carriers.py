@@ -34,11 +34,13 @@ class Parcel:
 
 @dataclass(frozen=True)
 class Waybill:
-    """What a carrier may answer instead of a bare number: the label to print and the company."""
+    """What a carrier may answer instead of a bare number: the label to print, the company, and
+    the courier's own order number (its cancel call wants it back)."""
 
     number: str
     label_url: str = ""
     company: str = ""
+    order_no: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,15 @@ class Carrier(Protocol):
 # carries the same number is refused) and sends us the same signed notification as its own scans. The workbench and
 # the operator admin show their buttons only for such a courier (`carrier_drivable`), so nothing
 # here knows the sandbox, and a site without it has no buttons at all.
+#
+# A courier that can take back an e-waybill it issued (a parcel refunded before it left the shop)
+# offers `cancel_waybill(*, waybill_no, company, reference, order_no="") -> str`: `reference` is
+# the parcel's `parcel_reference(slot_id)`, `order_no` the courier's order number from the waybill
+# (`Waybill.order_no`, empty when it answered none). It answers "cancelled", or "already" (cancelled
+# before, or a number it does not know: nothing left to cancel); it raises
+# `giftshop.errors.ProviderUnavailable` when it cannot answer now (a timeout, a 5xx: asked again
+# later) and an `AppError` when it refuses for good (the courier has collected the parcel): the
+# shop's staff stop the parcel by hand then. A courier without it cannot cancel (`carrier_cancelling`).
 CARRIERS = {"sandbox": "sandbox.carrier.SandboxCarrier", "kuaidi100": "fulfilment.kuaidi100.Kuaidi100Carrier"}
 # How people see each registered carrier (a waybill typed by hand keeps the courier name typed).
 CARRIER_NAMES = {"sandbox": _("沙箱快递"), "kuaidi100": _("快递100")}
@@ -127,6 +138,17 @@ def carrier(name: str = "") -> Carrier:
     """The carrier called `name` (by default `CARRIER_PROVIDER`, the one that issues new waybills).
     One that is unknown or not configured on this site is not found, like a missing page."""
     return registered(CARRIERS, name or settings.CARRIER_PROVIDER, what="carrier")()
+
+
+def carrier_cancelling(name: str):
+    """The carrier called `name` if it can cancel a waybill it issued on this site, else None."""
+    if not name:
+        return None
+    try:
+        courier = carrier(name)
+    except NotFound:  # a courier typed by hand, or one no longer enabled here
+        return None
+    return courier if callable(getattr(courier, "cancel_waybill", None)) else None
 
 
 def carrier_drivable(name: str):

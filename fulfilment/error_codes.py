@@ -17,3 +17,7 @@ BAD_SIGNATURE = "bad_signature"
 BAD_NOTIFICATION = "bad_notification"
 # The courier refused to issue a waybill (bad account, no quota, bad address): not worth retrying.
 CARRIER_REFUSED = "carrier_refused"
+# The parcel's e-waybill was cancelled (refunded before it shipped): not printed, handed over or scanned.
+WAYBILL_CANCELLED = "waybill_cancelled"
+# The courier refused to cancel an e-waybill for good (it has collected the parcel): stop it by hand.
+CANCEL_REFUSED = "cancel_refused"

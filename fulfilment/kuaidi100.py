@@ -15,6 +15,14 @@ code, not a package. The protocol is three small form posts, so this module spea
   is `{"code": 200, "message", "data": {"kuaidinum", "label", "taskId", ...}}`; other codes are
   refusals (30001 bad parameter, 30002 bad signature, 30003 bad key, 30004 no waybill quota),
   `-1` / 5xx a server fault.
+- E-waybill cancel (电子面单取消接口), https://api.kuaidi100.com/document/dianzimiandanquxiao: the
+  same URL and signature with `method=cancel`; `param` carries the e-waybill account as the order
+  sent it (`partnerId`, `partnerKey`, `net` when set: required if the order had them),
+  `kuaidicom`, `kuaidinum`, `orderId` (the courier's order number, the order answer's
+  `kdComOrderNum`: required when it answered one, so we keep it on the shipment) and `reason`. The
+  answer is `success` true (code 200) or a code: 201 取消失败 (the courier will not: collected, too
+  late), 400 bad parameter, 503 bad signature are final; 500 (and a 5xx or a timeout) is a server
+  fault, tried again later.
 - Subscription, https://api.kuaidi100.com/document/5f0ffb5ebc8da837cbd8aefc (mirrored at
   apifox.com/apidoc/project-514987 "快递订阅查询快递api接口技术文档"): POST `{KUAIDI100_POLL_BASE}/poll`,
   form `schema=json`, `param` = {company, number, key, parameters: {callbackurl, salt, resultv2,
@@ -200,7 +208,7 @@ class Kuaidi100Carrier:
             "param": param,
             "sign": order_sign(param, t, settings.KUAIDI100_KEY, settings.KUAIDI100_SECRET),
         }
-        data = self._post(settings.KUAIDI100_API_BASE.rstrip("/") + "/label/order", form)
+        data = self._post(self._label_url(), form)
         code = str(data.get("code", ""))
         if code == "-1":
             raise ProviderUnavailable("kuaidi100: server error (-1)")
@@ -209,7 +217,48 @@ class Kuaidi100Carrier:
         if code != "200" or not number:
             log.warning("kuaidi100 refused the e-waybill order: code=%s", code)  # the message may echo the address
             raise AppError(CARRIER_REFUSED, f"快递100 拒绝了面单请求（{code}）")
-        return Waybill(number=number[:64], label_url=str(body.get("label") or "")[:500], company=company)
+        return Waybill(
+            number=number[:64],
+            label_url=str(body.get("label") or "")[:500],
+            company=company,
+            order_no=str(body.get("kdComOrderNum") or "")[:64],
+        )
+
+    def cancel_waybill(self, *, waybill_no: str, company: str, reference: str, order_no: str = "") -> str:
+        """Take back an e-waybill the parcel will not use (`reference` is ours: Kuaidi100 knows the
+        waybill by number and by the courier's order number). 'cancelled'; a refusal raises an
+        AppError, a server fault ProviderUnavailable."""
+        fields = {
+            "partnerId": settings.KUAIDI100_PARTNER_ID,
+            "partnerKey": settings.KUAIDI100_PARTNER_KEY,
+            "net": settings.KUAIDI100_NET,
+        }
+        param_data = {name: value for name, value in fields.items() if value}
+        param_data.update(kuaidicom=company or settings.KUAIDI100_DEFAULT_COMPANY, kuaidinum=waybill_no)
+        if order_no:
+            param_data["orderId"] = order_no
+        param_data["reason"] = "订单已退款，不再发货"
+        param = json.dumps(param_data, ensure_ascii=False, separators=(",", ":"))
+        t = str(int(time.time() * 1000))
+        form = {
+            "method": "cancel",
+            "key": settings.KUAIDI100_KEY,
+            "t": t,
+            "param": param,
+            "sign": order_sign(param, t, settings.KUAIDI100_KEY, settings.KUAIDI100_SECRET),
+        }
+        data = self._post(self._label_url(), form)
+        code = str(data.get("code", data.get("returnCode", "")))
+        if data.get("success") is True or code == "200":
+            return "cancelled"
+        if code in ("500", "-1"):
+            raise ProviderUnavailable(f"kuaidi100 cancel: server error ({code})")
+        log.warning("kuaidi100 refused to cancel the e-waybill: code=%s", code)
+        raise AppError(CARRIER_REFUSED, f"快递100 拒绝取消面单（{code or '无代码'}）")
+
+    @staticmethod
+    def _label_url() -> str:
+        return settings.KUAIDI100_API_BASE.rstrip("/") + "/label/order"
 
     def subscribe_tracking(self, *, waybill_no: str, company: str, reference: str, phone: str = "") -> str:
         """Ask Kuaidi100 to push this waybill's tracking to this parcel's notify URL, signed with

@@ -19,6 +19,10 @@ class Shipment(models.Model):
         # The parcel left the shop with its e-waybill: the merchant tapped 交给快递, or the courier's
         # first scan (collected, in transit, delivered) said it has it.
         HANDED_OVER = "handed_over", _("已交快递")
+        # The parcel will not ship (refunded before it left the shop): the courier cancelled the
+        # e-waybill (or none had been issued, and none will be asked for). Never printed, handed
+        # over or dispatched again; the number stays on the row for the record.
+        CANCELLED = "cancelled", _("面单已取消")
 
     slot = models.OneToOneField("gifts.Slot", on_delete=models.PROTECT, related_name="shipment")
     # The slot's gift's shop, kept on the row so that a waybill number is unique per shop: one shop
@@ -37,6 +41,10 @@ class Shipment(models.Model):
     company = models.CharField(max_length=20, blank=True)
     label_url = models.CharField(max_length=500, blank=True)
     tracking_subscribed_at = models.DateTimeField(null=True, blank=True)
+    # The courier's own order number for the e-waybill (Kuaidi100's `kdComOrderNum`, when the
+    # courier answers one): its cancel call needs it back.
+    courier_order_no = models.CharField(max_length=64, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     # When the parcel was handed to the courier, and by which staff member (empty: the courier's scan).
     handed_over_at = models.DateTimeField(null=True, blank=True)
     handed_over_by = models.ForeignKey(

@@ -1,6 +1,7 @@
 """The one place where a shipment's status changes: requested → issued → handed over (to the
-courier), or failed for good (and issued after all when a replayed dispatch succeeds). Callers hold
-the row lock."""
+courier), or failed for good (and issued after all when a replayed dispatch succeeds), or cancelled
+(the parcel was refunded before it left the shop: its e-waybill taken back, or none asked for).
+Cancelled is final, and a parcel the courier has cannot be cancelled. Callers hold the row lock."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from .models import Shipment
 
 S = Shipment.Status
 SHIPMENT_TRANSITIONS = {
-    S.REQUESTED: {S.ISSUED, S.FAILED},
-    S.FAILED: {S.ISSUED},
-    S.ISSUED: {S.HANDED_OVER},
+    S.REQUESTED: {S.ISSUED, S.FAILED, S.CANCELLED},
+    S.FAILED: {S.ISSUED, S.CANCELLED},
+    S.ISSUED: {S.HANDED_OVER, S.CANCELLED},
     S.HANDED_OVER: set(),
+    S.CANCELLED: set(),
 }
 ILLEGAL = "illegal_transition"
 
@@ -38,6 +40,7 @@ def shipment_issue(
     replace: bool = False,
     company: str = "",
     label_url: str = "",
+    order_no: str = "",
 ) -> bool:
     """Record the waybill; False when the shipment already has one (a dispatch run twice).
 
@@ -54,8 +57,8 @@ def shipment_issue(
         timezone.now(),
         "",
     )
-    shipment.company, shipment.label_url = company, label_url
-    fields = ["waybill_no", "status", "issued_at", "last_error", "company", "label_url"]
+    shipment.company, shipment.label_url, shipment.courier_order_no = company, label_url, order_no[:64]
+    fields = ["waybill_no", "status", "issued_at", "last_error", "company", "label_url", "courier_order_no"]
     if carrier:
         shipment.carrier = carrier
         fields.append("carrier")
@@ -82,6 +85,7 @@ def shipments_issue_bulk(issued: list[tuple[Shipment, Waybill]]) -> list[Shipmen
                 waybill_no=wb.number,
                 company=wb.company,
                 label_url=wb.label_url,
+                courier_order_no=wb.order_no[:64],
                 status=S.ISSUED,
                 issued_at=now,
                 last_error="",
@@ -93,8 +97,9 @@ def shipments_issue_bulk(issued: list[tuple[Shipment, Waybill]]) -> list[Shipmen
         cursor.execute(
             f"""UPDATE {table} AS s
                 SET waybill_no = v.waybill_no, company = v.company, label_url = v.label_url,
-                    status = %s, issued_at = %s, last_error = ''
-                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(id, waybill_no, company, label_url)
+                    courier_order_no = v.order_no, status = %s, issued_at = %s, last_error = ''
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])
+                    AS v(id, waybill_no, company, label_url, order_no)
                 WHERE s.id = v.id AND s.waybill_no = ''
                 RETURNING s.id""",  # noqa: S608 (the table name is ours; every value is a parameter)
             [
@@ -104,6 +109,7 @@ def shipments_issue_bulk(issued: list[tuple[Shipment, Waybill]]) -> list[Shipmen
                 [wb.number for _, wb in waiting],
                 [wb.company for _, wb in waiting],
                 [wb.label_url for _, wb in waiting],
+                [wb.order_no[:64] for _, wb in waiting],
             ],
         )
         updated = {row[0] for row in cursor.fetchall()}
@@ -121,6 +127,7 @@ def _issued(waiting: list[tuple[Shipment, Waybill]], updated: set[int], now) -> 
                 "",
             )
             shipment.company, shipment.label_url = waybill.company, waybill.label_url
+            shipment.courier_order_no = waybill.order_no[:64]
             changed.append(shipment)
     return changed
 
@@ -130,7 +137,7 @@ def shipments_fail_bulk(failed: list[tuple[Shipment, str, bool]]) -> None:
     changed = []
     for shipment, error, final in failed:
         shipment.last_error = error[:300]
-        if final and not shipment.waybill_no and _check(shipment, S.FAILED):
+        if final and not shipment.waybill_no and shipment.status != S.CANCELLED and _check(shipment, S.FAILED):
             shipment.status = S.FAILED
         changed.append(shipment)
     Shipment.objects.bulk_update(changed, ["last_error", "status"])
@@ -140,7 +147,7 @@ def shipment_fail(shipment: Shipment, *, error: str, final: bool) -> None:
     """A dispatch attempt failed: keep the error; a final failure is shown to merchant and operator."""
     shipment.last_error = error[:300]
     fields = ["last_error"]
-    if final and not shipment.waybill_no and _check(shipment, S.FAILED):
+    if final and not shipment.waybill_no and shipment.status != S.CANCELLED and _check(shipment, S.FAILED):
         shipment.status = S.FAILED
         fields.append("status")
     shipment.save(update_fields=fields)
@@ -153,4 +160,14 @@ def shipment_hand_over(shipment: Shipment, *, by=None, at=None) -> bool:
         return False
     shipment.status, shipment.handed_over_at, shipment.handed_over_by = S.HANDED_OVER, at or timezone.now(), by
     shipment.save(update_fields=["status", "handed_over_at", "handed_over_by"])
+    return True
+
+
+def shipment_cancel(shipment: Shipment) -> bool:
+    """The parcel will not ship: its e-waybill is cancelled (the courier said so, or none was
+    issued). False when it already was (idempotent); a handed-over parcel is refused."""
+    if not _check(shipment, S.CANCELLED):
+        return False
+    shipment.status, shipment.cancelled_at, shipment.last_error = S.CANCELLED, timezone.now(), ""
+    shipment.save(update_fields=["status", "cancelled_at", "last_error"])
     return True

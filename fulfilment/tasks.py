@@ -1,5 +1,6 @@
 """Celery entry points for the waybill (ask the courier, retry its outages with backoff, record a final
-failure) and for subscribing it to the courier's push tracking."""
+failure), for subscribing it to the courier's push tracking, and for cancelling it (a parcel refunded
+before it shipped)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from fulfilment.services.dispatch import waybills_obtain
-from fulfilment.services.shipments import shipment_record_failure, tracking_subscribe, waybill_obtain
+from fulfilment.services.shipments import shipment_record_failure, tracking_subscribe, waybill_cancel, waybill_obtain
 from giftshop.errors import AppError, ProviderUnavailable
 from outbox.jobs import RETRY_TEMPORARY, jobs_run_batch
 
@@ -34,6 +35,12 @@ def dispatch_shipment(self, slot_id: int) -> str:
 def subscribe_tracking(shipment_id: int) -> str:
     """Push tracking for an issued waybill; a courier outage is retried with backoff."""
     return tracking_subscribe(shipment_id=shipment_id)
+
+
+@shared_task(acks_late=True, **RETRY_TEMPORARY)
+def cancel_waybill(shipment_id: int) -> str:
+    """Take back a refunded parcel's e-waybill; a courier outage is retried with backoff."""
+    return waybill_cancel(shipment_id=shipment_id)
 
 
 @shared_task(acks_late=True)

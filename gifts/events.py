@@ -37,6 +37,11 @@ def waybill_issued_event(*, slot, carrier: str, waybill_no: str) -> GiftEvent:
     )
 
 
+def waybill_cancelled_event(*, slot_id: int, gift_id: int, carrier: str, waybill_no: str, outcome: str) -> GiftEvent:
+    data = {"carrier": carrier, "waybill_no": waybill_no, "outcome": outcome}
+    return _event(K.WAYBILL_CANCELLED, gift_id=gift_id, slot_id=slot_id, data=data)
+
+
 def waybills_issued_events(rows) -> None:
     """`waybill_issued_event` for a batch of (slot, carrier, waybill_no), in one statement."""
     GiftEvent.objects.bulk_create(

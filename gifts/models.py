@@ -277,6 +277,7 @@ class GiftEvent(models.Model):
         THANKS = "thanks", _("答谢")
         REFUND_REQUESTED = "refund_requested", _("申请退款")
         WAYBILL_ISSUED = "waybill_issued", _("已出面单")
+        WAYBILL_CANCELLED = "waybill_cancelled", _("面单已取消")
         AFTER_SALES = "after_sales", _("售后")
         LOTTERY_DRAWN = "lottery_drawn", _("已开奖")
         LINK_RESENT = "link_resent", _("重发领取链接")

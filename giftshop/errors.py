@@ -48,6 +48,8 @@ HTTP_STATUS: dict[str, int] = {
     "duplicate_tracking": 409,
     "no_waybill": 409,
     "not_handed_over": 409,
+    "waybill_cancelled": 409,
+    "already_collected": 409,
     "username_taken": 409,
     "order_closed": 409,
     "refund_refused": 409,

@@ -199,6 +199,7 @@ class WaybillFilter(admin.SimpleListFilter):
             ("retrying", _("申请中（有报错）")),
             ("requested", _("申请中")),
             ("issued", _("已出面单")),
+            ("cancelled", _("面单已取消")),
             ("none", _("未申请")),
         ]
 
@@ -212,6 +213,8 @@ class WaybillFilter(admin.SimpleListFilter):
                 return queryset.filter(shipment__status=Shipment.Status.REQUESTED)
             case "issued":
                 return queryset.filter(shipment__status=Shipment.Status.ISSUED)
+            case "cancelled":
+                return queryset.filter(shipment__status=Shipment.Status.CANCELLED)
             case "none":
                 return queryset.filter(shipment__isnull=True)
         return queryset
@@ -367,6 +370,8 @@ class MerchantOrderAdmin(ShopScopedAdmin):
         s = getattr(obj, "shipment", None)
         if s is None:
             return "—"
+        if s.status == Shipment.Status.CANCELLED:
+            return format_html('<strong class="admin-error">{}</strong> {}', _("面单已取消"), s.waybill_no)
         if s.status == Shipment.Status.FAILED:
             return format_html(
                 '<strong class="admin-error">{}</strong>{}',

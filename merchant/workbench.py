@@ -154,6 +154,7 @@ class Row:
 
 
 DRIVE_LABELS = SCAN_LABELS
+CANCELLED = Shipment.Status.CANCELLED
 
 
 def _rows(request, slots) -> list[Row]:
@@ -286,6 +287,14 @@ def print_sheet(request, site):
         slots = [slot for slot in slots if slot.pk not in held]
         messages.warning(
             request, _("售后处理中的订单没有打印：%(ids)s") % {"ids": "、".join(f"#{i}" for i in sorted(held))}
+        )
+        if not slots:
+            return HttpResponseRedirect(reverse("merchant:wb-to-ship"))
+    cancelled = [slot.pk for slot in slots if getattr(slot, "shipment", None) and slot.shipment.status == CANCELLED]
+    if cancelled:  # refunded before shipping: its label must not go on a parcel
+        slots = [slot for slot in slots if slot.pk not in cancelled]
+        messages.warning(
+            request, _("面单已取消的订单没有打印：%(ids)s") % {"ids": "、".join(f"#{i}" for i in cancelled)}
         )
         if not slots:
             return HttpResponseRedirect(reverse("merchant:wb-to-ship"))

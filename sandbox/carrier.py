@@ -1,6 +1,7 @@
 """A sandbox courier that behaves like an e-waybill (电子面单) API: it issues one waybill per request
 key however often it is asked, and later sends signed tracking updates (collected, in transit,
-delivered, sometimes an exception) to our notify endpoint."""
+delivered, sometimes an exception) to our notify endpoint. A waybill not yet collected can be
+cancelled; it is never scanned after that, and one collected cannot be cancelled."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fulfilment.carriers import Parcel, TrackingNotice
 from giftshop.errors import AppError
@@ -74,6 +76,21 @@ class SandboxCarrier:
         number on its own parcel cannot move theirs."""
         return str(gateway_scan(waybill_no, status, reference=reference).get("message", ""))
 
+    def cancel_waybill(self, *, waybill_no: str, company: str, reference: str, order_no: str = "") -> str:
+        """Take back a waybill not yet collected. A number it never issued for this parcel, or
+        cancelled before, is 'already'; one its courier has collected is refused for good."""
+        if random.random() < settings.SANDBOX_CARRIER_FAILURE_RATE:  # noqa: S311 (simulated outage)
+            raise ProviderUnavailable("sandbox courier timed out")
+        with transaction.atomic():
+            waybill = SandboxWaybill.objects.select_for_update().filter(waybill_no=waybill_no).first()
+            if waybill is None or waybill.request_key != reference or waybill.cancelled_at:
+                return "already"
+            if waybill.collected_at:
+                raise AppError(E.ALREADY_COLLECTED, _("快递员已揽收，不能取消面单"))
+            waybill.cancelled_at = timezone.now()
+            waybill.save(update_fields=["cancelled_at"])
+        return "cancelled"
+
     def parse_notification(self, *, body: bytes, headers, query=None) -> TrackingNotice:
         signing.verify(body, headers.get(signing.HEADER), settings.SANDBOX_CARRIER_SECRET)
         try:
@@ -108,12 +125,31 @@ def tracking_body(waybill_no: str, status: str, *, occurred_at=None, reference: 
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# The scans that mean the courier has the parcel (no cancel after one of them).
+PICKED_UP = ("collected", "in_transit", "delivered")
+
+
 def gateway_scan(waybill_no: str, status: str, *, reference: str | None = None) -> dict:
     """The courier scans a parcel and tells us, signed. `reference`: only if it issued the waybill
-    for that parcel. Raises ProviderUnavailable if we did not take it."""
-    waybill = SandboxWaybill.objects.filter(waybill_no=waybill_no).first()
-    if waybill is None or (reference is not None and waybill.request_key != reference):
-        raise AppError(E.UNKNOWN_WAYBILL, "The sandbox courier never issued this waybill.")
+    for that parcel; a cancelled waybill is not scanned. Raises ProviderUnavailable if we did not
+    take it."""
+    with transaction.atomic():
+        waybill = SandboxWaybill.objects.select_for_update().filter(waybill_no=waybill_no).first()
+        if waybill is None or (reference is not None and waybill.request_key != reference):
+            raise AppError(E.UNKNOWN_WAYBILL, "The sandbox courier never issued this waybill.")
+        if waybill.cancelled_at:
+            raise AppError(E.WAYBILL_CANCELLED, _("这张面单已取消，快递不会再扫描"))
+        if status in PICKED_UP and not waybill.collected_at:
+            waybill.collected_at = timezone.now()
+            waybill.save(update_fields=["collected_at"])
     body = tracking_body(waybill_no, status, reference=waybill.request_key)
     headers = {signing.HEADER: signing.sign(body, settings.SANDBOX_CARRIER_SECRET)}
     return post_callback(NOTIFY_PATH, body, headers)
+
+
+def scheduled_scan(waybill_no: str, status: str) -> dict:
+    """One of the courier's own scans, planned when it issued the waybill: none for a waybill
+    cancelled since (the job is done, not retried)."""
+    if SandboxWaybill.objects.filter(waybill_no=waybill_no, cancelled_at__isnull=False).exists():
+        return {"message": "cancelled"}
+    return gateway_scan(waybill_no, status)

@@ -39,6 +39,10 @@ class SandboxWaybill(models.Model):
     waybill_no = models.CharField(max_length=64, unique=True)
     receiver_region = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The courier's books: when it first had the parcel (a pick-up, transit or delivery scan), and
+    # when the shop cancelled the waybill (no scan after that; no cancel after a pick-up).
+    collected_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "gifts_sandboxwaybill"  # kept from before the app split

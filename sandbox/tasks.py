@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from outbox.jobs import RETRY_TEMPORARY
-from sandbox.carrier import gateway_scan
+from sandbox.carrier import scheduled_scan
 from sandbox.payment import gateway_send_callback
 
 
@@ -16,4 +16,4 @@ def sandbox_payment_callback(kind: str, key: str) -> dict:
 
 @shared_task(acks_late=True, **RETRY_TEMPORARY)
 def sandbox_carrier_scan(waybill_no: str, status: str) -> dict:
-    return gateway_scan(waybill_no, status)
+    return scheduled_scan(waybill_no, status)

@@ -4,6 +4,10 @@ on the network, not the CPU), the database work once per batch.
 Exactly one waybill per parcel however often a batch runs or is cut short: the Shipment rows are
 created before the calls, each call carries the slot's idempotency key (`slot-<id>`), and a number
 is recorded only on a shipment that has none (`shipments_issue_bulk`), one row per slot.
+
+A parcel refunded meanwhile is not sent: the slots are looked at again once their shipments are
+locked, and the locks are held through the courier's answers, so a refund's cancel (which makes or
+locks the same row) comes after this batch and cancels what it recorded.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from django.db.models import F
 
 from fulfilment.carriers import Waybill, carrier
 from fulfilment.models import Shipment
-from fulfilment.services.shipments import slot_parcel
+from fulfilment.services.shipments import slot_parcel, slots_not_shippable
 from fulfilment.states import shipments_fail_bulk, shipments_issue_bulk
 from gifts.events import waybills_issued_events
 from gifts.models import Slot, SlotStatus
@@ -63,7 +67,14 @@ def waybills_obtain(*, slot_ids: Iterable[int]) -> dict[int, Retry]:
             [Shipment(slot=s, shop_id=s.gift.shop_id, carrier=courier.name) for s in slots], ignore_conflicts=True
         )
         shipments = {sh.slot_id: sh for sh in Shipment.objects.select_for_update().filter(slot__in=slots)}
-        pending = [s for s in slots if not shipments[s.pk].waybill_no]
+        stopped = slots_not_shippable([s.pk for s in slots])  # refunded since they were read
+        pending = [
+            s
+            for s in slots
+            if not shipments[s.pk].waybill_no
+            and shipments[s.pk].status != Shipment.Status.CANCELLED
+            and s.pk not in stopped
+        ]
         if not pending:
             return {}
         Shipment.objects.filter(pk__in=[shipments[s.pk].pk for s in pending]).update(attempts=F("attempts") + 1)

@@ -14,11 +14,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from fulfilment import error_codes as E
-from fulfilment.carriers import Parcel, Waybill, carrier, carrier_drivable, parcel_reference, parcel_reference_slot
+from fulfilment.carriers import (
+    Parcel,
+    Waybill,
+    carrier,
+    carrier_cancelling,
+    carrier_drivable,
+    parcel_reference,
+    parcel_reference_slot,
+)
 from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.selectors import merchant_slot_get, merchant_slots
-from fulfilment.states import shipment_fail, shipment_hand_over, shipment_issue
-from gifts.events import after_sales_event, waybill_issued_event
+from fulfilment.states import shipment_cancel, shipment_fail, shipment_hand_over, shipment_issue
+from gifts.events import after_sales_event, waybill_cancelled_event, waybill_issued_event
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.notifications import notify
 from gifts.states import slot_transition
@@ -45,10 +53,14 @@ _TRACKING_TARGET = {
 
 def waybill_obtain(*, slot_id: int) -> Shipment | None:
     """Get an e-waybill for a to-ship slot. Exactly one waybill per slot however often this runs:
-    the Shipment row is created first and the carrier call carries the slot's idempotency key."""
+    the Shipment row is created first and the carrier call carries the slot's idempotency key.
+
+    The row stays locked from the last look at the slot until the answer is recorded: a refund that
+    comes meanwhile finds the row and queues its cancel (`slot_refund_after_sales`), which waits
+    for this lock and so sees the number the courier answered. A slot refunded before is not sent."""
     slot = Slot.objects.select_related("gift__sender", "gift__shop", "sku__product", "address").get(pk=slot_id)
     bind(gift_id=slot.gift_id, slot_id=slot.pk)
-    if slot.status != SlotStatus.TO_SHIP:
+    if slot.status != SlotStatus.TO_SHIP or slots_not_shippable([slot.pk]):
         return None
     courier = carrier()
     try:
@@ -58,21 +70,41 @@ def waybill_obtain(*, slot_id: int) -> Shipment | None:
             )
     except IntegrityError:
         shipment = Shipment.objects.get(slot=slot)
-    if shipment.waybill_no:
+    if shipment.waybill_no or shipment.status == Shipment.Status.CANCELLED:
         return shipment
     Shipment.objects.filter(pk=shipment.pk).update(attempts=shipment.attempts + 1)
     pii_access_record(user=None, slots=[slot], channel=PiiAccessLog.Channel.CARRIER)
-    issued = courier.create_waybill(slot_parcel(slot))
-    waybill = issued if isinstance(issued, Waybill) else Waybill(number=issued)
     with transaction.atomic():
         shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        if shipment_issue(shipment, waybill_no=waybill.number, company=waybill.company, label_url=waybill.label_url):
+        if shipment.waybill_no or shipment.status == Shipment.Status.CANCELLED:
+            return shipment
+        if slots_not_shippable([slot.pk]):  # refunded since the first look
+            return None
+        issued = courier.create_waybill(slot_parcel(slot))
+        waybill = issued if isinstance(issued, Waybill) else Waybill(number=issued)
+        if shipment_issue(
+            shipment,
+            waybill_no=waybill.number,
+            company=waybill.company,
+            label_url=waybill.label_url,
+            order_no=waybill.order_no,
+        ):
             waybill_issued_event(slot=slot, carrier=shipment.carrier, waybill_no=waybill.number)
             if hasattr(courier, "subscribe_tracking"):
                 # Push tracking, asked for separately so a courier outage only delays it.
                 enqueue("fulfilment.tasks.subscribe_tracking", shipment.pk)
             log.info("waybill issued")
     return shipment
+
+
+def slots_not_shippable(slot_ids: list[int]) -> set[int]:
+    """Those of `slot_ids` that must not get a waybill now: no longer to ship, or their after-sales
+    refund is asked for (the slot stays to-ship until the money is back)."""
+    if not slot_ids:
+        return set()
+    gone = set(Slot.objects.filter(pk__in=slot_ids).exclude(status=SlotStatus.TO_SHIP).values_list("pk", flat=True))
+    refunded = Refund.objects.filter(slot_id__in=slot_ids, reason=Refund.Reason.AFTER_SALES)
+    return gone | set(refunded.values_list("slot_id", flat=True))
 
 
 def tracking_subscribe(*, shipment_id: int) -> str:
@@ -304,7 +336,11 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
     """After-sales: refund a slot; the money goes back to the sender. The merchant's direct refund
     checks the role here; an after-sales request (`authorised`) was checked by its own rules."""
     with transaction.atomic():
-        locked = Slot.objects.select_for_update(of=("self",)).select_related("gift__payment").get(pk=slot.pk)
+        # FOR NO KEY UPDATE: rows that point at the slot (a dispatch's event and PII log) may still
+        # be written meanwhile, so waiting for a dispatch's shipment row below cannot deadlock.
+        locked = (
+            Slot.objects.select_for_update(of=("self",), no_key=True).select_related("gift__payment").get(pk=slot.pk)
+        )
         if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
             raise AppError(E.NOT_REFUNDABLE, gettext("该订单当前不能售后退款"))
         gift = locked.gift
@@ -316,6 +352,7 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
         refund = refund_request(payment=gift.payment, slot=locked, amount_fen=amount, reason=Refund.Reason.AFTER_SALES)
         if refund is not None and locked.status == SlotStatus.TO_SHIP:
             _stock_release_unshipped(locked)
+            _waybill_cancel_queue(locked)
         return refund
 
 
@@ -323,6 +360,86 @@ def _stock_release_unshipped(slot: Slot) -> None:
     """Refunded before it left the warehouse: the units go back on sale (once: one after-sales
     refund per slot)."""
     stock_release(sku_id=slot.sku_id, quantity=slot.gift.quantity)
+
+
+def _waybill_cancel_queue(slot: Slot) -> None:
+    """Refunded before it left the shop: the e-waybill is taken back (`waybill_cancel`, a job
+    recorded with the refund). The parcel's shipment row is made if it has none, so no waybill is
+    asked for afterwards; making it waits for a dispatch batch that is making it at this moment (the
+    same unique slot), so the cancel that follows sees the number that batch got."""
+    shipment, _ = Shipment.objects.get_or_create(
+        slot=slot, defaults={"carrier": settings.CARRIER_PROVIDER, "shop_id": slot.gift.shop_id}
+    )
+    if shipment.status in CANCELLABLE:
+        enqueue("fulfilment.tasks.cancel_waybill", shipment.pk)
+
+
+CANCELLABLE = (Shipment.Status.REQUESTED, Shipment.Status.ISSUED, Shipment.Status.FAILED)
+CANCELLED, REFUSED = "cancelled", "refused"
+
+
+def waybill_cancel(*, shipment_id: int) -> str:
+    """Take back the e-waybill of a parcel refunded before it shipped, once however often this runs.
+
+    The shipment stays locked through the courier's answer, as a dispatch keeps it through its own:
+    a dispatch in flight finishes first, and its number is the one cancelled. A shipment without a
+    number is cancelled here (no waybill will be asked for). A temporary failure raises
+    ProviderUnavailable (the task asks again); a refusal (the courier has the parcel, or cannot
+    cancel) is kept on the shipment and told to the shop's staff once, to stop the parcel by hand."""
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+        slot = Slot.objects.select_related("gift").get(pk=shipment.slot_id)
+        bind(gift_id=slot.gift_id, slot_id=slot.pk)
+        if shipment.status == Shipment.Status.CANCELLED:
+            return ALREADY
+        if not slots_not_shippable([slot.pk]):
+            return "skipped"  # the parcel is to ship after all: nothing to take back
+        if shipment.status == Shipment.Status.HANDED_OVER:
+            return _cancel_refused(shipment, slot=slot, detail=gettext("包裹已交给快递"))
+        if not shipment.waybill_no:
+            shipment_cancel(shipment)
+            log.info("waybill cancelled before one was issued")
+            return CANCELLED
+        courier = carrier_cancelling(shipment.carrier)
+        if courier is None:
+            return _cancel_refused(shipment, slot=slot, detail=gettext("这个快递不能在线取消面单"))
+        try:
+            outcome = courier.cancel_waybill(
+                waybill_no=shipment.waybill_no,
+                company=shipment.company,
+                reference=parcel_reference(slot.pk),
+                order_no=shipment.courier_order_no,
+            )
+        except AppError as exc:
+            return _cancel_refused(shipment, slot=slot, detail=f"{exc.code}: {exc.detail}")
+        shipment_cancel(shipment)
+        waybill_cancelled_event(
+            slot_id=slot.pk,
+            gift_id=slot.gift_id,
+            carrier=shipment.carrier,
+            waybill_no=shipment.waybill_no,
+            outcome=outcome,
+        )
+    log.info("waybill cancelled: %s", outcome)
+    return CANCELLED
+
+
+def _cancel_refused(shipment: Shipment, *, slot: Slot, detail: str) -> str:
+    """The courier will not take the waybill back: the shop's staff must stop the parcel."""
+    shipment.last_error = f"{E.CANCEL_REFUSED}: {detail}"[:300]
+    shipment.save(update_fields=["last_error"])
+    for member in ShopStaff.objects.filter(shop_id=shipment.shop_id).select_related("user"):
+        notify(
+            user=member.user,
+            kind=Notification.Kind.SHIPPING_EXCEPTION,
+            dedupe_key=f"waybill_cancel_refused:{shipment.pk}:{member.user_id}",
+            title=_("面单取消失败 #%(no)s：%(waybill)s") % {"no": slot.pk, "waybill": shipment.waybill_no},
+            body=_("这个包裹已经退款，快递没有取消它的电子面单（%(detail)s）。请联系快递拦截，不要发出。")
+            % {"detail": detail},
+            link=f"/merchant/parcels/{slot.pk}/",
+        )
+    log.warning("waybill cancel refused slot=%s", slot.pk)
+    return REFUSED
 
 
 # ----- handing parcels to the courier, and driving the sandbox courier -----
@@ -367,6 +484,8 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
         slot = Slot.objects.select_for_update(of=("self",)).select_related("gift").get(pk=slot_id)
         if shipment is not None and shipment.status == Shipment.Status.HANDED_OVER:
             return ALREADY
+        if shipment is not None and shipment.status == Shipment.Status.CANCELLED:
+            raise AppError(E.WAYBILL_CANCELLED, gettext("电子面单已取消，不能交给快递"))
         if shipment is None or shipment.status != Shipment.Status.ISSUED or not shipment.waybill_no:
             raise AppError(E.NO_WAYBILL, gettext("还没有电子面单，不能交给快递"))
         if slot.status in (SlotStatus.SHIPPED, SlotStatus.DELIVERED):
@@ -397,6 +516,8 @@ NEEDS_HANDOVER = ("in_transit", "delivered")
 
 def shipment_drive_choices(*, shipment: Shipment, statuses) -> tuple[str, ...]:
     """The scans a person may make by hand on this parcel now (the buttons offered)."""
+    if shipment.status == Shipment.Status.CANCELLED:
+        return ()
     if shipment.status == Shipment.Status.HANDED_OVER:
         return tuple(statuses)
     return tuple(s for s in statuses if s not in NEEDS_HANDOVER)
@@ -414,6 +535,8 @@ def shipment_drive(*, shipment: Shipment, status: str) -> str:
             "invalid", "Some fields are invalid.", fields={"status": [f"one of {', '.join(courier.drive_statuses)}"]}
         )
     current = Shipment.objects.filter(pk=shipment.pk).values_list("status", flat=True).first()
+    if current == Shipment.Status.CANCELLED:
+        raise AppError(E.WAYBILL_CANCELLED, gettext("电子面单已取消，快递不会再扫描这个包裹"))
     if status in NEEDS_HANDOVER and current != Shipment.Status.HANDED_OVER:
         # A parcel the shop never handed over (交给快递) or the courier never picked up (揽收)
         # cannot be on its way or signed for.

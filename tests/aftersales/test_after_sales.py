@@ -430,3 +430,34 @@ def test_no_form_where_after_sales_is_not_possible(
     assert "已退款给送礼人" in page and 'data-test="after-sales-form"' not in page
     note = Notification.objects.filter(user=recipient, kind="after_sales").first()
     assert slot.sku.product.title in note.body  # every notice names the gift
+
+
+def test_a_refund_only_approved_before_shipping_cancels_the_sandbox_waybill(
+    client, parcel, recipient, owner, django_capture_on_commit_callbacks
+):
+    from fulfilment.models import Shipment
+    from sandbox.models import SandboxWaybill
+
+    slot = parcel()
+    waybill = slot.shipment.waybill_no
+    opened = api_for(recipient).post(
+        f"/api/v1/received/{slot.pk}/after-sales/", {"kind": "refund_only", "reason": "changed_mind"}, format="json"
+    )
+    assert opened.status_code == 201, opened.content
+    with django_capture_on_commit_callbacks(execute=True):  # the refund settles, the cancel job runs
+        approved = api_for(owner).post(f"/api/v1/merchant/after-sales/{opened.json()['id']}/approve/")
+    assert approved.status_code == 200
+
+    shipment = Shipment.objects.get(slot=slot)
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.waybill_no == waybill
+    assert SandboxWaybill.objects.get(waybill_no=waybill).cancelled_at is not None
+    assert Slot.objects.get(pk=slot.pk).status == "refunded"
+    client.force_login(owner)
+    page = client.get(reverse("merchant:wb-parcel", args=[slot.pk])).content.decode()
+    assert 'data-test="waybill-cancelled"' in page and "面单已取消" in page
+    driven = client.post(reverse("merchant:wb-parcel-drive", args=[slot.pk]), {"status": "collected"}, follow=True)
+    assert SandboxWaybill.objects.get(waybill_no=waybill).collected_at is None
+    assert "waybill_cancelled" in driven.content.decode()  # refused, said on the page
+    printed = client.post(reverse("merchant:wb-print"), {"ids": [slot.pk]}, follow=True).content.decode()
+    assert "面单已取消的订单没有打印" in printed and waybill not in printed
+    assert Slot.objects.get(pk=slot.pk).status == "refunded"

@@ -7,6 +7,12 @@ waybill it already issued), answers a label short link, records tracking subscri
 number: the same number again is 501), and builds pushes the way Kuaidi100 POSTs them to the
 subscription's `callbackurl` (its query included): a form with `param` and `sign` =
 MD5(param + the subscription's salt).
+
+It cancels e-waybills (`method=cancel` on the same URL, signed the same way: a wrong signature is
+503): a number it issued, with the order's company and the courier order number it answered
+(`kdComOrderNum`), else 400. `cancel_codes` lists the codes its next cancel answers give (500 a
+server fault, 201 取消失败); a number in `collected` is refused with 201, as a courier that has
+the parcel refuses.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -37,6 +44,11 @@ class Kuaidi100Double(LocalServer):
         self.refused: list[str] = []
         self.stall_seconds = 0.0  # issue the waybill, then answer this late (a timeout at our side)
         self.down = False  # answer every request with a 502
+        self.ordered = threading.Event()  # set when an order is taken (before a stalled answer)
+        self.cancels: list[dict] = []  # the signed cancel requests' params, in order
+        self.cancelled: set[str] = set()
+        self.cancel_codes: list[int] = []  # the next cancel answers' codes (then 200)
+        self.collected: set[str] = set()
         self._listen()
 
     def settings(self) -> dict:
@@ -125,8 +137,11 @@ class Kuaidi100Double(LocalServer):
                 double.requests.append({"path": path, "form": form})
                 if double.down:
                     return self._answer(502, {"message": "bad gateway"})
+                if path == "/label/order" and form.get("method") == "cancel":
+                    return self._answer(200, double._cancel(form))
                 if path == "/label/order":
                     answer = double._order(form)
+                    double.ordered.set()
                     if double.stall_seconds:
                         time.sleep(double.stall_seconds)
                     return self._answer(200, answer)
@@ -166,10 +181,34 @@ class Kuaidi100Double(LocalServer):
                 "kuaidinum": number,
                 "taskId": secrets.token_hex(16).upper(),
                 "label": f"https://label.kuaidi100.test/{number}.png",
+                "kdComOrderNum": "KD" + secrets.token_hex(6).upper(),
             }
         order = self.orders[order_id]
-        data = {k: order[k] for k in ("kuaidinum", "taskId", "label")}
+        data = {k: order[k] for k in ("kuaidinum", "taskId", "label", "kdComOrderNum")}
         return {"code": 200, "message": "success", "time": 1, "data": {**data, "kuaidicom": param["kuaidicom"]}}
+
+    def _cancel(self, form: dict) -> dict:
+        expected = md5_upper(form.get("param", "") + form.get("t", "") + self.key + self.secret)
+        if form.get("key") != self.key or form.get("sign") != expected:
+            self.refused.append("cancel")
+            return {"success": False, "code": 503, "message": "签名验证失败"}
+        param = json.loads(form["param"])
+        self.cancels.append(param)
+        if self.cancel_codes:
+            code = self.cancel_codes.pop(0)
+            return {"success": False, "code": code, "message": {500: "服务器错误", 201: "取消失败"}.get(code, "")}
+        [order] = [o for o in self.orders.values() if o["kuaidinum"] == param.get("kuaidinum")] or [None]
+        if (
+            order is None
+            or param.get("kuaidicom") != order["param"]["kuaidicom"]
+            or param.get("orderId") != order["kdComOrderNum"]
+            or param.get("partnerId") != self.partner_id
+        ):
+            return {"success": False, "code": 400, "message": "参数错误"}
+        if order["kuaidinum"] in self.collected:
+            return {"success": False, "code": 201, "message": "取消失败"}
+        self.cancelled.add(order["kuaidinum"])
+        return {"success": True, "code": 200, "message": "success", "time": 1}
 
     def _subscribe(self, form: dict) -> dict:
         param = json.loads(form.get("param") or "{}")

@@ -1,0 +1,225 @@
+"""A parcel refunded before it ships: its Kuaidi100 e-waybill is cancelled by the outbox job the
+refund records (tests/fulfilment/kuaidi100_double.py checks the signed cancel call), once; an
+outage is retried, a refusal is kept and told to the shop's staff; no waybill is asked for after
+the refund, not even by a dispatch that was already asking."""
+
+import json
+import threading
+
+import pytest
+from django.db import connections, transaction
+
+from fulfilment.models import Shipment
+from fulfilment.services.dispatch import waybills_obtain
+from fulfilment.services.shipments import (
+    parcels_hand_over,
+    slot_refund_after_sales,
+    waybill_cancel,
+    waybill_obtain,
+)
+from fulfilment.states import shipment_cancel, shipment_issue
+from fulfilment.tasks import cancel_waybill
+from gifts.models import GiftEvent, Notification, Slot, SlotStatus
+from gifts.services.claim import AddressInput, slot_accept, slot_hand_over
+from giftshop.errors import AppError, ProviderUnavailable
+from outbox.models import Job
+from tests.conftest import ADDRESS
+from tests.factories import ShopStaffFactory, UserFactory
+from tests.fulfilment.kuaidi100_double import md5_upper
+
+pytestmark = pytest.mark.django_db
+
+CANCEL = "fulfilment.tasks.cancel_waybill"
+
+
+def refund(slot, django_capture_on_commit_callbacks):
+    """The merchant refunds the parcel before it ships; the jobs are recorded, not run."""
+    with django_capture_on_commit_callbacks(execute=False):
+        assert slot_refund_after_sales(slot=slot, actor=None, authorised=True) is not None
+
+
+def cancel_requests(k100) -> list[dict]:
+    return [r["form"] for r in k100.requests if r["path"] == "/label/order" and r["form"].get("method") == "cancel"]
+
+
+def test_a_refund_before_hand_over_cancels_the_waybill_once(k100, to_ship, django_capture_on_commit_callbacks):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    order = next(iter(k100.orders.values()))
+    assert shipment.courier_order_no == order["kdComOrderNum"]  # kept for the cancel call
+
+    refund(to_ship, django_capture_on_commit_callbacks)
+    [job] = Job.objects.filter(task=CANCEL)
+    assert job.args == [shipment.pk] and cancel_requests(k100) == []  # recorded with the refund, not yet run
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "cancelled"
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "already"  # a job run twice
+
+    [form] = cancel_requests(k100)
+    assert form["sign"] == md5_upper(form["param"] + form["t"] + k100.key + k100.secret) and k100.refused == []
+    param = json.loads(form["param"])
+    assert param["kuaidicom"] == "shunfeng" and param["kuaidinum"] == shipment.waybill_no
+    assert param["orderId"] == order["kdComOrderNum"] and param["partnerId"] == k100.partner_id
+    assert k100.cancelled == {shipment.waybill_no}
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.cancelled_at is not None
+    assert shipment.waybill_no == order["kuaidinum"]  # kept for the record
+    [event] = GiftEvent.objects.filter(kind=GiftEvent.Kind.WAYBILL_CANCELLED)
+    assert event.slot_id == to_ship.pk and event.data["waybill_no"] == shipment.waybill_no
+
+
+def test_a_cancel_outage_is_retried_until_kuaidi100_cancels(
+    k100, to_ship, monkeypatch, django_capture_on_commit_callbacks
+):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.cancel_codes = [500, 500]  # 服务器错误 twice, then it takes it
+    # Eager Celery runs the task's own retries in place (a worker would wait its backoff first).
+    monkeypatch.setitem(cancel_waybill.app.conf, "task_eager_propagates", False)
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "cancelled"
+
+    assert len(cancel_requests(k100)) == 3 and k100.cancelled == {shipment.waybill_no}
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED
+
+
+def test_an_unreachable_kuaidi100_is_temporary_and_changes_nothing(k100, to_ship, django_capture_on_commit_callbacks):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.down = True
+    with pytest.raises(ProviderUnavailable):
+        waybill_cancel(shipment_id=shipment.pk)
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.last_error == ""
+
+
+@pytest.mark.parametrize(("code", "secret"), [(201, None), (None, "not-the-secret")])
+def test_a_refused_cancel_is_kept_and_told_to_the_shops_staff_once(
+    k100, to_ship, shop, settings, django_capture_on_commit_callbacks, code, secret
+):
+    staff = [ShopStaffFactory(shop=shop, user=UserFactory()).user for _ in range(2)]
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    if code:
+        k100.collected.add(shipment.waybill_no)  # 取消失败: the courier has it
+    if secret:
+        settings.KUAIDI100_SECRET = secret  # 503 签名验证失败: final, not retried
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "refused"
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "refused"
+
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.last_error.startswith("cancel_refused")
+    notes = Notification.objects.filter(kind=Notification.Kind.SHIPPING_EXCEPTION)
+    assert sorted(n.user_id for n in notes) == sorted(u.pk for u in staff)
+    assert all(shipment.waybill_no in n.title and n.link == f"/merchant/parcels/{to_ship.pk}/" for n in notes)
+    assert len(cancel_requests(k100)) == 2 and k100.cancelled == set()  # one call per run, no retry loop
+
+
+def test_a_cancelled_waybill_cannot_be_handed_over(k100, to_ship, shop, django_capture_on_commit_callbacks):
+    owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    waybill_cancel(shipment_id=shipment.pk)
+
+    report = parcels_hand_over(user=owner, slot_ids=[to_ship.pk])
+
+    assert report.handed_over == [] and [slot_id for slot_id, _ in report.refused] == [to_ship.pk]
+    assert "已取消" in report.refused[0][1]
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED
+
+
+def test_a_dispatch_after_the_refund_asks_for_no_waybill(k100, to_ship, django_capture_on_commit_callbacks):
+    refund(to_ship, django_capture_on_commit_callbacks)  # before any waybill: the job cancels the bare row
+    [job] = Job.objects.filter(task=CANCEL)
+
+    assert waybill_obtain(slot_id=to_ship.pk) is None
+    with django_capture_on_commit_callbacks(execute=False):
+        assert waybills_obtain(slot_ids=[to_ship.pk]) == {}
+    assert waybill_cancel(shipment_id=job.args[0]) == "cancelled"
+    assert waybill_obtain(slot_id=to_ship.pk) is None
+
+    assert k100.orders == {} and cancel_requests(k100) == []
+    shipment = Shipment.objects.get(slot=to_ship)
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.waybill_no == ""
+
+
+def test_a_cancelled_shipment_takes_no_waybill_afterwards(to_ship, django_capture_on_commit_callbacks):
+    refund(to_ship, django_capture_on_commit_callbacks)
+    shipment = Shipment.objects.get(slot=to_ship)
+    assert waybill_cancel(shipment_id=shipment.pk) == "cancelled"
+    with pytest.raises(AppError) as refused, transaction.atomic():
+        shipment_issue(Shipment.objects.select_for_update().get(pk=shipment.pk), waybill_no="SBX1")
+    assert refused.value.code == "illegal_transition"
+
+
+def test_a_parcel_handed_over_is_not_cancelled(k100, to_ship, shop, django_capture_on_commit_callbacks):
+    owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert parcels_hand_over(user=owner, slot_ids=[to_ship.pk]).handed_over == [to_ship.pk]
+    with pytest.raises(AppError) as refused, transaction.atomic():
+        shipment_cancel(Shipment.objects.select_for_update().get(pk=shipment.pk))
+    assert refused.value.code == "illegal_transition"
+
+    refund(Slot.objects.get(pk=to_ship.pk), django_capture_on_commit_callbacks)  # shipped: a refund, not a cancel
+    assert not Job.objects.filter(task=CANCEL).exists() and cancel_requests(k100) == []
+
+
+# ----- a dispatch in flight when the refund comes (real threads, PostgreSQL row locks) -----
+
+
+def _fresh_to_ship(make_gift, monkeypatch) -> Slot:
+    """A to-ship parcel whose dispatch has not run; from here on jobs are recorded and not run by
+    themselves (the test runs the one it means)."""
+    gift = make_gift()
+    monkeypatch.setattr("outbox.jobs.publish", lambda job, countdown=0: True)
+    slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+    slot_hand_over(slot_id=Slot.objects.get(gift=gift).pk)
+    slot = Slot.objects.get(gift=gift)
+    assert slot.status == SlotStatus.TO_SHIP and not Shipment.objects.filter(slot=slot).exists()
+    return slot
+
+
+def _in_thread(target) -> tuple[threading.Thread, list]:
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(target())
+        except BaseException as exc:  # noqa: BLE001 (shown by the test)
+            outcome.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_refund_during_a_dispatch_cancels_the_waybill_that_dispatch_gets(k100, make_gift, shop, monkeypatch, batch):
+    slot = _fresh_to_ship(make_gift, monkeypatch)
+    k100.stall_seconds = 0.3  # Kuaidi100 issues the number, then answers (within our timeout)
+
+    def dispatch():
+        if not batch:
+            return waybill_obtain(slot_id=slot.pk)
+        with transaction.atomic():  # a batch runs inside its jobs' transaction: its rows are not committed
+            return waybills_obtain(slot_ids=[slot.pk])
+
+    thread, outcome = _in_thread(dispatch)
+    assert k100.ordered.wait(5)  # the courier has the order; its answer is on the way
+    assert slot_refund_after_sales(slot=slot, actor=None, authorised=True) is not None
+    [job] = Job.objects.filter(task=CANCEL)
+    assert waybill_cancel(shipment_id=job.args[0]) == "cancelled"  # waits for the dispatch's answer
+    thread.join(5)
+
+    assert not isinstance(outcome[0], BaseException), outcome
+    [number] = k100.waybills()
+    shipment = Shipment.objects.get(slot=slot)
+    assert shipment.waybill_no == number and shipment.status == Shipment.Status.CANCELLED
+    assert k100.cancelled == {number}
+    assert waybill_obtain(slot_id=slot.pk) is None and len(k100.orders) == 1  # and no new one
