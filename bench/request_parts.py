@@ -1,23 +1,26 @@
-"""Where one request's time goes, part by part, without a profiler's distortion: wall-clock timers
-around each middleware of the chain, Django's own steps (URL resolution, view middleware, rendering),
-DRF's dispatch steps (negotiation, authentication, permissions, throttles, the handler, the exception
-handler) and the grab's own steps (the gift's facts, the gate, the SQL take). Each part is charged
-its own time only: what runs inside another timed part is charged to that part, so the parts add up
-to the request.
+"""Where one request's time goes, part by part, without a profiler's distortion: timers around each
+middleware of the chain, Django's own steps (URL resolution, view middleware, rendering), DRF's
+dispatch steps (negotiation, authentication, permissions, throttles, the handler, the exception
+handler), the grab's own steps (the gift's facts, the gate, the SQL take) and the garbage collector.
+Each part is charged its own time only: what runs inside another timed part is charged to that part,
+so the parts add up to the request.
 
-Used by bench/profile_requests.py with PROFILE_PARTS=1 (a perf_counter pair per part, about a
-microsecond per part and request: small next to what is measured, but not nothing).
+Used by bench/profile_requests.py with PROFILE_PARTS=1 (wall clock: a perf_counter pair per part,
+about a microsecond per part and request, small next to what is measured but not nothing) or
+PROFILE_PARTS=cpu (the thread's CPU time).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
 from collections.abc import Callable
 
 
 class Parts:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.own: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self._inner: list[float] = []
@@ -27,11 +30,11 @@ class Parts:
 
         def timed(*args, **kwargs):
             parts._inner.append(0.0)
-            started = time.perf_counter()
+            started = parts.clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - started
+                elapsed = parts.clock() - started
                 inner = parts._inner.pop()
                 parts.own[label] += elapsed - inner
                 parts.calls[label] += 1
@@ -40,6 +43,19 @@ class Parts:
 
         timed.__wrapped__ = fn
         return timed
+
+    def gc_callback(self, phase: str, info: dict) -> None:
+        """gc.callbacks entry: a collection is a part of its own, taken out of the part it interrupted."""
+        label = f"garbage collector (generation {info['generation']})"
+        if phase == "start":
+            self._inner.append(0.0)
+            self._gc_started = self.clock()
+            return
+        elapsed = self.clock() - self._gc_started
+        self.own[label] += elapsed - self._inner.pop()
+        self.calls[label] += 1
+        if self._inner:
+            self._inner[-1] += elapsed
 
     def reset(self) -> None:
         self.own.clear()
@@ -54,13 +70,13 @@ def _patch(parts: Parts, owner, name: str, label: str) -> None:
     setattr(owner, name, parts.wrap(label, getattr(owner, name)))
 
 
-def instrument(application) -> Parts:
+def instrument(application, *, cpu: bool = False) -> Parts:
     """Put timers into a loaded WSGIHandler and the classes a request goes through. Wrap the call
     of the application itself with `parts.wrap` to charge what happens outside the chain."""
     from rest_framework import views
     from rest_framework.response import Response
 
-    parts = Parts()
+    parts = Parts(time.thread_time if cpu else time.perf_counter)
     # The middleware chain: convert_exception_to_response(instance) wraps each middleware, and each
     # one calls the next link through its get_response (a closure cell for function middleware).
     link = application._middleware_chain
@@ -116,6 +132,7 @@ def instrument(application) -> Parts:
     from giftshop import logs
 
     logs.access_log.info = parts.wrap("access log line", logs.access_log.info)
+    gc.callbacks.append(parts.gc_callback)
     return parts
 
 
