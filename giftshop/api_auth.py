@@ -12,12 +12,13 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from giftshop.errors import AppError, error_responses
+from giftshop.throttling import SharedRateThrottle
 
 # The sign-up and token endpoints' refusals (their HTTP statuses: giftshop/errors.py).
 USERNAME_TAKEN, WEAK_PASSWORD, BAD_CREDENTIALS = "username_taken", "weak_password", "bad_credentials"
 
 
-class AuthThrottle(AnonRateThrottle):
+class AuthThrottle(SharedRateThrottle, AnonRateThrottle):
     """Sign-up and sign-in, per client IP (these views never authenticate, so every caller is anonymous)."""
 
     scope = "auth"

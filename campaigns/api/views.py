@@ -19,6 +19,7 @@ from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from giftshop.errors import error_responses
+from giftshop.throttling import SharedRateThrottle
 from shops.api.serializers import AbsoluteUrlField, card_photos_absolute
 
 # ----- serializers (request bodies and documented responses) -----
@@ -183,7 +184,7 @@ class TrackerSerializer(serializers.Serializer):
 # ----- lottery -----
 
 
-class LotteryThrottle(UserRateThrottle):
+class LotteryThrottle(SharedRateThrottle, UserRateThrottle):
     """Starting lotteries, per account: an invitation list is checked against the accounts, so the
     count of unknown names it answers is held to a few lists an hour."""
 
