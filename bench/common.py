@@ -163,17 +163,15 @@ def paid_gift(*, sender, sku, mode: str = "single", recipients: int = 1, message
 def tokens_seen(accounts: list[tuple[int, str]]) -> None:
     """Put these accounts' tokens in the shared cache, as a first authenticated request (opening the
     card) does in life: a storm is made of people who opened the card a moment ago."""
-    from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.cache import cache
 
-    from giftshop.token_auth import _cache_key
+    from giftshop.token_auth import tokens_remember
 
     users = get_user_model().objects.in_bulk([uid for uid, _ in accounts])
-    entries = {_cache_key(key): users[uid] for uid, key in accounts if key}
+    entries = {key: users[uid] for uid, key in accounts if key}
     keys = list(entries)
     for i in range(0, len(keys), 2000):
-        cache.set_many({k: entries[k] for k in keys[i : i + 2000]}, settings.API_TOKEN_CACHE_SECONDS)
+        tokens_remember({k: entries[k] for k in keys[i : i + 2000]})
 
 
 def bulk_users(prefix: str, n: int, *, with_tokens: bool = False) -> list[tuple[int, str]]:

@@ -3,9 +3,15 @@ WSGI application (every middleware, no network), timed and profiled with cProfil
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/giftshop .venv/bin/python bench/profile_requests.py [N]
 
-Uses its own database (giftshop_profile, dropped at the end) and the bench settings (Redis cache and
-grab gate). Prints milliseconds of CPU per request for each kind, the database statements each makes,
-and the top functions of each profile by cumulative time.
+Uses its own database (giftshop_profile, or PROFILE_DB; dropped at the end) and the bench settings
+(Redis cache and grab gate: BENCH_CACHE_URL and BENCH_GRAB_GATE_URL pick other Redis databases, so two
+people can profile on one machine). Prints milliseconds of CPU per request for each kind, the database statements each makes,
+and the top functions of each profile by cumulative time. PROFILE_DUMP=<dir> also writes each profile
+there (<kind>.prof) for pstats or snakeviz. PROFILE_PARTS=1 times each part of the request instead of
+profiling it (bench/request_parts.py: each middleware, URL resolution, DRF's steps, the grab's steps,
+the access log line, the garbage collector), in milliseconds of wall clock per request;
+PROFILE_PARTS=cpu counts this thread's CPU time instead (waits on Redis and PostgreSQL left out;
+each reading of that clock is a system call, so the parts carry more of the timers' own cost).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).absolute().parent.parent
 sys.path.insert(0, str(ROOT))
-DB = "giftshop_profile"
+DB = os.environ.get("PROFILE_DB", "giftshop_profile")
 
 
 def main() -> int:
@@ -108,6 +114,13 @@ def _profile(n: int) -> int:
     for token in accounts[:50]:
         call("/healthz")
         call(grab, "POST", token)
+    parts = None
+    if os.environ.get("PROFILE_PARTS"):
+        from bench.request_parts import instrument
+
+        parts = instrument(application, cpu=os.environ.get("PROFILE_PARTS") == "cpu")
+        call = parts.wrap("outside the chain: WSGI handler, request_started/finished", call)
+    profiling = not os.environ.get("PROFILE_OFF") and parts is None
     winners = iter(accounts[50 : 50 + slots])
     refused = iter(accounts[50 + slots :])
     # Every slot is taken below, by the "win" run; the "refused" run then meets a full gate.
@@ -138,8 +151,10 @@ def _profile(n: int) -> int:
                 store.setdefault(sql[:70], []).append(time.perf_counter() - t0)
 
         profiler = cProfile.Profile()
+        if parts is not None:
+            parts.reset()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        if not os.environ.get("PROFILE_OFF"):
+        if profiling:
             profiler.enable()
         with connection.execute_wrapper(timed):
             for _ in range(runs - 1):
@@ -156,14 +171,27 @@ def _profile(n: int) -> int:
             print(
                 f"    {sum(times) / max(1, runs - 1) * 1000:6.3f} ms/req  x{len(times) / max(1, runs - 1):4.2f}  {shape}"
             )
+        if parts is not None:
+            rows = parts.table(max(1, runs - 1))
+            print(
+                f"    {'CPU' if os.environ.get('PROFILE_PARTS') == 'cpu' else 'wall clock'} by part, {sum(ms for _, ms, _ in rows):.3f} ms per request in all:"
+            )
+            for label, ms, calls in rows:
+                print(f"    {ms:6.3f} ms  x{calls:4.2f}  {label}")
         out = io.StringIO()
-        if not os.environ.get("PROFILE_OFF"):
+        if profiling and os.environ.get("PROFILE_DUMP"):
+            dump = Path(os.environ["PROFILE_DUMP"])
+            dump.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(
+                dump / (name.split(" (")[0].replace(" ", "-").replace(",", "").replace("/", "") + ".prof")
+            )
+        if profiling:
             pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
                 int(os.environ.get("PROFILE_LINES", "25"))
             )
         report[name] = cpu
         print(
-            f"\n=== {name}: {cpu:.2f} ms CPU per request (profiled), statuses {statuses}, "
+            f"\n=== {name}: {cpu:.2f} ms CPU per request ({'profiled' if profiling else 'not profiled'}), statuses {statuses}, "
             f"statements {len(queries)}:\n  " + "\n  ".join(q[:160] for q in queries)
         )
         print(out.getvalue()[:6000])

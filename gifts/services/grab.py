@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
@@ -35,13 +35,16 @@ def grab_by_token(*, token: str, user) -> Slot:
     return slot_grab(gift=_gift_facts(token), user=user)
 
 
-_FACTS = ("pk", "mode", "sender_id", "status", "expires_at", "recipients_count")
+# The columns a grab reads (attribute names, in the model's order for Gift.from_db).
+_FACTS = ("id", "sender_id", "mode", "recipients_count", "status", "expires_at")
 
 
 def _gift_facts(token: str) -> Gift:
     """A Gift carrying only what the grab reads, cached briefly per claim link in this process. Stale
     facts answer the same: a gift that stopped being open has no free slot, which the gate or the
-    database finds; mode, sender and expiry never change."""
+    database finds; mode, sender and expiry never change. Built as the ORM builds a row it loaded
+    (`from_db`): the other columns are deferred (read from the database if anything asked), not
+    filled with defaults."""
     key = "grab-facts:" + hashlib.sha256(token.encode()).hexdigest()[:40]
     local = caches["local" if "local" in settings.CACHES else "default"]
     facts = local.get(key)
@@ -49,14 +52,15 @@ def _gift_facts(token: str) -> Gift:
         row = Gift.objects.filter(claim_token=token).exclude(status__in=GIFT_UNPAID).values_list(*_FACTS).first()
         if row is None:
             raise NotFound("礼物不存在或尚未支付")
-        facts = dict(zip(_FACTS, row, strict=True))
-        if facts["expires_at"] is not None:
-            facts["expires_at"] = facts["expires_at"].timestamp()
+        expires_at = row[-1]
+        facts = (*row[:-1], None if expires_at is None else expires_at.timestamp())  # a float pickles cheaper
         local.set(key, facts, settings.GRAB_FACTS_CACHE_SECONDS)
-    facts = dict(facts)
-    if facts["expires_at"] is not None:
-        facts["expires_at"] = datetime.fromtimestamp(facts["expires_at"], tz=UTC)
-    return Gift(**facts)
+    expires_at = facts[-1]
+    return Gift.from_db(
+        DEFAULT_DB_ALIAS,
+        _FACTS,
+        (*facts[:-1], None if expires_at is None else datetime.fromtimestamp(expires_at, tz=UTC)),
+    )
 
 
 def slot_grab(*, gift: Gift, user, savepoint: bool = True) -> Slot:

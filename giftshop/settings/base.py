@@ -422,6 +422,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "giftshop.errors.api_exception_handler",
+    # DRF's negotiation, its choice remembered per Accept header (giftshop/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "giftshop.negotiation.RememberingContentNegotiation",
     # How many trusted proxies stand in front (each appends to X-Forwarded-For): 0 means the header
     # is ignored and the socket's address counts (giftshop/client_ip.py). Behind one nginx: 1.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

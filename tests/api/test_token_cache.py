@@ -84,3 +84,47 @@ def test_drf_reads_our_settings_when_django_is_set_up_first():
         check=True,
     )
     assert out.stdout.strip() == "CachedTokenAuthentication"
+
+
+def test_the_cached_entry_is_plain_values_without_the_password_hash(account):
+    from django.core.cache import cache
+
+    from giftshop.token_auth import _cache_key
+
+    user, key = account
+    assert _client(key).get(ME).status_code == 200
+    signature, values = cache.get(_cache_key(key))
+    assert user.pk in values and user.username in values
+    assert user.password not in values and all(not isinstance(v, User) for v in values)
+
+
+def test_a_cached_account_is_the_database_row_and_reads_its_password_when_asked(account):
+    from giftshop.token_auth import CachedTokenAuthentication
+
+    user, key = account
+    CachedTokenAuthentication().authenticate_credentials(key)  # fills the cache
+    with CaptureQueriesContext(connection) as queries:
+        cached, token = CachedTokenAuthentication().authenticate_credentials(key)
+    assert queries.captured_queries == []
+    assert (cached.pk, cached.username, cached.is_active, cached.date_joined) == (
+        user.pk,
+        user.username,
+        user.is_active,
+        user.date_joined,
+    )
+    assert token.key == key and token.user == cached
+    assert cached.check_password("x-long-password")  # the hash comes from the database
+
+
+def test_an_entry_written_for_other_columns_is_read_again_from_the_database(account):
+    """A rolling deploy that changes the account model: the other version's entries are misses."""
+    from django.core.cache import cache
+
+    from giftshop.token_auth import _cache_key
+
+    user, key = account
+    cache.set(_cache_key(key), ("0ther", (user.pk, "someone-else")), 60)
+    with CaptureQueriesContext(connection) as queries:
+        assert _client(key).get(ME).status_code == 200
+    assert _auth_queries(queries)
+    assert cache.get(_cache_key(key))[0] != "0ther"
