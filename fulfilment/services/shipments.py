@@ -236,7 +236,6 @@ def tracking_notification_handle(
             raise NotFound("Unknown waybill.")
         return tracking_apply(
             slot_id=slot_id,
-            carrier_name=carrier_name,
             event_id=notice.event_id,
             waybill_no=notice.waybill_no,
             status=notice.status,
@@ -265,15 +264,14 @@ def _only_parcel_with(*, carrier_name: str, waybill_no: str) -> int | None:
 def tracking_apply(
     *,
     slot_id: int,
-    carrier_name: str,
     waybill_no: str,
     event_id: str,
     status: str,
     description: str,
     occurred_at: str,
 ) -> str:
-    """Record a tracking update of one parcel (the slot's shipment, if it still carries this
-    courier's waybill) once, and move the slot forward if it says so. Late or out-of-order updates
+    """Record a tracking update of one parcel (the slot's shipment, if it still carries this waybill
+    number; under whatever courier name: a merchant who shipped by hand typed the courier's) once, and move the slot forward if it says so. Late or out-of-order updates
     are recorded for the timeline but never move a slot backwards. An exception (refused, returned,
     problem parcel) is told to the shop's staff."""
     try:
@@ -283,7 +281,7 @@ def tracking_apply(
     with transaction.atomic():
         shipment = (
             Shipment.objects.select_for_update()
-            .filter(slot_id=slot_id, carrier=carrier_name, waybill_no=waybill_no)
+            .filter(slot_id=slot_id, waybill_no=waybill_no)
             .exclude(waybill_no="")
             .first()
         )

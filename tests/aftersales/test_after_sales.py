@@ -70,7 +70,6 @@ def parcel(make_gift, shop_sku, recipient, django_capture_on_commit_callbacks):
         if state == "delivered":
             tracking_apply(
                 slot_id=slot.pk,
-                carrier_name="顺丰速运",
                 event_id=f"d-{slot.pk}",
                 waybill_no=waybill,
                 status="delivered",
