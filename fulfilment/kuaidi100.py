@@ -175,7 +175,8 @@ class Kuaidi100Carrier:
 
     def create_waybill(self, parcel: Parcel) -> Waybill:
         company = parcel.company or settings.KUAIDI100_DEFAULT_COMPANY
-        param = json.dumps(
+        data = self._label_call(
+            "order",
             {
                 "printType": "IMAGE",
                 "partnerId": settings.KUAIDI100_PARTNER_ID,
@@ -197,18 +198,7 @@ class Kuaidi100Carrier:
                 "tempId": settings.KUAIDI100_TEMPLATE_ID,
                 "orderId": parcel.request_key,
             },
-            ensure_ascii=False,
-            separators=(",", ":"),
         )
-        t = str(int(time.time() * 1000))
-        form = {
-            "method": "order",
-            "key": settings.KUAIDI100_KEY,
-            "t": t,
-            "param": param,
-            "sign": order_sign(param, t, settings.KUAIDI100_KEY, settings.KUAIDI100_SECRET),
-        }
-        data = self._post(self._label_url(), form)
         code = str(data.get("code", ""))
         if code == "-1":
             raise ProviderUnavailable("kuaidi100: server error (-1)")
@@ -238,16 +228,7 @@ class Kuaidi100Carrier:
         if order_no:
             param_data["orderId"] = order_no
         param_data["reason"] = "订单已退款，不再发货"
-        param = json.dumps(param_data, ensure_ascii=False, separators=(",", ":"))
-        t = str(int(time.time() * 1000))
-        form = {
-            "method": "cancel",
-            "key": settings.KUAIDI100_KEY,
-            "t": t,
-            "param": param,
-            "sign": order_sign(param, t, settings.KUAIDI100_KEY, settings.KUAIDI100_SECRET),
-        }
-        data = self._post(self._label_url(), form)
+        data = self._label_call("cancel", param_data)
         code = str(data.get("code", data.get("returnCode", "")))
         if data.get("success") is True or code == "200":
             return "cancelled"
@@ -255,6 +236,20 @@ class Kuaidi100Carrier:
             raise ProviderUnavailable(f"kuaidi100 cancel: server error ({code})")
         log.warning("kuaidi100 refused to cancel the e-waybill: code=%s", code)
         raise AppError(CARRIER_REFUSED, f"快递100 拒绝取消面单（{code or '无代码'}）")
+
+    def _label_call(self, method: str, param_data: dict) -> dict:
+        """One call of the e-waybill API (`label/order`): the param as compact JSON, signed
+        MD5(param + t + key + secret)."""
+        param = json.dumps(param_data, ensure_ascii=False, separators=(",", ":"))
+        t = str(int(time.time() * 1000))
+        form = {
+            "method": method,
+            "key": settings.KUAIDI100_KEY,
+            "t": t,
+            "param": param,
+            "sign": order_sign(param, t, settings.KUAIDI100_KEY, settings.KUAIDI100_SECRET),
+        }
+        return self._post(self._label_url(), form)
 
     @staticmethod
     def _label_url() -> str:
