@@ -272,15 +272,7 @@ def _gift_follow(gift_id: int, *, taken: bool = False) -> None:
         gift_sync(gift_id)
     elif 0 < _most_transactions_at_once() < unclaimed:
         return
-    transaction.on_commit(lambda: _gift_sync_if_behind(gift_id, taken=taken), robust=True)
-
-
-def _gift_sync_if_behind(gift_id: int, *, taken: bool) -> None:
-    """The count after commit, the same way as the one before it: a slot taken reads the unclaimed
-    ones only (should it have moved on since, the cheap check says "behind" and `gift_sync` counts
-    them all under the lock, changing nothing that is right)."""
-    if (_gift_behind_after_taken(gift_id) if taken else _gift_behind(gift_id))[0]:
-        gift_sync(gift_id)
+    transaction.on_commit(lambda: gift_sync_if_behind(gift_id, taken=taken), robust=True)
 
 
 def _gift_behind_unclaimed(gift_id: int) -> tuple[bool, int]:
@@ -307,9 +299,13 @@ def _gift_behind_after_taken(gift_id: int) -> tuple[bool, int]:
     return status != (G.PARTLY_CLAIMED if unclaimed else G.CLAIMED), unclaimed
 
 
-def gift_sync_if_behind(gift_id: int) -> None:
-    """Count without a lock; lock and move only when the gift's status is behind its slots."""
-    if _gift_behind(gift_id)[0]:
+def gift_sync_if_behind(gift_id: int, *, taken: bool = False) -> None:
+    """Count without a lock; lock and move only when the gift's status is behind its slots.
+
+    `taken`: the count after a slot was taken reads the unclaimed slots only, as the one before its
+    commit did (should the slot have moved on since, the cheap check says "behind" and `gift_sync`
+    counts them all under the lock, changing nothing that is right)."""
+    if (_gift_behind_after_taken(gift_id) if taken else _gift_behind(gift_id))[0]:
         gift_sync(gift_id)
 
 
