@@ -171,11 +171,11 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = Tr
     if row is None:
         return None
     # The whole row as the statement left it (an accept goes on with it, under the lock it took).
-    converters = connection.ops.get_db_converters
     values = []
     for field, value in zip(fields, row, strict=True):
-        for convert in [*converters(field), *field.get_db_converters(connection)]:
-            value = convert(value, field, connection)
+        column = field.get_col(Slot._meta.db_table)  # what the backend's converters take, as for a query
+        for convert in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
+            value = convert(value, column, connection)
         values.append(value)
     slot = Slot.from_db(connection.alias, [f.attname for f in fields], values)
     slot.gift, slot.recipient = gift, user
