@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -222,6 +223,7 @@ class Server:
             "60",
             "--error-logfile",
             str(self.log_path),
+            *(["--threads", os.environ["BENCH_WEB_THREADS"]] if os.environ.get("BENCH_WEB_THREADS") else []),
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), start_new_session=True)  # noqa: S603
         deadline = time.monotonic() + 60
@@ -271,6 +273,44 @@ def wrk_path() -> str:
     return path
 
 
+_CPU_GROUPS = {"gunicorn": "web (gunicorn)", "postgres": "PostgreSQL", "redis-server": "Redis"}
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds used so far, by kind of process (web, load tool, PostgreSQL, Redis, the rest), and
+    the whole machine's busy time (user, system, interrupts) from /proc/stat. Linux only; empty elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    used: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        group = _CPU_GROUPS.get(comm, "other processes")
+        used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    try:
+        cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return {}
+    # The load tool ends before the second snapshot: it is counted from what its parent waited for.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load tool (wrk)"] = children.ru_utime + children.ru_stime
+    user, nice, system, idle, iowait, irq, softirq = (int(x) for x in cpu[:7])
+    used["machine (busy)"] = (user + nice + system + irq + softirq) / tick
+    used["machine (kernel: interrupts)"] = (irq + softirq) / tick
+    return used
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request for each kind of process between two snapshots (a process that
+    started or ended in between is counted for what it used while it was there)."""
+    if not requests or not before or not after:
+        return {}
+    return {k: round((after[k] - before.get(k, 0.0)) / requests * 1000, 3) for k in after}
+
+
 @dataclass
 class WrkResult:
     requests: int
@@ -282,6 +322,7 @@ class WrkResult:
     max_ms: float
     statuses: dict = field(default_factory=dict)
     socket_errors: dict = field(default_factory=dict)
+    cpu_ms_per_request: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -318,6 +359,7 @@ def wrk(
         f"{markers}/thread-",
         str(body_file or ""),
     ]
+    cpu_before = cpu_snapshot()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
     if quota_per_thread:
         while proc.poll() is None:
@@ -329,6 +371,7 @@ def wrk(
         stdout, stderr = proc.communicate(timeout=duration_s + 120)
     finally:
         shutil.rmtree(markers, ignore_errors=True)
+    cpu_after = cpu_snapshot()
     line = next((x for x in stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no report:\n{stdout}\n{stderr}")
@@ -344,4 +387,5 @@ def wrk(
         max_ms=round(data["max_us"] / 1000, 2),
         statuses={k: v for k, v in data["statuses"].items() if v},
         socket_errors={k: v for k, v in data["errors"].items() if v},
+        cpu_ms_per_request=cpu_per_request(cpu_before, cpu_after, data["requests"]),
     )

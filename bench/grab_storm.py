@@ -126,6 +126,34 @@ class _Flusher(threading.Thread):
             time.sleep(0.005)
 
 
+class _WinClock(threading.Thread):
+    """Times the storm's first phase, the one the wins are in: from its start until the database holds
+    every winner. Every request of that phase waits behind a database write, so the storm's tail
+    latency is decided there."""
+
+    def __init__(self, gift_id: int) -> None:
+        super().__init__(daemon=True)
+        self.gift_id = gift_id
+        self.seconds: float | None = None
+
+    def run(self) -> None:
+        from django.db import connection
+
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 300:
+                if _winners(self.gift_id)[0] >= SLOTS:
+                    self.seconds = round(time.monotonic() - started, 2)
+                    return
+                time.sleep(0.02)
+        finally:
+            connection.close()
+
+
+def _cpu_line(result) -> str:
+    return ", ".join(f"{k} {v}" for k, v in result.cpu_ms_per_request.items() if v >= 0.005)
+
+
 def _flush_gate_midway(gift_id: int) -> _Flusher:
     flusher = _Flusher(gift_id)
     flusher.start()
@@ -154,6 +182,8 @@ def run(server: Server) -> dict:
     wrk(f"{server.base}/api/v1/claims/{gift.claim_token}/", connections=8, threads=THREADS, duration_s=3)
 
     log(f"grab storm: {ATTEMPTS:,} grabs, {CONNECTIONS} connections, each request another account")
+    win_clock = _WinClock(gift.pk)
+    win_clock.start()
     grab = wrk(
         grab_url,
         connections=CONNECTIONS,
@@ -162,11 +192,14 @@ def run(server: Server) -> dict:
         tokens_file=tokens_file,
         quota_per_thread=ATTEMPTS // THREADS,
     )
+    win_clock.join(timeout=5)
     winners, distinct = _winners(gift.pk)
+    win_rate = round(SLOTS / win_clock.seconds, 1) if win_clock.seconds else None
     log(
         f"grab storm: {grab.requests:,} answers in {grab.duration_s} s = {grab.rps} grabs/s, "
         f"p50 {grab.p50_ms} ms, p99 {grab.p99_ms} ms, statuses {grab.statuses}; "
-        f"winners in the database {winners}, distinct {distinct}"
+        f"winners in the database {winners}, distinct {distinct}; "
+        f"the {SLOTS} wins were in within {win_clock.seconds} s ({win_rate} wins/s)"
     )
 
     log("grab storm: the same storm on another gift, its Redis gate deleted once half the slots are gone")
@@ -192,6 +225,7 @@ def run(server: Server) -> dict:
     log(f"grab storm: no-op ceiling, GET /healthz, {CONNECTIONS} connections, {duration} s")
     noop = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=duration)
     log(f"grab storm: no-op {noop.rps} req/s, p50 {noop.p50_ms} ms, p99 {noop.p99_ms} ms")
+    log(f"grab storm: CPU per request, ms: grab {_cpu_line(grab)}; no-op {_cpu_line(noop)}")
 
     log(f"grab storm: database ceiling, pgbench with the grab's SQL, {PGBENCH_CLIENTS} clients, {duration} s")
     pg = _pgbench(gift_id=pg_gift.pk, ubase=accounts[0][0], nusers=ATTEMPTS, duration_s=duration)
@@ -207,6 +241,8 @@ def run(server: Server) -> dict:
         "grab": grab.as_dict(),
         "winners": winners,
         "winners_distinct": distinct,
+        "win_phase_s": win_clock.seconds,
+        "win_phase_wins_per_s": win_rate,
         "winners_ok": winners == SLOTS and distinct == SLOTS,
         "flushed_midway": {
             **flushed.as_dict(),
