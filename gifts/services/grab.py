@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from functools import cache
 from typing import NoReturn
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
@@ -150,18 +151,7 @@ def _grab_in_database(*, gift: Gift, user, savepoint: bool = True) -> Slot:
 
 def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = True) -> Slot | None:
     """Give the first free slot to `user` in one statement; None when no free slot was taken."""
-    features = connection.features
-    lock = ""
-    if features.has_select_for_update:
-        lock = "FOR UPDATE SKIP LOCKED" if skip_locked and features.has_select_for_update_skip_locked else "FOR UPDATE"
-    table = connection.ops.quote_name(Slot._meta.db_table)
-    fields = list(Slot._meta.concrete_fields)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
-        f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
-        f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
-    )
+    sql, attnames, converters = _take_statement(connection.alias, skip_locked=skip_locked)
     now = timezone.now()
     # Inside a caller's transaction (accept grabs on the way) a refusal must not break it: savepoint.
     guard = transaction.atomic() if savepoint and connection.in_atomic_block else nullcontext()
@@ -172,14 +162,38 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = Tr
         return None
     # The whole row as the statement left it (an accept goes on with it, under the lock it took).
     values = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.get_col(Slot._meta.db_table)  # what the backend's converters take, as for a query
-        for convert in [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]:
+    for value, (column, convert_all) in zip(row, converters, strict=True):
+        for convert in convert_all:
             value = convert(value, column, connection)
         values.append(value)
-    slot = Slot.from_db(connection.alias, [f.attname for f in fields], values)
+    slot = Slot.from_db(connection.alias, attnames, values)
     slot.gift, slot.recipient = gift, user
     return slot
+
+
+@cache
+def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], list[tuple]]:
+    """The take's SQL for this database, the attributes it returns, and for each returned column what
+    converts it as a query would (the backend's converters take the column expression). Built once
+    per process: composing it cost a won grab more than the rest of its Python."""
+    conn = connections[alias]
+    features = conn.features
+    lock = ""
+    if features.has_select_for_update:
+        lock = "FOR UPDATE SKIP LOCKED" if skip_locked and features.has_select_for_update_skip_locked else "FOR UPDATE"
+    table = conn.ops.quote_name(Slot._meta.db_table)
+    fields = list(Slot._meta.concrete_fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    sql = (
+        f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
+        f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
+        f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
+    )
+    converters = []
+    for field in fields:
+        column = field.get_col(Slot._meta.db_table)
+        converters.append((column, (*conn.ops.get_db_converters(column), *field.get_db_converters(conn))))
+    return sql, [f.attname for f in fields], converters
 
 
 def _refuse_grab(*, gift: Gift, user) -> NoReturn:
