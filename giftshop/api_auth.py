@@ -8,16 +8,16 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from giftshop.errors import AppError, error_responses
+from giftshop.throttling import CountedAnonRateThrottle
 
 # The sign-up and token endpoints' refusals (their HTTP statuses: giftshop/errors.py).
 USERNAME_TAKEN, WEAK_PASSWORD, BAD_CREDENTIALS = "username_taken", "weak_password", "bad_credentials"
 
 
-class AuthThrottle(AnonRateThrottle):
+class AuthThrottle(CountedAnonRateThrottle):
     """Sign-up and sign-in, per client IP (these views never authenticate, so every caller is anonymous)."""
 
     scope = "auth"

@@ -94,11 +94,15 @@ def _fresh_cache():
     """Rate limits and phone-code limits live in the cache: each test starts with none counted."""
     from django.core.cache import caches
 
+    from giftshop.throttling import limits_reset
+
     for alias in caches:
         caches[alias].clear()
+    limits_reset()
     yield
     for alias in caches:
         caches[alias].clear()
+    limits_reset()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from campaigns.services import bulk, lottery, tracker
@@ -19,6 +18,7 @@ from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from giftshop.errors import error_responses
+from giftshop.throttling import CountedUserRateThrottle
 from shops.api.serializers import AbsoluteUrlField, card_photos_absolute
 
 # ----- serializers (request bodies and documented responses) -----
@@ -183,7 +183,7 @@ class TrackerSerializer(serializers.Serializer):
 # ----- lottery -----
 
 
-class LotteryThrottle(UserRateThrottle):
+class LotteryThrottle(CountedUserRateThrottle):
     """Starting lotteries, per account: an invitation list is checked against the accounts, so the
     count of unknown names it answers is held to a few lists an hour."""
 

@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from gifts.api.serializers import (
@@ -37,18 +36,19 @@ from gifts.services import sender as sender_service
 from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
 from giftshop.errors import error_responses
+from giftshop.throttling import CountedRateThrottle, CountedUserRateThrottle
 from shops.api.serializers import card_photos_absolute
 
 log = logging.getLogger(__name__)
 
 
-class ClaimThrottle(UserRateThrottle):
+class ClaimThrottle(CountedUserRateThrottle):
     """Grab / accept / decline: per account."""
 
     scope = "claim"
 
 
-class ClaimIpThrottle(SimpleRateThrottle):
+class ClaimIpThrottle(CountedRateThrottle):
     """The same endpoints per client IP, whoever is signed in: one machine cycling many accounts is held too."""
 
     scope = "claim_ip"

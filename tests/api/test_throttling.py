@@ -139,3 +139,47 @@ def test_reads_are_not_throttled_by_the_claim_limit(rates, make_gift, recipient)
     assert bob.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
     for _ in range(3):
         assert bob.get(f"/api/v1/claims/{gift.claim_token}/").status_code == 200
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_a_limit_holds_when_many_requests_arrive_at_once(shared, rates, settings, tmp_path):
+    """32 requests of one account at the same moment against a limit of 5: exactly 5 go through, in
+    the shared Redis as in the in-process counts (DRF's read-then-write history let 10 through)."""
+    import threading
+
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from giftshop.settings.base import cache_config
+    from tests.servers import RedisServer
+
+    server = None
+    if shared:
+        server = RedisServer(log_path=tmp_path / "redis.log").start()
+        settings.CACHES = {"default": cache_config(server.url, socket_timeout=2)}
+    try:
+        rates(claim="5/min")
+        user = UserFactory()
+        start = threading.Barrier(32)
+        allowed: list[bool] = []
+
+        def hit():
+            request = Request(RequestFactory().post("/api/v1/claims/x/grab/"))
+            request.user = user
+            throttle = ClaimThrottle()
+            start.wait()
+            allowed.append(throttle.allow_request(request, None))
+
+        threads = [threading.Thread(target=hit) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert allowed.count(True) == 5 and len(allowed) == 32
+        late = ClaimThrottle()
+        request = Request(RequestFactory().post("/api/v1/claims/x/grab/"))
+        request.user = user
+        assert late.allow_request(request, None) is False and 0 < late.wait() <= 60
+    finally:
+        if server is not None:
+            server.stop()
