@@ -43,7 +43,8 @@ official SDKs, e.g. `kuaidi100-api/java-demo` `SubscribeParameters.callbackurl`,
 parameters may be appended to the callback URL and come back with each push), and its `salt` (a
 32-character string of ours) is derived for that parcel from `KUAIDI100_PUSH_SALT`
 (HMAC-SHA256), so a push signed for one parcel does not verify at another parcel's URL. A push
-whose parcel no longer carries its number (or has none) is answered success and changes nothing.
+whose parcel no longer carries its number (or has none), or whose e-waybill we cancelled, is
+answered success and changes nothing.
 
 Exactly one waybill per parcel: `orderId` carries our request key (`slot-<id>`). The documents
 require it unique per order but publish no lookup by it, so a dispatch retried after a timeout

@@ -43,6 +43,9 @@ from shops.services import stock_release
 
 log = logging.getLogger(__name__)
 
+# What a scan of a cancelled waybill is answered (taken, and changes nothing).
+SCAN_IGNORED = "waybill_cancelled"
+
 # How far along each tracking status puts a slot; updates only ever move a slot forward.
 _TRACKING_TARGET = {
     "collected": SlotStatus.SHIPPED,
@@ -273,7 +276,11 @@ def tracking_apply(
     """Record a tracking update of one parcel (the slot's shipment, if it still carries this waybill
     number; under whatever courier name: a merchant who shipped by hand typed the courier's) once, and move the slot forward if it says so. Late or out-of-order updates
     are recorded for the timeline but never move a slot backwards. An exception (refused, returned,
-    problem parcel) is told to the shop's staff."""
+    problem parcel) is told to the shop's staff.
+
+    A scan of a waybill we cancelled (the parcel was refunded before it shipped) is no progress of
+    this parcel: nothing is recorded or moved, and it is answered as taken ("waybill_cancelled"), so
+    the courier stops pushing it."""
     try:
         occurred = parse_datetime(occurred_at) or timezone.now()
     except ValueError:  # a well-formed but impossible date: when we heard of it
@@ -287,6 +294,10 @@ def tracking_apply(
         )
         if shipment is None:
             raise NotFound("Unknown waybill.")
+        if shipment.status == Shipment.Status.CANCELLED:
+            # Only ids and our status name: the courier's text may carry the address.
+            log.warning("tracking scan of a cancelled waybill ignored slot=%s status=%s", slot_id, status)
+            return SCAN_IGNORED
         try:
             with transaction.atomic():
                 TrackingEvent.objects.create(

@@ -4,16 +4,20 @@ outage is retried, a refusal is kept and told to the shop's staff; no waybill is
 the refund, not even by a dispatch that was already asking."""
 
 import json
+import logging
 import threading
 
 import pytest
 from django.db import connections, transaction
+from django.test import Client
 
-from fulfilment.models import Shipment
+from fulfilment.kuaidi100 import push_salt
+from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.services.dispatch import waybills_obtain
 from fulfilment.services.shipments import (
     parcels_hand_over,
     slot_refund_after_sales,
+    tracking_subscribe,
     waybill_cancel,
     waybill_obtain,
 )
@@ -165,6 +169,31 @@ def test_a_parcel_handed_over_is_not_cancelled(k100, to_ship, shop, django_captu
 
     refund(Slot.objects.get(pk=to_ship.pk), django_capture_on_commit_callbacks)  # shipped: a refund, not a cancel
     assert not Job.objects.filter(task=CANCEL).exists() and cancel_requests(k100) == []
+
+
+@pytest.mark.parametrize(("state", "context"), [("1", "快件已揽收"), ("0", "快件已到达转运中心")])
+def test_a_scan_of_a_cancelled_waybill_is_taken_and_moves_nothing(
+    k100, to_ship, django_capture_on_commit_callbacks, caplog, state, context
+):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    assert tracking_subscribe(shipment_id=shipment.pk) == "subscribed"
+    refund(to_ship, django_capture_on_commit_callbacks)
+    assert waybill_cancel(shipment_id=shipment.pk) == "cancelled"
+
+    body = k100.push(shipment.waybill_no, state, context=f"{context}，收件人 {ADDRESS['detail']}")
+    with caplog.at_level(logging.INFO, logger="fulfilment"):
+        answer = Client().post(k100.callback(shipment.waybill_no), body, "application/x-www-form-urlencoded")
+
+    # Kuaidi100's success answer: it stops pushing this scan.
+    assert answer.status_code == 200 and answer.json() == {"result": True, "returnCode": "200", "message": "成功"}
+    assert Slot.objects.get(pk=to_ship.pk).status == SlotStatus.TO_SHIP
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.handed_over_at is None
+    assert not TrackingEvent.objects.exists() and not Notification.objects.filter(kind="shipped").exists()
+    [ignored] = [r for r in caplog.records if "cancelled waybill" in r.getMessage()]
+    assert f"slot={to_ship.pk}" in ignored.getMessage()
+    secrets = [ADDRESS["detail"], ADDRESS["phone"], k100.key, k100.secret, push_salt(f"slot-{to_ship.pk}")]
+    assert not [s for s in secrets if s in caplog.text]
 
 
 # ----- a dispatch in flight when the refund comes (real threads, PostgreSQL row locks) -----
