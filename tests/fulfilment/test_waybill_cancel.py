@@ -120,6 +120,30 @@ def test_a_refused_cancel_is_kept_and_told_to_the_shops_staff_once(
     assert len(cancel_requests(k100)) == 2 and k100.cancelled == set()  # one call per run, no retry loop
 
 
+@pytest.mark.parametrize("code", [201, 500])
+def test_a_cancel_kuaidi100_took_before_counts_as_cancelled_not_refused(
+    k100, to_ship, shop, django_capture_on_commit_callbacks, code
+):
+    staff = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.repeat_cancel_code = code
+    k100.stall_seconds = 0.8  # Kuaidi100 cancels it; its answer comes after our 0.5 s timeout
+    with pytest.raises(ProviderUnavailable):
+        waybill_cancel(shipment_id=shipment.pk)
+    assert k100.cancelled == {shipment.waybill_no}
+    k100.stall_seconds = 0
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "cancelled"  # the task's next try: 订单已取消
+
+    assert len(cancel_requests(k100)) == 2
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.last_error == ""
+    [event] = GiftEvent.objects.filter(kind=GiftEvent.Kind.WAYBILL_CANCELLED)
+    assert event.data["outcome"] == "already"
+    assert not Notification.objects.filter(user=staff).exists()
+
+
 def test_a_cancelled_waybill_cannot_be_handed_over(k100, to_ship, shop, django_capture_on_commit_callbacks):
     owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
     shipment = waybill_obtain(slot_id=to_ship.pk)
