@@ -19,6 +19,7 @@ from fulfilment.services.shipments import (
     slot_refund_after_sales,
     tracking_subscribe,
     waybill_cancel,
+    waybill_cancel_give_up,
     waybill_obtain,
 )
 from fulfilment.states import shipment_cancel, shipment_issue
@@ -142,6 +143,45 @@ def test_a_cancel_kuaidi100_took_before_counts_as_cancelled_not_refused(
     [event] = GiftEvent.objects.filter(kind=GiftEvent.Kind.WAYBILL_CANCELLED)
     assert event.data["outcome"] == "already"
     assert not Notification.objects.filter(user=staff).exists()
+
+
+def test_a_cancel_whose_retries_run_out_is_kept_and_told_to_the_shops_staff_once(
+    k100, to_ship, shop, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    staff = [ShopStaffFactory(shop=shop, user=UserFactory()).user for _ in range(2)]
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.cancel_codes = [500] * (cancel_waybill.max_retries + 1)  # 服务器错误 at every try
+    monkeypatch.setitem(cancel_waybill.app.conf, "task_eager_propagates", False)  # the retries run in place
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "failed"
+
+    assert len(cancel_requests(k100)) == cancel_waybill.max_retries + 1 and k100.cancelled == set()
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.cancel_failed_at is not None
+    assert shipment.last_error == "cancel_failed: kuaidi100 cancel: server error (500)"
+    failed_at = shipment.cancel_failed_at
+    assert waybill_cancel_give_up(shipment_id=shipment.pk, error="reported again") == "failed"
+    shipment.refresh_from_db()
+    assert shipment.cancel_failed_at == failed_at
+    notes = Notification.objects.filter(kind=Notification.Kind.SHIPPING_EXCEPTION)
+    assert sorted(n.user_id for n in notes) == sorted(u.pk for u in staff)  # once each
+    for note in notes:
+        assert shipment.waybill_no in note.title and note.link == f"/merchant/parcels/{to_ship.pk}/"
+        assert "顺丰速运" in note.body and "手动取消运单" in note.body and shipment.waybill_no in note.body
+    client.force_login(staff[0])
+    page = client.get(note.link).content.decode()
+    assert 'data-test="waybill-cancel-failed"' in page and "请到快递后台取消" in page
+
+
+def test_a_cancel_given_up_after_the_courier_took_it_tells_nobody(k100, to_ship, django_capture_on_commit_callbacks):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    assert waybill_cancel(shipment_id=shipment.pk) == "cancelled"
+    assert waybill_cancel_give_up(shipment_id=shipment.pk, error="late") == "already"
+    shipment.refresh_from_db()
+    assert shipment.cancel_failed_at is None
+    assert not Notification.objects.filter(kind=Notification.Kind.SHIPPING_EXCEPTION).exists()
 
 
 def test_a_cancelled_waybill_cannot_be_handed_over(k100, to_ship, shop, django_capture_on_commit_callbacks):
