@@ -43,16 +43,22 @@ def subscribe_tracking(shipment_id: int) -> str:
     return tracking_subscribe(shipment_id=shipment_id)
 
 
-@shared_task(bind=True, acks_late=True, **RETRY_TEMPORARY)
+@shared_task(bind=True, acks_late=True, outbox_gave_up="fulfilment.tasks.cancel_waybill_gave_up", **RETRY_TEMPORARY)
 def cancel_waybill(self, shipment_id: int) -> str:
     """Take back a refunded parcel's e-waybill; a courier outage is retried with backoff, and when
-    the retries run out the shop's staff are told to cancel it in the courier's console."""
+    the retries run out (or the outbox gives the job up) the shop's staff are told to cancel it in
+    the courier's console."""
     try:
         return waybill_cancel(shipment_id=shipment_id)
     except ProviderUnavailable as exc:
         if self.request.retries < self.max_retries:
             raise  # retried (RETRY_TEMPORARY)
         return waybill_cancel_give_up(shipment_id=shipment_id, error=str(exc))
+
+
+def cancel_waybill_gave_up(shipment_id: int, *, error: str) -> None:
+    """The outbox gave up on a `cancel_waybill` job (never finished: a worker killed each time)."""
+    waybill_cancel_give_up(shipment_id=shipment_id, error=error)
 
 
 @shared_task(acks_late=True)

@@ -440,8 +440,8 @@ def waybill_cancel(*, shipment_id: int) -> str:
 
 
 def waybill_cancel_give_up(*, shipment_id: int, error: str) -> str:
-    """Every try to take back the e-waybill failed (the courier did not answer until the task gave
-    up): the shipment keeps the failure, and the shop's staff are told once to
+    """Every try to take back the e-waybill failed (the courier did not answer until the task, or
+    the outbox, gave up): the shipment keeps the failure, and the shop's staff are told once to
     cancel the waybill in the courier's own console and not to send the parcel. Safe to run twice;
     nothing to do for a shipment cancelled or handed over since."""
     with transaction.atomic():

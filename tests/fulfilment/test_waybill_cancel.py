@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.db import connections, transaction
 from django.test import Client
+from django.utils import timezone
 
 from fulfilment.kuaidi100 import push_salt
 from fulfilment.models import Shipment, TrackingEvent
@@ -27,6 +28,7 @@ from fulfilment.tasks import cancel_waybill
 from gifts.models import GiftEvent, Notification, Slot, SlotStatus
 from gifts.services.claim import AddressInput, slot_accept, slot_hand_over
 from giftshop.errors import AppError, ProviderUnavailable
+from outbox.jobs import jobs_republish_due
 from outbox.models import Job
 from tests.conftest import ADDRESS
 from tests.factories import ShopStaffFactory, UserFactory
@@ -172,6 +174,27 @@ def test_a_cancel_whose_retries_run_out_is_kept_and_told_to_the_shops_staff_once
     client.force_login(staff[0])
     page = client.get(note.link).content.decode()
     assert 'data-test="waybill-cancel-failed"' in page and "请到快递后台取消" in page
+
+
+def test_a_cancel_job_the_outbox_gives_up_on_is_told_to_the_shops_staff(
+    k100, to_ship, shop, settings, django_capture_on_commit_callbacks
+):
+    """The job never finished (a worker killed at each try): beat gives it up after its last publication."""
+    staff = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    [job] = Job.objects.filter(task=CANCEL)
+    Job.objects.filter(pk=job.pk).update(publications=settings.OUTBOX_MAX_PUBLICATIONS, due_at=timezone.now())
+
+    assert jobs_republish_due() == 0
+
+    job.refresh_from_db()
+    assert job.failed_at is not None and cancel_requests(k100) == []
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.cancel_failed_at is not None
+    assert shipment.last_error.startswith("cancel_failed: the outbox gave up")
+    [note] = Notification.objects.filter(user=staff, kind=Notification.Kind.SHIPPING_EXCEPTION)
+    assert shipment.waybill_no in note.body
 
 
 def test_a_cancel_given_up_after_the_courier_took_it_tells_nobody(k100, to_ship, django_capture_on_commit_callbacks):
