@@ -21,3 +21,5 @@ CARRIER_REFUSED = "carrier_refused"
 WAYBILL_CANCELLED = "waybill_cancelled"
 # The courier refused to cancel an e-waybill for good (it has collected the parcel): stop it by hand.
 CANCEL_REFUSED = "cancel_refused"
+# The courier never answered the cancel of an e-waybill before the retries ran out: cancel it by hand.
+CANCEL_FAILED = "cancel_failed"

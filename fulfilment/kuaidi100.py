@@ -22,7 +22,12 @@ code, not a package. The protocol is three small form posts, so this module spea
   `kdComOrderNum`: required when it answered one, so we keep it on the shipment) and `reason`. The
   answer is `success` true (code 200) or a code: 201 取消失败 (the courier will not: collected, too
   late), 400 bad parameter, 503 bad signature are final; 500 (and a 5xx or a timeout) is a server
-  fault, tried again later.
+  fault, tried again later. A waybill cancelled before (our first try's answer lost) has no code
+  of its own: this document lists none, and the C端寄件 cancel document (apifox.com/apidoc/
+  project-514987/api-55507305, code 500) says cancelling a cancelled order answers 500. So the
+  message decides: one that says the order is cancelled already (已取消, 已经取消, 重复取消),
+  whatever its code, is success, as cancelling is idempotent; to confirm the exact wording with
+  Kuaidi100 before going live.
 - Subscription, https://api.kuaidi100.com/document/5f0ffb5ebc8da837cbd8aefc (mirrored at
   apifox.com/apidoc/project-514987 "快递订阅查询快递api接口技术文档"): POST `{KUAIDI100_POLL_BASE}/poll`,
   form `schema=json`, `param` = {company, number, key, parameters: {callbackurl, salt, resultv2,
@@ -43,7 +48,8 @@ official SDKs, e.g. `kuaidi100-api/java-demo` `SubscribeParameters.callbackurl`,
 parameters may be appended to the callback URL and come back with each push), and its `salt` (a
 32-character string of ours) is derived for that parcel from `KUAIDI100_PUSH_SALT`
 (HMAC-SHA256), so a push signed for one parcel does not verify at another parcel's URL. A push
-whose parcel no longer carries its number (or has none) is answered success and changes nothing.
+whose parcel no longer carries its number (or has none), or whose e-waybill we cancelled, is
+answered success and changes nothing.
 
 Exactly one waybill per parcel: `orderId` carries our request key (`slot-<id>`). The documents
 require it unique per order but publish no lookup by it, so a dispatch retried after a timeout
@@ -90,6 +96,8 @@ STATES = {
     "6": "exception",  # 退回
     "14": "exception",  # 拒签
 }
+# What a cancel answer's message says when the e-waybill was cancelled before (no code says it).
+ALREADY_CANCELLED = ("已取消", "已经取消", "重复取消", "已被取消")
 # Companies whose tracking Kuaidi100 answers only with the receiver's or sender's phone.
 PHONE_REQUIRED = {"shunfeng", "shunfengkuaiyun", "zhongtong"}
 _CHINA = ZoneInfo("Asia/Shanghai")  # Kuaidi100's scan times are Beijing time without an offset
@@ -232,6 +240,9 @@ class Kuaidi100Carrier:
         code = str(data.get("code", data.get("returnCode", "")))
         if data.get("success") is True or code == "200":
             return "cancelled"
+        if code != "503" and any(words in str(data.get("message") or "") for words in ALREADY_CANCELLED):
+            log.info("kuaidi100 cancel: the e-waybill was cancelled before (code=%s)", code)
+            return "already"
         if code in ("500", "-1"):
             raise ProviderUnavailable(f"kuaidi100 cancel: server error ({code})")
         log.warning("kuaidi100 refused to cancel the e-waybill: code=%s", code)

@@ -45,6 +45,10 @@ class Shipment(models.Model):
     # courier answers one): its cancel call needs it back.
     courier_order_no = models.CharField(max_length=64, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When the courier did not take the e-waybill back, for good: it refused, or it did not answer
+    # until our retries ran out. The parcel is refunded but its waybill may still be live at the
+    # courier: the shop's staff were told to cancel it there by hand.
+    cancel_failed_at = models.DateTimeField(null=True, blank=True)
     # When the parcel was handed to the courier, and by which staff member (empty: the courier's scan).
     handed_over_at = models.DateTimeField(null=True, blank=True)
     handed_over_by = models.ForeignKey(

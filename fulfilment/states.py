@@ -163,6 +163,20 @@ def shipment_hand_over(shipment: Shipment, *, by=None, at=None) -> bool:
     return True
 
 
+def shipment_cancel_fail(shipment: Shipment, *, error: str) -> bool:
+    """The courier did not take the e-waybill back, for good (it refused, or never answered before
+    the retries ran out): the status stays (the waybill may still be live at the courier), the error
+    and the moment are kept. True the first time only, so the staff are told once."""
+    shipment.last_error = error[:300]
+    fields = ["last_error"]
+    first = shipment.cancel_failed_at is None
+    if first:
+        shipment.cancel_failed_at = timezone.now()
+        fields.append("cancel_failed_at")
+    shipment.save(update_fields=fields)
+    return first
+
+
 def shipment_cancel(shipment: Shipment) -> bool:
     """The parcel will not ship: its e-waybill is cancelled (the courier said so, or none was
     issued). False when it already was (idempotent); a handed-over parcel is refused."""

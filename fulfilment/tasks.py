@@ -8,7 +8,13 @@ from celery import shared_task
 from django.conf import settings
 
 from fulfilment.services.dispatch import waybills_obtain
-from fulfilment.services.shipments import shipment_record_failure, tracking_subscribe, waybill_cancel, waybill_obtain
+from fulfilment.services.shipments import (
+    shipment_record_failure,
+    tracking_subscribe,
+    waybill_cancel,
+    waybill_cancel_give_up,
+    waybill_obtain,
+)
 from giftshop.errors import AppError, ProviderUnavailable
 from outbox.jobs import RETRY_TEMPORARY, jobs_run_batch
 
@@ -37,10 +43,22 @@ def subscribe_tracking(shipment_id: int) -> str:
     return tracking_subscribe(shipment_id=shipment_id)
 
 
-@shared_task(acks_late=True, **RETRY_TEMPORARY)
-def cancel_waybill(shipment_id: int) -> str:
-    """Take back a refunded parcel's e-waybill; a courier outage is retried with backoff."""
-    return waybill_cancel(shipment_id=shipment_id)
+@shared_task(bind=True, acks_late=True, outbox_gave_up="fulfilment.tasks.cancel_waybill_gave_up", **RETRY_TEMPORARY)
+def cancel_waybill(self, shipment_id: int) -> str:
+    """Take back a refunded parcel's e-waybill; a courier outage is retried with backoff, and when
+    the retries run out (or the outbox gives the job up) the shop's staff are told to cancel it in
+    the courier's console."""
+    try:
+        return waybill_cancel(shipment_id=shipment_id)
+    except ProviderUnavailable as exc:
+        if self.request.retries < self.max_retries:
+            raise  # retried (RETRY_TEMPORARY)
+        return waybill_cancel_give_up(shipment_id=shipment_id, error=str(exc))
+
+
+def cancel_waybill_gave_up(shipment_id: int, *, error: str) -> None:
+    """The outbox gave up on a `cancel_waybill` job (never finished: a worker killed each time)."""
+    waybill_cancel_give_up(shipment_id=shipment_id, error=error)
 
 
 @shared_task(acks_late=True)

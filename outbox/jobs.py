@@ -234,6 +234,7 @@ def jobs_republish_due(*, limit: int = 500) -> int:
         if job.publications > settings.OUTBOX_MAX_PUBLICATIONS:
             Job.objects.filter(pk=job.pk).update(failed_at=now, last_error="gave up after repeated publications")
             log.error("job %s (%s) gave up after %s publications", job.pk, job.task, job.publications - 1)
+            _job_gave_up(job)
             continue
         backoff = settings.OUTBOX_RETRY_AFTER * min(2 ** (job.publications - 1), 32)
         Job.objects.filter(pk=job.pk).update(publications=job.publications, due_at=now + backoff)
@@ -242,6 +243,20 @@ def jobs_republish_due(*, limit: int = 500) -> int:
             break
         published += 1
     return published
+
+
+def _job_gave_up(job: Job) -> None:
+    """What a task's job was for is not left undone with nobody told: a task may name a function
+    (`outbox_gave_up="app.tasks.name"`) that is called with the job's args when the outbox gives the
+    job up. Its own failure is logged; the job has given up all the same."""
+    name = getattr(import_string(job.task), "outbox_gave_up", "")
+    if not name:
+        return
+    try:
+        with transaction.atomic():
+            import_string(name)(*job.args, error=f"the outbox gave up after {job.publications - 1} publications")
+    except Exception:  # noqa: BLE001 (logged: the operator sees the job among those that gave up)
+        log.exception("job %s (%s): %s failed", job.pk, job.task, name)
 
 
 def jobs_retry_failed(*, older_than: timedelta | None = None) -> int:

@@ -25,7 +25,13 @@ from fulfilment.carriers import (
 )
 from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.selectors import merchant_slot_get, merchant_slots
-from fulfilment.states import shipment_cancel, shipment_fail, shipment_hand_over, shipment_issue
+from fulfilment.states import (
+    shipment_cancel,
+    shipment_cancel_fail,
+    shipment_fail,
+    shipment_hand_over,
+    shipment_issue,
+)
 from gifts.events import after_sales_event, waybill_cancelled_event, waybill_issued_event
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.notifications import notify
@@ -42,6 +48,9 @@ from shops.permissions import Action, staff_require
 from shops.services import stock_release
 
 log = logging.getLogger(__name__)
+
+# What a scan of a cancelled waybill is answered (taken, and changes nothing).
+SCAN_IGNORED = "waybill_cancelled"
 
 # How far along each tracking status puts a slot; updates only ever move a slot forward.
 _TRACKING_TARGET = {
@@ -273,7 +282,11 @@ def tracking_apply(
     """Record a tracking update of one parcel (the slot's shipment, if it still carries this waybill
     number; under whatever courier name: a merchant who shipped by hand typed the courier's) once, and move the slot forward if it says so. Late or out-of-order updates
     are recorded for the timeline but never move a slot backwards. An exception (refused, returned,
-    problem parcel) is told to the shop's staff."""
+    problem parcel) is told to the shop's staff.
+
+    A scan of a waybill we cancelled (the parcel was refunded before it shipped) is no progress of
+    this parcel: nothing is recorded or moved, and it is answered as taken ("waybill_cancelled"), so
+    the courier stops pushing it."""
     try:
         occurred = parse_datetime(occurred_at) or timezone.now()
     except ValueError:  # a well-formed but impossible date: when we heard of it
@@ -287,6 +300,10 @@ def tracking_apply(
         )
         if shipment is None:
             raise NotFound("Unknown waybill.")
+        if shipment.status == Shipment.Status.CANCELLED:
+            # Only ids and our status name: the courier's text may carry the address.
+            log.warning("tracking scan of a cancelled waybill ignored slot=%s status=%s", slot_id, status)
+            return SCAN_IGNORED
         try:
             with transaction.atomic():
                 TrackingEvent.objects.create(
@@ -373,7 +390,7 @@ def _waybill_cancel_queue(slot: Slot) -> None:
 
 
 CANCELLABLE = (Shipment.Status.REQUESTED, Shipment.Status.ISSUED, Shipment.Status.FAILED)
-CANCELLED, REFUSED = "cancelled", "refused"
+CANCELLED, REFUSED, GAVE_UP = "cancelled", "refused", "failed"
 
 
 def waybill_cancel(*, shipment_id: int) -> str:
@@ -422,20 +439,53 @@ def waybill_cancel(*, shipment_id: int) -> str:
     return CANCELLED
 
 
-def _cancel_refused(shipment: Shipment, *, slot: Slot, detail: str) -> str:
-    """The courier will not take the waybill back: the shop's staff must stop the parcel."""
-    shipment.last_error = f"{E.CANCEL_REFUSED}: {detail}"[:300]
-    shipment.save(update_fields=["last_error"])
+def waybill_cancel_give_up(*, shipment_id: int, error: str) -> str:
+    """Every try to take back the e-waybill failed (the courier did not answer until the task, or
+    the outbox, gave up): the shipment keeps the failure, and the shop's staff are told once to
+    cancel the waybill in the courier's own console and not to send the parcel. Safe to run twice;
+    nothing to do for a shipment cancelled or handed over since."""
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+        bind(slot_id=shipment.slot_id)
+        if shipment.status not in CANCELLABLE or not shipment.waybill_no:
+            return ALREADY if shipment.status == Shipment.Status.CANCELLED else "skipped"
+        if shipment_cancel_fail(shipment, error=f"{E.CANCEL_FAILED}: {error}"):
+            courier = shipment.courier_label
+            _notify_cancel_problem(
+                shipment,
+                key="waybill_cancel_failed",
+                body=_(
+                    "这个包裹已经退款，但%(courier)s一直没有回应取消电子面单的请求，系统已多次重试并停止。"
+                    "请登录%(courier)s的商家后台手动取消运单 %(waybill)s，并且不要发出这个包裹。"
+                )
+                % {"courier": courier, "waybill": shipment.waybill_no},
+            )
+    log.error("waybill cancel gave up slot=%s error=%s", shipment.slot_id, error)
+    return GAVE_UP
+
+
+def _notify_cancel_problem(shipment: Shipment, *, key: str, body: str) -> None:
+    """Tell each of the shop's staff, once per shipment and kind of problem, on the parcel's page."""
     for member in ShopStaff.objects.filter(shop_id=shipment.shop_id).select_related("user"):
         notify(
             user=member.user,
             kind=Notification.Kind.SHIPPING_EXCEPTION,
-            dedupe_key=f"waybill_cancel_refused:{shipment.pk}:{member.user_id}",
-            title=_("面单取消失败 #%(no)s：%(waybill)s") % {"no": slot.pk, "waybill": shipment.waybill_no},
-            body=_("这个包裹已经退款，快递没有取消它的电子面单（%(detail)s）。请联系快递拦截，不要发出。")
-            % {"detail": detail},
-            link=f"/merchant/parcels/{slot.pk}/",
+            dedupe_key=f"{key}:{shipment.pk}:{member.user_id}",
+            title=_("面单取消失败 #%(no)s：%(waybill)s") % {"no": shipment.slot_id, "waybill": shipment.waybill_no},
+            body=body,
+            link=f"/merchant/parcels/{shipment.slot_id}/",
         )
+
+
+def _cancel_refused(shipment: Shipment, *, slot: Slot, detail: str) -> str:
+    """The courier will not take the waybill back: the shop's staff must stop the parcel."""
+    shipment_cancel_fail(shipment, error=f"{E.CANCEL_REFUSED}: {detail}")
+    _notify_cancel_problem(
+        shipment,
+        key="waybill_cancel_refused",
+        body=_("这个包裹已经退款，快递没有取消它的电子面单（%(detail)s）。请联系快递拦截，不要发出。")
+        % {"detail": detail},
+    )
     log.warning("waybill cancel refused slot=%s", slot.pk)
     return REFUSED
 

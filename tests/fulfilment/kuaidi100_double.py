@@ -12,7 +12,10 @@ It cancels e-waybills (`method=cancel` on the same URL, signed the same way: a w
 503): a number it issued, with the order's company and the courier order number it answered
 (`kdComOrderNum`), else 400. `cancel_codes` lists the codes its next cancel answers give (500 a
 server fault, 201 取消失败); a number in `collected` is refused with 201, as a courier that has
-the parcel refuses.
+the parcel refuses. A number cancelled before is answered "订单已取消" with `repeat_cancel_code`:
+Kuaidi100 publishes no code of its own for a repeat cancel (its e-waybill cancel document lists 200,
+201, 400, 500 and 503; its 寄件 cancel document says cancelling a cancelled order answers 500), so
+only the message tells it. `stall_seconds` delays a cancel's answer too, after the cancel is done.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Kuaidi100Double(LocalServer):
         self.cancels: list[dict] = []  # the signed cancel requests' params, in order
         self.cancelled: set[str] = set()
         self.cancel_codes: list[int] = []  # the next cancel answers' codes (then 200)
+        self.repeat_cancel_code = 201  # the code of the answer to cancelling a cancelled number
         self.collected: set[str] = set()
         self._listen()
 
@@ -138,7 +142,10 @@ class Kuaidi100Double(LocalServer):
                 if double.down:
                     return self._answer(502, {"message": "bad gateway"})
                 if path == "/label/order" and form.get("method") == "cancel":
-                    return self._answer(200, double._cancel(form))
+                    answer = double._cancel(form)
+                    if double.stall_seconds:
+                        time.sleep(double.stall_seconds)
+                    return self._answer(200, answer)
                 if path == "/label/order":
                     answer = double._order(form)
                     double.ordered.set()
@@ -205,8 +212,10 @@ class Kuaidi100Double(LocalServer):
             or param.get("partnerId") != self.partner_id
         ):
             return {"success": False, "code": 400, "message": "参数错误"}
+        if order["kuaidinum"] in self.cancelled:
+            return {"success": False, "code": self.repeat_cancel_code, "message": "订单已取消"}
         if order["kuaidinum"] in self.collected:
-            return {"success": False, "code": 201, "message": "取消失败"}
+            return {"success": False, "code": 201, "message": "取消失败：快递员已揽收，不能取消"}
         self.cancelled.add(order["kuaidinum"])
         return {"success": True, "code": 200, "message": "success", "time": 1}
 

@@ -4,17 +4,23 @@ outage is retried, a refusal is kept and told to the shop's staff; no waybill is
 the refund, not even by a dispatch that was already asking."""
 
 import json
+import logging
 import threading
 
 import pytest
 from django.db import connections, transaction
+from django.test import Client
+from django.utils import timezone
 
-from fulfilment.models import Shipment
+from fulfilment.kuaidi100 import push_salt
+from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.services.dispatch import waybills_obtain
 from fulfilment.services.shipments import (
     parcels_hand_over,
     slot_refund_after_sales,
+    tracking_subscribe,
     waybill_cancel,
+    waybill_cancel_give_up,
     waybill_obtain,
 )
 from fulfilment.states import shipment_cancel, shipment_issue
@@ -22,6 +28,7 @@ from fulfilment.tasks import cancel_waybill
 from gifts.models import GiftEvent, Notification, Slot, SlotStatus
 from gifts.services.claim import AddressInput, slot_accept, slot_hand_over
 from giftshop.errors import AppError, ProviderUnavailable
+from outbox.jobs import jobs_republish_due
 from outbox.models import Job
 from tests.conftest import ADDRESS
 from tests.factories import ShopStaffFactory, UserFactory
@@ -116,6 +123,90 @@ def test_a_refused_cancel_is_kept_and_told_to_the_shops_staff_once(
     assert len(cancel_requests(k100)) == 2 and k100.cancelled == set()  # one call per run, no retry loop
 
 
+@pytest.mark.parametrize("code", [201, 500])
+def test_a_cancel_kuaidi100_took_before_counts_as_cancelled_not_refused(
+    k100, to_ship, shop, django_capture_on_commit_callbacks, code
+):
+    staff = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.repeat_cancel_code = code
+    k100.stall_seconds = 0.8  # Kuaidi100 cancels it; its answer comes after our 0.5 s timeout
+    with pytest.raises(ProviderUnavailable):
+        waybill_cancel(shipment_id=shipment.pk)
+    assert k100.cancelled == {shipment.waybill_no}
+    k100.stall_seconds = 0
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "cancelled"  # the task's next try: 订单已取消
+
+    assert len(cancel_requests(k100)) == 2
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.last_error == ""
+    [event] = GiftEvent.objects.filter(kind=GiftEvent.Kind.WAYBILL_CANCELLED)
+    assert event.data["outcome"] == "already"
+    assert not Notification.objects.filter(user=staff).exists()
+
+
+def test_a_cancel_whose_retries_run_out_is_kept_and_told_to_the_shops_staff_once(
+    k100, to_ship, shop, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    staff = [ShopStaffFactory(shop=shop, user=UserFactory()).user for _ in range(2)]
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    k100.cancel_codes = [500] * (cancel_waybill.max_retries + 1)  # 服务器错误 at every try
+    monkeypatch.setitem(cancel_waybill.app.conf, "task_eager_propagates", False)  # the retries run in place
+
+    assert cancel_waybill.apply(args=[shipment.pk]).get() == "failed"
+
+    assert len(cancel_requests(k100)) == cancel_waybill.max_retries + 1 and k100.cancelled == set()
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.cancel_failed_at is not None
+    assert shipment.last_error == "cancel_failed: kuaidi100 cancel: server error (500)"
+    failed_at = shipment.cancel_failed_at
+    assert waybill_cancel_give_up(shipment_id=shipment.pk, error="reported again") == "failed"
+    shipment.refresh_from_db()
+    assert shipment.cancel_failed_at == failed_at
+    notes = Notification.objects.filter(kind=Notification.Kind.SHIPPING_EXCEPTION)
+    assert sorted(n.user_id for n in notes) == sorted(u.pk for u in staff)  # once each
+    for note in notes:
+        assert shipment.waybill_no in note.title and note.link == f"/merchant/parcels/{to_ship.pk}/"
+        assert "顺丰速运" in note.body and "手动取消运单" in note.body and shipment.waybill_no in note.body
+    client.force_login(staff[0])
+    page = client.get(note.link).content.decode()
+    assert 'data-test="waybill-cancel-failed"' in page and "请到快递后台取消" in page
+
+
+def test_a_cancel_job_the_outbox_gives_up_on_is_told_to_the_shops_staff(
+    k100, to_ship, shop, settings, django_capture_on_commit_callbacks
+):
+    """The job never finished (a worker killed at each try): beat gives it up after its last publication."""
+    staff = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    [job] = Job.objects.filter(task=CANCEL)
+    Job.objects.filter(pk=job.pk).update(publications=settings.OUTBOX_MAX_PUBLICATIONS, due_at=timezone.now())
+
+    assert jobs_republish_due() == 0
+
+    job.refresh_from_db()
+    assert job.failed_at is not None and cancel_requests(k100) == []
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.ISSUED and shipment.cancel_failed_at is not None
+    assert shipment.last_error.startswith("cancel_failed: the outbox gave up")
+    [note] = Notification.objects.filter(user=staff, kind=Notification.Kind.SHIPPING_EXCEPTION)
+    assert shipment.waybill_no in note.body
+
+
+def test_a_cancel_given_up_after_the_courier_took_it_tells_nobody(k100, to_ship, django_capture_on_commit_callbacks):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    refund(to_ship, django_capture_on_commit_callbacks)
+    assert waybill_cancel(shipment_id=shipment.pk) == "cancelled"
+    assert waybill_cancel_give_up(shipment_id=shipment.pk, error="late") == "already"
+    shipment.refresh_from_db()
+    assert shipment.cancel_failed_at is None
+    assert not Notification.objects.filter(kind=Notification.Kind.SHIPPING_EXCEPTION).exists()
+
+
 def test_a_cancelled_waybill_cannot_be_handed_over(k100, to_ship, shop, django_capture_on_commit_callbacks):
     owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
     shipment = waybill_obtain(slot_id=to_ship.pk)
@@ -165,6 +256,31 @@ def test_a_parcel_handed_over_is_not_cancelled(k100, to_ship, shop, django_captu
 
     refund(Slot.objects.get(pk=to_ship.pk), django_capture_on_commit_callbacks)  # shipped: a refund, not a cancel
     assert not Job.objects.filter(task=CANCEL).exists() and cancel_requests(k100) == []
+
+
+@pytest.mark.parametrize(("state", "context"), [("1", "快件已揽收"), ("0", "快件已到达转运中心")])
+def test_a_scan_of_a_cancelled_waybill_is_taken_and_moves_nothing(
+    k100, to_ship, django_capture_on_commit_callbacks, caplog, state, context
+):
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    assert tracking_subscribe(shipment_id=shipment.pk) == "subscribed"
+    refund(to_ship, django_capture_on_commit_callbacks)
+    assert waybill_cancel(shipment_id=shipment.pk) == "cancelled"
+
+    body = k100.push(shipment.waybill_no, state, context=f"{context}，收件人 {ADDRESS['detail']}")
+    with caplog.at_level(logging.INFO, logger="fulfilment"):
+        answer = Client().post(k100.callback(shipment.waybill_no), body, "application/x-www-form-urlencoded")
+
+    # Kuaidi100's success answer: it stops pushing this scan.
+    assert answer.status_code == 200 and answer.json() == {"result": True, "returnCode": "200", "message": "成功"}
+    assert Slot.objects.get(pk=to_ship.pk).status == SlotStatus.TO_SHIP
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and shipment.handed_over_at is None
+    assert not TrackingEvent.objects.exists() and not Notification.objects.filter(kind="shipped").exists()
+    [ignored] = [r for r in caplog.records if "cancelled waybill" in r.getMessage()]
+    assert f"slot={to_ship.pk}" in ignored.getMessage()
+    secrets = [ADDRESS["detail"], ADDRESS["phone"], k100.key, k100.secret, push_salt(f"slot-{to_ship.pk}")]
+    assert not [s for s in secrets if s in caplog.text]
 
 
 # ----- a dispatch in flight when the refund comes (real threads, PostgreSQL row locks) -----

@@ -3,16 +3,14 @@ beat` beside the web server on the demo settings (SQLite, eager tasks, in-memory
 runs the schedule itself. Here: a real beat process on a fresh demo database cancels an order left
 unpaid, and expires and refunds a gift nobody accepted."""
 
-import os
 import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.ops.demo import ROOT, demo_env, manage
 
 SETUP = """
 from datetime import timedelta
@@ -33,32 +31,6 @@ Slot.objects.filter(gift=paid).update(expires_at=past)
 Gift.objects.filter(pk=paid.pk).update(expires_at=past)
 print(unpaid.pk, paid.pk)
 """
-
-
-def demo_env(db_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_", "DJANGO_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="giftshop.settings.local",
-        DATABASE_URL=f"sqlite:///{db_path}",
-        SCHEDULE_SWEEP_SECONDS="1",
-        SITE_URL="http://127.0.0.1:8000",
-    )
-    return env
-
-
-def manage(env, *args, input_text=None) -> str:
-    done = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        input=input_text,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def test_beat_runs_the_schedule_on_the_demo_settings_without_any_service(tmp_path):

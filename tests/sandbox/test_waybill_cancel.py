@@ -6,13 +6,14 @@ import json
 import pytest
 from django.test import Client
 
-from fulfilment.models import Shipment
+from fulfilment.models import Shipment, TrackingEvent
 from fulfilment.services.shipments import parcel_drive, slot_refund_after_sales, waybill_cancel
 from gifts.models import Notification, Slot, SlotStatus
 from gifts.services.claim import slot_accept
 from giftshop.errors import AppError
 from outbox.models import Job
-from sandbox.carrier import SandboxCarrier, gateway_scan, scheduled_scan
+from sandbox import signing
+from sandbox.carrier import NOTIFY_PATH, SandboxCarrier, gateway_scan, scheduled_scan, tracking_body
 from sandbox.models import SandboxWaybill
 from tests.factories import ShopStaffFactory, UserFactory
 
@@ -83,3 +84,24 @@ def test_a_collected_parcel_is_not_cancelled_and_the_staff_are_told_once(parcel,
     [note] = Notification.objects.filter(user=staff, kind=Notification.Kind.SHIPPING_EXCEPTION)
     assert parcel.waybill_no in note.title
     assert SandboxWaybill.objects.get(waybill_no=parcel.waybill_no).cancelled_at is None
+
+
+@pytest.mark.parametrize("status", ["collected", "in_transit"])
+def test_a_scan_sent_before_the_cancel_and_delivered_after_it_is_taken_and_moves_nothing(
+    parcel, settings, django_capture_on_commit_callbacks, status
+):
+    """The courier signed the scan before it cancelled the waybill; its delivery came late."""
+    body = tracking_body(parcel.waybill_no, status, reference=f"slot-{parcel.slot_id}")
+    assert waybill_cancel(shipment_id=refund(parcel, django_capture_on_commit_callbacks)) == "cancelled"
+
+    signature = signing.sign(body, settings.SANDBOX_CARRIER_SECRET)
+    meta = {"HTTP_" + signing.HEADER.upper().replace("-", "_"): signature}
+    answer = Client().post(NOTIFY_PATH, body, content_type="application/json", **meta)
+
+    # The sandbox courier's success answer (it delivers no more): taken, and nothing moved.
+    assert answer.status_code == 200 and answer.json() == {"code": "SUCCESS", "message": "waybill_cancelled"}
+    assert Slot.objects.get(pk=parcel.slot_id).status == SlotStatus.TO_SHIP
+    parcel.refresh_from_db()
+    assert parcel.status == Shipment.Status.CANCELLED and parcel.handed_over_at is None
+    assert not TrackingEvent.objects.exists()
+    assert not Notification.objects.filter(kind=Notification.Kind.SHIPPED).exists()
