@@ -48,6 +48,7 @@ class StuckWork:
     refunds: list[int] = field(default_factory=list)  # refunds still pending
     unpaid: list[int] = field(default_factory=list)  # gifts still pending payment past their payment window
     jobs_failed: list[int] = field(default_factory=list)  # outbox jobs that gave up after their publications
+    cancels_failed: list[int] = field(default_factory=list)  # refunded parcels whose e-waybill is not taken back
 
     def total(self) -> int:
         return sum(len(v) for v in self.__dict__.values())
@@ -82,6 +83,12 @@ def stuck_work_list(*, older_than: timedelta, limit: int = 1000) -> StuckWork:
         jobs_failed=list(
             Job.objects.filter(failed_at__isnull=False).order_by("pk").values_list("pk", flat=True)[:limit]
         ),
+        cancels_failed=list(
+            Shipment.objects.filter(cancel_failed_at__isnull=False)
+            .exclude(status=Shipment.Status.CANCELLED)
+            .order_by("cancel_failed_at")
+            .values_list("pk", flat=True)[:limit]
+        ),
     )
 
 
@@ -90,8 +97,10 @@ def stuck_work_replay(*, older_than: timedelta, limit: int = 1000) -> dict[str, 
 
     Beat already publishes every unfinished job again on its own (outbox.jobs); this is for what
     gave up: jobs past their last publication, dispatches that failed for good once the courier is
-    back, and rows that have no job at all (work recorded before the outbox existed). Every task is
-    safe to run twice, so a row that also has a job waiting is harmless.
+    back, e-waybills of refunded parcels the courier did not take back (asked again: once the courier
+    answers, the shipment is cancelled or its refusal kept), and rows that have no job at all (work
+    recorded before the outbox existed). Every task is safe to run twice, so a row that also has a job
+    waiting is harmless.
     """
     stuck = stuck_work_list(older_than=older_than, limit=limit)
     with transaction.atomic():
@@ -100,10 +109,12 @@ def stuck_work_replay(*, older_than: timedelta, limit: int = 1000) -> dict[str, 
         enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in stuck.waybills_missing])
         enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in stuck.waybills_failed])
         enqueue_many("payments.tasks.send_refund", [(pk,) for pk in stuck.refunds])
+        enqueue_many("fulfilment.tasks.cancel_waybill", [(pk,) for pk in stuck.cancels_failed])
     return {
         "claims": len(stuck.claims),
         "waybills_missing": len(stuck.waybills_missing),
         "waybills_failed": len(stuck.waybills_failed),
         "refunds": len(stuck.refunds),
         "unpaid": gifts_unpaid_close_due(limit=limit),
+        "cancels_failed": len(stuck.cancels_failed),
     }

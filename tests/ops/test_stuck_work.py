@@ -87,3 +87,28 @@ def test_replay_moves_every_stuck_row_on_through_the_usual_tasks(
     unpaid.refresh_from_db()
     assert unpaid.status == GiftStatus.CANCELLED
     assert stuck_work_list(older_than=timedelta(minutes=10)).total() == 0
+
+
+def test_replay_asks_the_courier_again_for_an_e_waybill_it_did_not_take_back(
+    make_gift, recipient, address, django_capture_on_commit_callbacks
+):
+    """A refunded parcel whose cancel gave up (the courier did not answer) is listed and, once the
+    courier is back, cancelled by the replay; a second replay finds nothing."""
+    from fulfilment.services.shipments import slot_refund_after_sales, waybill_cancel_give_up
+
+    with django_capture_on_commit_callbacks(execute=True):
+        slot = accept(make_gift(), recipient, address)
+    shipment = Shipment.objects.get(slot=slot)
+    assert shipment.status == Shipment.Status.ISSUED
+    with django_capture_on_commit_callbacks(execute=False):  # the cancel job is recorded, never run
+        slot_refund_after_sales(slot=Slot.objects.get(pk=slot.pk), actor=None, authorised=True)
+    waybill_cancel_give_up(shipment_id=shipment.pk, error="courier down")
+    assert stuck_work_list(older_than=AN_HOUR_AGO).cancels_failed == [shipment.pk]
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("stuck_work", "--minutes", "60", "--replay", stdout=out)
+    assert "cancels_failed 1" in out.getvalue()
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED
+    assert stuck_work_list(older_than=AN_HOUR_AGO).cancels_failed == []

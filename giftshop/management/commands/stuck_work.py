@@ -14,6 +14,7 @@ LABELS = {
     "refunds": "refunds still pending (refund ids)",
     "unpaid": "gifts unpaid past their payment window (gift ids)",
     "jobs_failed": "outbox jobs that gave up (job ids)",
+    "cancels_failed": "refunded parcels whose e-waybill the courier did not take back (shipment ids)",
 }
 
 
