@@ -303,6 +303,25 @@ def cpu_snapshot() -> dict[str, float]:
     return used
 
 
+def switches_snapshot() -> dict[str, int]:
+    """Context switches of the web processes so far: voluntary (waiting on a socket: Redis, the
+    database) and involuntary (preempted). Linux only; empty elsewhere."""
+    counts = {"voluntary": 0, "involuntary": 0}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        if not text.startswith("Name:\tgunicorn\n"):
+            continue
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                counts["voluntary"] += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                counts["involuntary"] += int(line.split()[1])
+    return counts if Path("/proc/self/status").exists() else {}
+
+
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
     """Milliseconds of CPU per request for each kind of process between two snapshots (a process that
     started or ended in between is counted for what it used while it was there)."""
@@ -323,6 +342,7 @@ class WrkResult:
     statuses: dict = field(default_factory=dict)
     socket_errors: dict = field(default_factory=dict)
     cpu_ms_per_request: dict = field(default_factory=dict)
+    web_switches_per_request: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -359,7 +379,7 @@ def wrk(
         f"{markers}/thread-",
         str(body_file or ""),
     ]
-    cpu_before = cpu_snapshot()
+    cpu_before, switches_before = cpu_snapshot(), switches_snapshot()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
     if quota_per_thread:
         while proc.poll() is None:
@@ -371,7 +391,7 @@ def wrk(
         stdout, stderr = proc.communicate(timeout=duration_s + 120)
     finally:
         shutil.rmtree(markers, ignore_errors=True)
-    cpu_after = cpu_snapshot()
+    cpu_after, switches_after = cpu_snapshot(), switches_snapshot()
     line = next((x for x in stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no report:\n{stdout}\n{stderr}")
@@ -388,4 +408,9 @@ def wrk(
         statuses={k: v for k, v in data["statuses"].items() if v},
         socket_errors={k: v for k, v in data["errors"].items() if v},
         cpu_ms_per_request=cpu_per_request(cpu_before, cpu_after, data["requests"]),
+        web_switches_per_request={
+            k: round((switches_after[k] - switches_before.get(k, 0)) / data["requests"], 2)
+            for k in switches_after
+            if data["requests"]
+        },
     )

@@ -151,7 +151,9 @@ class _WinClock(threading.Thread):
 
 
 def _cpu_line(result) -> str:
-    return ", ".join(f"{k} {v}" for k, v in result.cpu_ms_per_request.items() if v >= 0.005)
+    switches = "/".join(str(v) for v in result.web_switches_per_request.values())
+    cpu = ", ".join(f"{k} {v}" for k, v in result.cpu_ms_per_request.items() if v >= 0.005)
+    return f"{cpu}; web context switches per request (voluntary/involuntary) {switches}"
 
 
 def _flush_gate_midway(gift_id: int) -> _Flusher:
