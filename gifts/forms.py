@@ -30,12 +30,18 @@ class CheckoutForm(forms.Form):
 
 
 class AddressForm(forms.Form):
-    name = forms.CharField(label=_("收件人"), max_length=30)
-    phone = forms.CharField(label=_("手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"}))
-    province = forms.CharField(label=_("省份"), max_length=32)
-    city = forms.CharField(label=_("城市"), max_length=32)
+    """The address fields are checked by the claim service (`address_validate`), which says what is
+    missing in words of its own ("请选择区县") for every field at once; a field left empty here is not
+    a form error of its own, which would only say 该字段是必填项 and hide the service's message."""
+
+    name = forms.CharField(label=_("收件人"), max_length=30, required=False)
+    phone = forms.CharField(
+        label=_("手机号"), max_length=20, required=False, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
+    province = forms.CharField(label=_("省份"), max_length=32, required=False)
+    city = forms.CharField(label=_("城市"), max_length=32, required=False)
     district = forms.CharField(label=_("区县"), max_length=32, required=False)
-    detail = forms.CharField(label=_("详细地址"), max_length=120)
+    detail = forms.CharField(label=_("详细地址"), max_length=120, required=False)
     sku_id = forms.IntegerField(required=False)
     save_address = forms.BooleanField(label=_("保存到我的地址簿"), required=False)
 

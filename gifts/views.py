@@ -252,6 +252,8 @@ def claim(request, token: str):
                 ),
                 "form": form,
                 "mine": mine,
+                # The 款式 the recipient switched to, which the card shows in place of the one paid for.
+                "chosen_sku": mine.sku if mine is not None and mine.sku_id != gift.sku_id else None,
                 "mine_steps": _steps(mine, RECIPIENT_STEPS) if mine is not None else [],
                 # A group member who took a share sees who else did, as a group chat shows it.
                 "takers": gift_takers(gift=gift) if gift.mode == Gift.Mode.GROUP and mine is not None else [],

@@ -36,6 +36,7 @@ from fulfilment.selectors import (
     workbench_counts,
 )
 from fulfilment.services import shipments as fulfilment
+from fulfilment.services.shipments import AFTER_SALES_REFUNDABLE
 from fulfilment.services.shipping_tools import blessing_text
 from gifts.models import SlotStatus
 from giftshop.errors import AppError, NotFound
@@ -183,7 +184,8 @@ def _rows(request, slots) -> list[Row]:
                 and not getattr(slot, "refund_pending", False)
                 and not slot.in_after_sales,
                 drive=[(status, str(DRIVE_LABELS.get(status, status))) for status in drive],
-                can_refund=may_refund.setdefault(
+                can_refund=slot.status in AFTER_SALES_REFUNDABLE
+                and may_refund.setdefault(
                     slot.gift.shop_id,
                     staff_may(user=request.user, shop_id=slot.gift.shop_id, action=Action.REFUND),
                 ),

@@ -347,6 +347,10 @@ def _notify_tracking_exception(slot: Slot, *, shipment: Shipment, description: s
         )
 
 
+# The parcels an after-sales refund can still reach: accepted and handed to the shop, not refunded.
+AFTER_SALES_REFUNDABLE = (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED)
+
+
 def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: bool = False) -> Refund | None:
     """After-sales: refund a slot; the money goes back to the sender. The merchant's direct refund
     checks the role here; an after-sales request (`authorised`) was checked by its own rules."""
@@ -356,7 +360,7 @@ def slot_refund_after_sales(*, slot: Slot, actor, reason: str = "", authorised: 
         locked = (
             Slot.objects.select_for_update(of=("self",), no_key=True).select_related("gift__payment").get(pk=slot.pk)
         )
-        if locked.status not in (SlotStatus.TO_SHIP, SlotStatus.SHIPPED, SlotStatus.DELIVERED):
+        if locked.status not in AFTER_SALES_REFUNDABLE:
             raise AppError(E.NOT_REFUNDABLE, gettext("该订单当前不能售后退款"))
         gift = locked.gift
         if not authorised:

@@ -60,6 +60,17 @@ class AddressInput:
         return cls(**{f: str(data.get(f, "") or "").strip() for f in ADDRESS_FIELDS})
 
 
+def _region_problem(address: AddressInput) -> str:
+    """What to tell someone whose province / city / district is not a place: what to pick next."""
+    if not address.province:
+        return gettext("请选择省份")
+    if not address.city:
+        return gettext("请选择城市")
+    if not address.district:
+        return gettext("请选择区县")
+    return gettext("省 / 市 / 区县不在行政区划表中")
+
+
 def address_validate(address: AddressInput) -> None:
     errors: dict[str, list[str]] = {}
     if not 1 <= len(address.name) <= 30:
@@ -67,7 +78,7 @@ def address_validate(address: AddressInput) -> None:
     if not phone_is_valid(address.phone):
         errors["phone"] = [gettext("请填写 11 位中国大陆手机号")]
     if not region_is_valid(address.province, address.city, address.district):
-        errors["district"] = [gettext("省 / 市 / 区县不在行政区划表中")]
+        errors["district"] = [_region_problem(address)]
     if not 4 <= len(address.detail) <= 120:
         errors["detail"] = [gettext("请填写详细地址（4 到 120 字）")]
     if errors:

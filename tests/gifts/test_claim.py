@@ -364,3 +364,45 @@ def test_a_grab_waits_for_a_locked_free_slot_instead_of_saying_all_taken(sender,
     slot = slot_grab(gift=gift, user=late)
     holder.join(10)
     assert slot.recipient_id == late.pk
+
+
+@pytest.mark.django_db
+def test_the_card_shows_the_sku_the_recipient_switched_to(make_gift, sku, recipient, other, address):
+    """After switching 款式 the recipient's envelope names the one coming to them, not the one paid
+    for; anyone else still sees the paid one."""
+    import re
+
+    from django.test import Client
+
+    switched = SkuFactory(product=sku.product, attributes={"颜色": "藏青"}, price_fen=sku.price_fen)
+    gift = make_gift(allow_sku_choice=True)
+    slot_accept(gift=gift, user=recipient, address=address, sku_id=switched.pk)
+
+    def envelope_sku(user) -> str:
+        client = Client()
+        client.force_login(user)
+        page = client.get(gift.claim_path()).content.decode()
+        return re.search(r'data-test="sku-paid">([^<]*)<', page).group(1)
+
+    assert "藏青" in envelope_sku(recipient) and sku.label not in envelope_sku(recipient)
+    assert sku.label in envelope_sku(other)
+
+
+@pytest.mark.django_db
+def test_the_claim_page_says_what_is_missing_from_an_address(make_gift, recipient):
+    """An empty form gets the banner and one message per field in words of its own, no bare
+    "this field is required"; a missing district is asked for by name."""
+    from django.test import Client
+
+    from tests.conftest import ADDRESS
+
+    gift = make_gift()
+    client = Client()
+    client.force_login(recipient)
+    empty = client.post(gift.claim_path(), {"action": "accept"}).content.decode()
+    for message in ("地址信息有误", "请填写收件人姓名", "请填写 11 位中国大陆手机号", "请选择省份", "请填写详细地址"):
+        assert message in empty, message
+    assert "该字段是必填项" not in empty and "This field is required" not in empty
+    no_district = client.post(gift.claim_path(), {"action": "accept", **ADDRESS, "district": ""}).content.decode()
+    assert "请选择区县" in no_district and "行政区划表" not in no_district
+    assert not Slot.objects.filter(gift=gift, recipient=recipient).exclude(status="unclaimed").exists()

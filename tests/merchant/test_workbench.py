@@ -488,3 +488,35 @@ def test_the_view_on_site_shortcut_is_gone_so_another_shops_order_cannot_be_prob
     client.force_login(owner)
     slot_type = ContentType.objects.get_for_model(Slot)
     assert client.get(f"/merchant/r/{slot_type.pk}/1/").status_code == 404
+
+
+def test_a_refunded_parcel_offers_neither_printing_nor_another_refund(
+    client, to_ship, shop_sku, owner, django_capture_on_commit_callbacks
+):
+    """Refunded before it shipped, its e-waybill cancelled: the page says so and leaves out the
+    buttons that could only answer 'cancelled' or 'already refunded'."""
+    from fulfilment.services.shipments import slot_refund_after_sales
+
+    [slot] = to_ship(shop_sku, 1)
+    client.force_login(owner)
+    before = client.get(wb("wb-parcel", slot.pk)).content.decode()
+    assert 'data-test="print"' in before and "售后退款" in before
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_refund_after_sales(slot=slot, actor=owner)
+    assert Shipment.objects.get(slot=slot).status == Shipment.Status.CANCELLED
+    after = client.get(wb("wb-parcel", slot.pk)).content.decode()
+    assert 'data-test="print"' not in after and "售后退款" not in after
+
+
+def test_the_recipient_is_not_shown_a_cancelled_tracking_number(
+    client, to_ship, shop_sku, owner, django_capture_on_commit_callbacks
+):
+    from fulfilment.services.shipments import slot_refund_after_sales
+
+    [slot] = to_ship(shop_sku, 1)
+    waybill = Shipment.objects.get(slot=slot).waybill_no
+    client.force_login(slot.recipient)
+    assert waybill in client.get(reverse("received")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_refund_after_sales(slot=slot, actor=owner)
+    assert waybill not in client.get(reverse("received")).content.decode()
