@@ -380,10 +380,10 @@ class MerchantOrderAdmin(ShopScopedAdmin):
             )
         if s.waybill_no and s.label_url:  # the courier's printable e-waybill label
             return format_html(
-                '{} {} <a href="{}" rel="noopener">{}</a>', s.carrier, s.waybill_no, s.label_url, _("面单")
+                '{} {} <a href="{}" rel="noopener">{}</a>', s.courier_label, s.waybill_no, s.label_url, _("面单")
             )
         if s.waybill_no:
-            return f"{s.carrier} {s.waybill_no}"
+            return f"{s.courier_label} {s.waybill_no}"
         if s.last_error:
             return format_html(
                 '<span class="admin-error">{}</span>：{}',

@@ -516,7 +516,10 @@ def test_the_recipient_is_not_shown_a_cancelled_tracking_number(
     [slot] = to_ship(shop_sku, 1)
     waybill = Shipment.objects.get(slot=slot).waybill_no
     client.force_login(slot.recipient)
-    assert waybill in client.get(reverse("received")).content.decode()
+    page = client.get(reverse("received")).content.decode()
+    assert waybill in page and "（沙箱快递）" in page  # the courier as people name it
+    english = client.get(reverse("received"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "(sandbox courier)" in english.lower()  # half-width brackets in English
     with django_capture_on_commit_callbacks(execute=True):
         slot_refund_after_sales(slot=slot, actor=owner)
     assert waybill not in client.get(reverse("received")).content.decode()
