@@ -57,11 +57,11 @@ def dashboard_figures(*, shop_ids: list[int], days: int = 30) -> dict:
 
 def _bars(days: list[dict], field: str, height: int = 120, width: int = 600) -> dict:
     """Geometry for one SVG bar chart."""
-    peak = max((d[field] for d in days), default=0) or 1
+    peak = max((d[field] for d in days), default=0)
     step = width / max(len(days), 1)
     bars = []
     for i, d in enumerate(days):
-        h = round(d[field] / peak * (height - 20))
+        h = round(d[field] / (peak or 1) * (height - 20))
         bars.append(
             {
                 "x": round(i * step + 1, 1),

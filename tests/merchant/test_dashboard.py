@@ -54,3 +54,11 @@ def test_dashboard_page_shows_only_the_merchants_shop_in_constant_queries(
 def test_dashboard_is_closed_to_non_staff(client):
     client.force_login(UserFactory(username="passerby"))
     assert client.get("/merchant/dashboard/").status_code == 302
+
+
+def test_an_empty_chart_says_so_instead_of_a_peak_of_one(client, sku):
+    """A shop with no figures yet: each chart says there is nothing in its period, not 峰值 1."""
+    staff = ShopStaffFactory(shop=sku.product.shop, user=UserFactory(username="newshop")).user
+    client.force_login(staff)
+    body = client.get("/merchant/dashboard/").content.decode()
+    assert "这段时间还没有" in body and "峰值 1" not in body
