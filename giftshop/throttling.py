@@ -1,8 +1,8 @@
 """The API's rate limits, counted atomically by the `limits` package.
 
 DRF's own throttles read a key's history from the cache and write it back: two round trips, and
-requests that arrive together all read the same history, so 32 requests at once went through a limit
-of 5 ten at a time. Here each hit is one atomic step in the storage (a Lua script on Redis: count and
+requests that arrive together all read the same history: in a test, all 32 of 32 requests arriving at
+once went through a limit of 5. Here each hit is one atomic step in the storage (a Lua script on Redis: count and
 check together), so a limit holds however many requests arrive at once, at one round trip per limit.
 
 Where the counts live follows the shared cache (`CACHES["default"]`, from `CACHE_URL`): a Redis cache
@@ -21,7 +21,7 @@ import logging
 import time
 from functools import cache
 
-from django.conf import settings
+from django_redis import get_redis_connection
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
@@ -30,30 +30,20 @@ from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, User
 log = logging.getLogger("giftshop.cache")
 
 
-def _cache_location() -> tuple[str, float]:
-    """(Redis URL of the shared cache or "" for an in-process one, its socket timeout)."""
-    config = settings.CACHES["default"]
-    location = config.get("LOCATION", "")
-    if isinstance(location, list | tuple):
-        location = location[0] if location else ""
-    if "django_redis" not in config["BACKEND"] or not str(location).startswith(("redis://", "rediss://")):
-        return "", 0.0
-    return str(location), float(config.get("OPTIONS", {}).get("SOCKET_TIMEOUT", 0.5))
-
-
 @cache
-def _limiter_for(location: str, timeout: float) -> SlidingWindowCounterRateLimiter:
-    storage: Storage
-    if location:
-        storage = RedisStorage(location, socket_timeout=timeout, socket_connect_timeout=timeout)
-    else:
-        storage = MemoryStorage()
+def _limiter_for(pool) -> SlidingWindowCounterRateLimiter:
+    storage: Storage = MemoryStorage() if pool is None else RedisStorage("redis://", connection_pool=pool)
     return SlidingWindowCounterRateLimiter(storage)
 
 
 def limiter() -> SlidingWindowCounterRateLimiter:
-    """The limiter of the shared cache as the settings name it now (a test may point them elsewhere)."""
-    return _limiter_for(*_cache_location())
+    """The limiter of the shared cache as the settings name it now (a test may point them elsewhere):
+    on a Redis cache it counts through the cache's own connection pool (its address and timeouts)."""
+    try:
+        pool = get_redis_connection("default").connection_pool
+    except NotImplementedError:  # not a django-redis cache: counts in this process
+        pool = None
+    return _limiter_for(pool)
 
 
 def limits_reset() -> None:
