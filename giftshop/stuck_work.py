@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from fulfilment.models import Shipment
+from fulfilment.services.shipments import CANCELLABLE
 from gifts.models import Gift, GiftStatus, Slot, SlotStatus
 from gifts.services.unpaid import gifts_unpaid_close_due
 from outbox.jobs import enqueue_many, jobs_retry_failed
@@ -84,8 +85,7 @@ def stuck_work_list(*, older_than: timedelta, limit: int = 1000) -> StuckWork:
             Job.objects.filter(failed_at__isnull=False).order_by("pk").values_list("pk", flat=True)[:limit]
         ),
         cancels_failed=list(
-            Shipment.objects.filter(cancel_failed_at__isnull=False)
-            .exclude(status=Shipment.Status.CANCELLED)
+            Shipment.objects.filter(cancel_failed_at__isnull=False, status__in=CANCELLABLE)
             .order_by("cancel_failed_at")
             .values_list("pk", flat=True)[:limit]
         ),
