@@ -276,50 +276,40 @@ def wrk_path() -> str:
 _CPU_GROUPS = {"gunicorn": "web (gunicorn)", "postgres": "PostgreSQL", "redis-server": "Redis"}
 
 
-def cpu_snapshot() -> dict[str, float]:
-    """CPU seconds used so far, by kind of process (web, load tool, PostgreSQL, Redis, the rest), and
-    the whole machine's busy time (user, system, interrupts) from /proc/stat. Linux only; empty elsewhere."""
+def process_snapshot() -> tuple[dict[str, float], dict[str, int]]:
+    """One pass over /proc: CPU seconds used so far by kind of process (web, load tool, PostgreSQL,
+    Redis, the rest) and the whole machine's busy time (user, system, interrupts, from /proc/stat);
+    and the web processes' context switches so far, voluntary (waiting on a socket: Redis, the
+    database) and involuntary (preempted). Linux only; both empty elsewhere."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     used: dict[str, float] = {}
+    switches = {"voluntary": 0, "involuntary": 0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
+            comm = text[text.index("(") + 1 : text.rindex(")")]
+            status = (stat.parent / "status").read_text() if comm == "gunicorn" else ""
         except OSError:
             continue  # the process ended meanwhile
-        comm = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
         group = _CPU_GROUPS.get(comm, "other processes")
         used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                switches["voluntary"] += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                switches["involuntary"] += int(line.split()[1])
     try:
         cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except OSError:
-        return {}
+        return {}, {}
     # The load tool ends before the second snapshot: it is counted from what its parent waited for.
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     used["load tool (wrk)"] = children.ru_utime + children.ru_stime
     user, nice, system, idle, iowait, irq, softirq = (int(x) for x in cpu[:7])
     used["machine (busy)"] = (user + nice + system + irq + softirq) / tick
     used["machine (kernel: interrupts)"] = (irq + softirq) / tick
-    return used
-
-
-def switches_snapshot() -> dict[str, int]:
-    """Context switches of the web processes so far: voluntary (waiting on a socket: Redis, the
-    database) and involuntary (preempted). Linux only; empty elsewhere."""
-    counts = {"voluntary": 0, "involuntary": 0}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            text = status.read_text()
-        except OSError:
-            continue
-        if not text.startswith("Name:\tgunicorn\n"):
-            continue
-        for line in text.splitlines():
-            if line.startswith("voluntary_ctxt_switches:"):
-                counts["voluntary"] += int(line.split()[1])
-            elif line.startswith("nonvoluntary_ctxt_switches:"):
-                counts["involuntary"] += int(line.split()[1])
-    return counts if Path("/proc/self/status").exists() else {}
+    return used, switches
 
 
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
@@ -379,7 +369,7 @@ def wrk(
         f"{markers}/thread-",
         str(body_file or ""),
     ]
-    cpu_before, switches_before = cpu_snapshot(), switches_snapshot()
+    cpu_before, switches_before = process_snapshot()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
     if quota_per_thread:
         while proc.poll() is None:
@@ -391,7 +381,7 @@ def wrk(
         stdout, stderr = proc.communicate(timeout=duration_s + 120)
     finally:
         shutil.rmtree(markers, ignore_errors=True)
-    cpu_after, switches_after = cpu_snapshot(), switches_snapshot()
+    cpu_after, switches_after = process_snapshot()
     line = next((x for x in stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no report:\n{stdout}\n{stderr}")
