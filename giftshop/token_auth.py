@@ -10,6 +10,10 @@ in the database and is read from there if anything asks), and the account is reb
 builds a row it loaded: a few microseconds, where unpickling a model instance cost several times that
 on every API request. The entry names the columns it holds, so a process with another version of the
 model (a rolling deploy) reads it as a miss instead of misreading it.
+
+Beside the entry, the account's id alone (`_id_key`): a plain number in Redis (django-redis stores an
+int as it is), so that a script on the same Redis can tell whose token it is. The group grab asks its
+gate that way, in the same round trip as the token (`token_redis_keys`, `gifts.services.grab`).
 """
 
 import hashlib
@@ -17,8 +21,9 @@ from functools import cache as memoize
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import DEFAULT_DB_ALIAS
+from django_redis.cache import RedisCache
 from rest_framework.authentication import TokenAuthentication
 
 _NOT_CACHED = frozenset({"password"})
@@ -46,30 +51,63 @@ def _account(entry):
 
 class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        cache_key = _cache_key(key)
-        user = _account(cache.get(cache_key))
+        user = _account(cache.get(_cache_key(key)))
         if user is not None:
-            token = self.get_model().from_db(DEFAULT_DB_ALIAS, ("key", "user_id"), (key, user.pk))
-            token.user = user
-            return user, token
+            return user, self.token_of(key, user)
         user, token = super().authenticate_credentials(key)  # 401 for an unknown key or an inactive account
-        cache.set(cache_key, _entry(user), settings.API_TOKEN_CACHE_SECONDS)
+        tokens_remember({key: user})
         return user, token
+
+    def token_of(self, key: str, user):
+        """The token as DRF hands it to the view (request.auth), without reading it."""
+        token = self.get_model().from_db(DEFAULT_DB_ALIAS, ("key", "user_id"), (key, user.pk))
+        token.user = user
+        return token
 
 
 def tokens_remember(accounts: dict) -> None:
-    """Cache {token key: account} as a first authenticated request would (bench set-ups)."""
-    entries = {_cache_key(key): _entry(user) for key, user in accounts.items()}
+    """Cache {token key: account}, as a first authenticated request does (and bench set-ups)."""
+    entries = {}
+    for key, user in accounts.items():
+        entries[_cache_key(key)] = _entry(user)
+        entries[_id_key(key)] = user.pk
     cache.set_many(entries, settings.API_TOKEN_CACHE_SECONDS)
 
 
+def _hashed(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
 def _cache_key(key: str) -> str:
-    return "api-token:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+    return "api-token:" + _hashed(key)
+
+
+def _id_key(key: str) -> str:
+    return "api-token-id:" + _hashed(key)
+
+
+def _both_keys(keys) -> list[str]:
+    return [name for key in keys for name in (_cache_key(key), _id_key(key))]
+
+
+def token_redis_keys(key: str) -> tuple[str, str] | None:
+    """(the account id's key, the entry's key) of a token as they are named in the shared cache's
+    Redis, for a script that reads them there; None when the shared cache is not a Redis."""
+    shared = caches["default"]
+    if not isinstance(shared, RedisCache):
+        return None
+    return str(shared.client.make_key(_id_key(key))), str(shared.client.make_key(_cache_key(key)))
+
+
+def account_from_redis(raw: bytes):
+    """The account in an entry a script read from the shared cache's Redis (`token_redis_keys`), or
+    None when it was written for other columns."""
+    return _account(caches["default"].client.decode(raw))
 
 
 def token_forget(sender, instance, **kwargs):
     """post_delete and post_save of a Token: its account is no longer known by it."""
-    cache.delete(_cache_key(instance.key))
+    cache.delete_many(_both_keys([instance.key]))
 
 
 def account_forget(sender, instance, **kwargs):
@@ -77,4 +115,4 @@ def account_forget(sender, instance, **kwargs):
     from rest_framework.authtoken.models import Token
 
     keys = Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)
-    cache.delete_many([_cache_key(key) for key in keys])
+    cache.delete_many(_both_keys(keys))

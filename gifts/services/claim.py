@@ -29,7 +29,13 @@ from gifts.models import (
     SlotStatus,
 )
 from gifts.regions import phone_is_valid, region_is_valid
-from gifts.services.grab import gift_is_past_expiry, grab_by_token, slot_grab  # noqa: F401 (the API and pages grab through here)
+from gifts.services.grab import (  # noqa: F401 (the API and pages grab through here)
+    gift_is_past_expiry,
+    grab_authenticate,
+    grab_by_token,
+    grab_give_back,
+    slot_grab,
+)
 from gifts.services.notifications import notify
 from gifts.states import gift_sync_if_behind, slot_transition
 from giftshop.errors import AppError, NotFound

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import NoReturn
@@ -17,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
+from giftshop.token_auth import account_from_redis, token_redis_keys
 from outbox.jobs import enqueue
 
 from .. import error_codes as E
@@ -29,11 +31,54 @@ def gift_is_past_expiry(gift: Gift) -> bool:
     return gift.expires_at is not None and gift.expires_at <= timezone.now()
 
 
-def grab_by_token(*, token: str, user) -> Slot:
+@dataclass(frozen=True)
+class GateAnswer:
+    """What the grab gate told an account about a gift, asked together with its API token."""
+
+    gift: Gift
+    verdict: Verdict
+
+
+def grab_by_token(*, token: str, user, asked: GateAnswer | None = None) -> Slot:
     """The grab endpoint: the gift's few facts from the cache, then the gate, then the database.
 
-    A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement."""
+    A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement.
+    `asked`: the gate has answered already (`grab_authenticate`)."""
+    if asked is not None:
+        return slot_grab(gift=asked.gift, user=user, asked=asked.verdict)
     return slot_grab(gift=_gift_facts(token), user=user)
+
+
+def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateAnswer] | None:
+    """Who is grabbing and what the gate says to them, in one round trip to Redis: the gate's script
+    reads the account from the API token's cache entry (the gate's Redis is the shared cache's). The
+    account and the answer, to be handed to `grab_by_token`, or given back (`grab_give_back`) if the
+    request stops before it. None: authenticate the usual way (a token the cache does not hold yet, a
+    gate elsewhere or down, a gift the grab refuses before asking its gate)."""
+    keys = token_redis_keys(api_token) if grab_gate.gate_shares_cache() else None
+    if keys is None:
+        return None
+    try:
+        gift = _gift_facts(claim_token)
+    except NotFound:
+        return None  # the usual way answers 404
+    if gift.mode != Gift.Mode.GROUP or gift_is_past_expiry(gift) or gift.status not in GIFT_OPEN:
+        return None  # refused before the gate: the usual way says why
+    verdict, entry, account_id = grab_gate.gate_try_as(gift.pk, keys)
+    if entry is None:
+        return None
+    user = account_from_redis(entry)
+    if user is None or user.pk != account_id:  # an entry written for other columns: a miss
+        if verdict is Verdict.WIN:
+            grab_gate.gate_undo(gift.pk, account_id, slot_back=True)
+        return None
+    return user, GateAnswer(gift=gift, verdict=verdict)
+
+
+def grab_give_back(*, asked: GateAnswer, user) -> None:
+    """The request that asked the gate stopped before grabbing (throttled, say): a win goes back."""
+    if asked.verdict is Verdict.WIN:
+        grab_gate.gate_undo(asked.gift.pk, user.pk, slot_back=True)
 
 
 # The columns a grab reads (attribute names, in the model's order for Gift.from_db).
@@ -64,7 +109,7 @@ def _gift_facts(token: str) -> Gift:
     )
 
 
-def slot_grab(*, gift: Gift, user, savepoint: bool = True) -> Slot:
+def slot_grab(*, gift: Gift, user, savepoint: bool = True, asked: Verdict | None = None) -> Slot:
     """Take one slot of a group gift for this account: first come, first served, one per account.
 
     One statement, its own transaction: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
@@ -73,7 +118,37 @@ def slot_grab(*, gift: Gift, user, savepoint: bool = True) -> Slot:
 
     Inside a caller's transaction the statement runs in a savepoint, so that a refusal leaves the
     caller's transaction usable; `savepoint=False` for a caller whose transaction ends on a refusal.
+
+    `asked`: what the gate already told this account (`grab_authenticate`); a win that goes no
+    further than the checks below is given back.
     """
+    try:
+        _grab_check(gift=gift, user=user)
+        if connection.in_atomic_block:
+            # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
+            # would remember a win the database forgot. The database decides; the gate may over-count.
+            if asked is Verdict.WIN:
+                grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
+            return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
+    except AppError:
+        if asked is Verdict.WIN:
+            grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
+        raise
+    verdict = asked if asked is not None else grab_gate.gate_try(gift.pk, user.pk)
+    if verdict is Verdict.MISSING:
+        built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
+        verdict = grab_gate.gate_try(gift.pk, user.pk) if built else Verdict.OFF
+    if verdict is Verdict.ALL_TAKEN:
+        raise AppError(E.ALL_TAKEN, "手慢了，礼物已被领完")
+    if verdict is Verdict.MINE:
+        raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
+    if verdict is Verdict.WIN:
+        return _grab_after_win(gift=gift, user=user)
+    return _grab_in_database(gift=gift, user=user)  # MISSING after a failed build, or OFF
+
+
+def _grab_check(*, gift: Gift, user) -> None:
+    """The refusals a grab gives before any slot is looked at."""
     if gift.mode != Gift.Mode.GROUP:
         raise AppError(E.NOT_GROUP, "只有群发礼物需要先抢")
     if gift.sender_id == user.pk:
@@ -85,21 +160,6 @@ def slot_grab(*, gift: Gift, user, savepoint: bool = True) -> Slot:
     # "all taken" only when taking fails.
     if gift.status not in GIFT_OPEN:
         _refuse_grab(gift=gift, user=user)
-    if connection.in_atomic_block:
-        # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
-        # would remember a win the database forgot. The database decides; the gate may over-count.
-        return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
-    verdict = grab_gate.gate_try(gift.pk, user.pk)
-    if verdict is Verdict.MISSING:
-        built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
-        verdict = grab_gate.gate_try(gift.pk, user.pk) if built else Verdict.OFF
-    if verdict is Verdict.ALL_TAKEN:
-        raise AppError(E.ALL_TAKEN, "手慢了，礼物已被领完")
-    if verdict is Verdict.MINE:
-        raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")
-    if verdict is Verdict.WIN:
-        return _grab_after_win(gift=gift, user=user)
-    return _grab_in_database(gift=gift, user=user)  # MISSING after a failed build, or OFF
 
 
 def _grab_after_win(*, gift: Gift, user) -> Slot:

@@ -21,6 +21,11 @@ Why that holds:
 - Redis missing, slow or restarted empty: the grab takes the database path (`Verdict.OFF`), which
   is the path without a gate.
 
+Asked with the API token (`gate_try_as`): when the gate's Redis is the shared cache's (the same URL),
+one script reads whose token it is from the cache's entry and answers for that account, so a grab
+makes one round trip to Redis instead of two (the token, then the gate). A token the cache does not
+hold, or a gate on another Redis, is asked the usual way: the token first, then `gate_try`.
+
 Without `GRAB_GATE_URL` (the embedded demo) there is no gate.
 """
 
@@ -54,6 +59,21 @@ if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
 redis.call('DECR', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
+"""
+
+# KEYS: free, holders, the cached account id of an API token, that token's cache entry.
+# {-3}: the token is not cached (authenticate it the usual way); otherwise {as _TRY, the entry, the id}.
+_TRY_AS = """
+local account = redis.call('GET', KEYS[3])
+if not account then return {-3, false} end
+local entry = redis.call('GET', KEYS[4])
+if not entry then return {-3, false} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, entry, account} end
+if redis.call('SISMEMBER', KEYS[2], account) == 1 then return {-2, entry, account} end
+if tonumber(redis.call('GET', KEYS[1])) <= 0 then return {0, entry, account} end
+redis.call('DECR', KEYS[1])
+redis.call('SADD', KEYS[2], account)
+return {1, entry, account}
 """
 
 # KEYS: free, holders, building. ARGV: marker, free count, ttl seconds, holder ids...
@@ -100,6 +120,7 @@ def _client():
     timeout = settings.GRAB_GATE_TIMEOUT_SECONDS
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     client.try_script = client.register_script(_TRY)
+    client.try_as_script = client.register_script(_TRY_AS)
     client.build_script = client.register_script(_BUILD)
     client.undo_script = client.register_script(_UNDO)
     return client
@@ -127,6 +148,45 @@ def gate_try(gift_id: int, user_id: int) -> Verdict:
     except Exception as exc:  # noqa: BLE001 (any Redis failure: the database path answers)
         _failed("try", exc)
         return Verdict.OFF
+
+
+def gate_shares_cache() -> bool:
+    """Whether the gate's Redis is the shared cache's (same server and database): then the gate can be
+    asked with an API token (`gate_try_as`)."""
+    shared = settings.CACHES["default"]
+    if not settings.GRAB_GATE_URL or shared["BACKEND"] != "django_redis.cache.RedisCache":
+        return False
+    location = shared["LOCATION"]
+    return _same_redis(settings.GRAB_GATE_URL, location if isinstance(location, str) else location[0])
+
+
+@cache
+def _same_redis(one: str, other: str) -> bool:
+    from redis.connection import parse_url
+
+    def where(url: str) -> tuple:
+        parts = parse_url(url)
+        return parts.get("host"), parts.get("port", 6379), parts.get("path"), int(parts.get("db", 0))
+
+    return where(one) == where(other)
+
+
+def gate_try_as(gift_id: int, token_keys: tuple[str, str]) -> tuple[Verdict, bytes | None, int | None]:
+    """Ask the gate for the account whose API token's cache entry `token_keys` names (the account id's
+    key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them): the verdict, the
+    entry and the account id, in one round trip. (OFF, None, None) when the token is not cached or
+    Redis failed: authenticate the usual way, then `gate_try`."""
+    client = _usable()
+    if client is None:
+        return Verdict.OFF, None, None
+    try:
+        code, entry, *account = client.try_as_script(keys=[*_keys(gift_id)[:2], *token_keys])
+    except Exception as exc:  # noqa: BLE001 (any Redis failure: the database path answers)
+        _failed("try", exc)
+        return Verdict.OFF, None, None
+    if code == -3:
+        return Verdict.OFF, None, None
+    return _TRY_CODES[int(code)], entry, int(account[0])
 
 
 def gate_build(gift_id: int, read_state) -> bool:

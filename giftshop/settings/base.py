@@ -275,9 +275,11 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "giftshop.cache"
 
 # The group grab's gate (gifts/services/grab_gate.py): a Redis that settles the contest for a group
-# gift's slots before any SQL. Unset (the demo): the database decides every grab. In production the
-# cache's Redis will do (a separate database number keeps it apart); PostgreSQL stays the truth, so
-# a Redis that is down or restarted empty only sends grabs to the database path.
+# gift's slots before any SQL. Unset (the demo): the database decides every grab. In production give
+# it the cache's own URL (CACHE_URL, same database number; the keys do not meet): one script then
+# reads the API token's cache entry and asks the gate, one round trip per grab instead of two.
+# PostgreSQL stays the truth, so a Redis that is down or restarted empty only sends grabs to the
+# database path.
 GRAB_GATE_URL = env("GRAB_GATE_URL", default="")
 GRAB_GATE_TIMEOUT_SECONDS = env.float("GRAB_GATE_TIMEOUT_SECONDS", default=0.25)
 GRAB_GATE_TTL_SECONDS = env.int("GRAB_GATE_TTL_SECONDS", default=60)

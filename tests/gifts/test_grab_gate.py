@@ -200,3 +200,166 @@ def test_decline_and_regrab_keep_the_counts_right(make_gift, gate, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         slot_accept(gift=gift, user=accepted, address=AddressInput(**ADDRESS))
     assert _code(slot_grab, gift=gift, user=accepted) == "already_taken_by_you"
+
+
+# ----- the gate asked with the API token: one round trip to Redis when the gate shares the cache's Redis
+
+
+@pytest.fixture
+def shared_gate(gate, settings):
+    """The gate on the shared cache's own Redis (the same URL): a grab asks both in one script."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": GATE_URL,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_TIMEOUT": 0.5},
+        },
+    }
+    return gate
+
+
+@pytest.fixture
+def sends(monkeypatch):
+    """How many times this process sent something to a Redis (one per round trip, a pipeline too).
+    The grab's rate limits are left out (a round trip each, on either path)."""
+    from gifts.api.views import ClaimGrab
+
+    monkeypatch.setattr(ClaimGrab, "throttle_classes", [])
+    counted = {"n": 0}
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        counted["n"] += 1
+        return real(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return counted
+
+
+def _grabber(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def _grab(client: APIClient, gift):
+    return client.post(f"/api/v1/claims/{gift.claim_token}/grab/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grab_asks_redis_once_when_the_gate_shares_the_cache(make_gift, shared_gate, sends):
+    gift = make_gift(mode="group", recipients=2)
+    winner, second, late = (_grabber(u) for u in _users(3))
+    assert _grab(winner, gift).status_code == 200  # builds the gate; caches the token and the gift's facts
+    assert _grab(second, gift).status_code == 200
+    assert _grab(late, gift).status_code == 409  # caches late's token
+    for client, code in ((late, "all_taken"), (winner, "already_taken_by_you")):
+        sends["n"] = 0
+        with CaptureQueriesContext(connection) as queries:
+            response = _grab(client, gift)
+        assert (response.status_code, response.json()["code"]) == (409, code)
+        assert sends["n"] == 1, sends  # the token and the gate in one script
+        assert len(queries) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_gate_on_another_redis_a_grab_asks_twice(make_gift, gate, settings, sends):
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": GATE_URL.rsplit("/", 1)[0] + "/14"},
+    }
+    gift = make_gift(mode="group", recipients=2)
+    winner, second, late = (_grabber(u) for u in _users(3))
+    assert _grab(winner, gift).status_code == 200
+    assert _grab(second, gift).status_code == 200
+    assert _grab(late, gift).status_code == 409
+    sends["n"] = 0
+    assert _grab(late, gift).json()["code"] == "all_taken"
+    assert sends["n"] == 2  # the token, then the gate
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).flushdb()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_out_token_cannot_grab_on_the_one_trip_path(make_gift, shared_gate):
+    gift = make_gift(mode="group", recipients=3)
+    first, second = _users(2)
+    client = _grabber(first)
+    assert _grab(client, gift).status_code == 200
+    Token.objects.filter(user=first).delete()  # sign-out
+    assert _grab(client, gift).status_code == 401
+    second_client = _grabber(second)
+    assert _grab(second_client, gift).status_code == 200
+    assert _free_in_gate(shared_gate, gift) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_throttled_grab_gives_back_what_the_gate_let_through(make_gift, shared_gate, monkeypatch):
+    from gifts.api.views import ClaimIpThrottle, ClaimThrottle
+
+    for cls in (ClaimThrottle, ClaimIpThrottle):
+        monkeypatch.setattr(cls, "THROTTLE_RATES", {"claim": "1/min", "claim_ip": "1000/min"})
+    warm, gift = make_gift(mode="group", recipients=2), make_gift(mode="group", recipients=2)
+    (user,) = _users(1)
+    client = _grabber(user)
+    assert _grab(client, warm).status_code == 200  # the account's one grab this minute; its token cached
+    other = _grabber(_users(1, prefix="other")[0])
+    assert _grab(other, gift).status_code == 200  # builds the gift's gate: one slot left
+    assert _free_in_gate(shared_gate, gift) == 1
+    response = _grab(client, gift)
+    assert response.status_code == 429, response.content
+    assert _free_in_gate(shared_gate, gift) == 1  # the gate's yes went back
+    assert not shared_gate.sismember(f"grab:{{{gift.pk}}}:holders", user.pk)
+    assert not Slot.objects.filter(gift=gift, recipient=user).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sender_asking_with_a_token_takes_nothing_from_the_gate(make_gift, shared_gate):
+    gift = make_gift(mode="group", recipients=2)
+    (first,) = _users(1)
+    assert _grab(_grabber(first), gift).status_code == 200  # builds the gate
+    sender = _grabber(gift.sender)
+    assert _grab(sender, gift).status_code in (400, 403, 409)  # caches the sender's token
+    response = _grab(sender, gift)  # now asked in one trip: the gate says yes, the service says no
+    assert response.json()["code"] == "not_yours"
+    assert _free_in_gate(shared_gate, gift) == 1
+    assert not shared_gate.sismember(f"grab:{{{gift.pk}}}:holders", gift.sender_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_grabs_over_http_on_the_one_trip_path_with_the_gate_flushed_meanwhile(make_gift, shared_gate):
+    gift = make_gift(mode="group", recipients=20)
+    users = _users(80, prefix="http")
+    clients = {u.pk: _grabber(u) for u in users}
+    for user in users[:40]:  # half the tokens cached, half not
+        assert clients[user.pk].get("/api/v1/received/").status_code == 200
+    done = threading.Event()
+
+    def flusher():
+        rng = random.Random(5)
+        while not done.is_set():
+            time.sleep(rng.uniform(0.002, 0.03))
+            shared_gate.delete(*grab_gate._keys(gift.pk))
+
+    def grab(user):
+        try:
+            first = _grab(clients[user.pk], gift)
+            second = _grab(clients[user.pk], gift)
+            return first.status_code, first.json().get("code"), second.json().get("code")
+        finally:
+            connection.close()
+
+    chaos = threading.Thread(target=flusher)
+    chaos.start()
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            outcomes = list(pool.map(grab, users))
+    finally:
+        done.set()
+        chaos.join()
+    assert [status for status, _, _ in outcomes].count(200) == 20
+    for status, code, again in outcomes:
+        assert status in (200, 409) and (status == 200 or code == "all_taken")
+        assert again == ("already_taken_by_you" if status == 200 else "all_taken")
+    taken = list(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
+    assert None not in taken and len(set(taken)) == 20
