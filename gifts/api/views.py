@@ -6,7 +6,6 @@ import logging
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +37,6 @@ from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
 from giftshop.errors import error_responses
 from giftshop.throttling import CountedRateThrottle, CountedUserRateThrottle
-from giftshop.token_auth import CachedTokenAuthentication
 from shops.api.serializers import card_photos_absolute
 
 log = logging.getLogger(__name__)
@@ -150,44 +148,35 @@ def _slot_out(slot: Slot) -> dict:
     return {"id": slot.pk, "status": slot.status, "sku_id": slot.sku_id}
 
 
-class GrabTokenAuthentication(CachedTokenAuthentication):
-    """The grab's token check: the account and the grab gate's answer for it in one round trip to
-    Redis (`claim.grab_authenticate`), the usual token check where that cannot answer."""
-
-    asked = None  # the gate's answer, for the view
-
-    def authenticate(self, request):
-        self.claim_token = request.parser_context["kwargs"].get("token", "") if request.method == "POST" else ""
-        return super().authenticate(request)
-
-    def authenticate_credentials(self, key):
-        answer = claim.grab_authenticate(claim_token=self.claim_token, api_token=key) if self.claim_token else None
-        if answer is None:
-            return super().authenticate_credentials(key)
-        user, self.asked = answer
-        return user, self.token_of(key, user)
-
-
 class ClaimGrab(APIView):
     """Group gifts: take one slot for this account. 409 `all_taken` or `already_taken_by_you`."""
 
-    authentication_classes = [GrabTokenAuthentication, SessionAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = CLAIM_THROTTLES
+    asked = None  # the grab gate's answer, when it was asked together with the API token
+
+    def token_account(self, key: str):
+        """The token check (CachedTokenAuthentication) asks here first: the account and the grab gate's
+        answer for it in one round trip to Redis, or None for the usual check."""
+        if self.request.method != "POST":
+            return None
+        answer = claim.grab_authenticate(claim_token=self.kwargs["token"], api_token=key)
+        if answer is None:
+            return None
+        user, self.asked = answer
+        return user
 
     def initial(self, request, *args, **kwargs):
         try:
             super().initial(request, *args, **kwargs)
         except Exception:
-            asked = getattr(request.successful_authenticator, "asked", None)
-            if asked is not None:
-                claim.grab_give_back(asked=asked, user=request.user)  # throttled after the gate let it through
+            if self.asked is not None:
+                claim.grab_give_back(asked=self.asked, user=request.user)  # throttled after the gate said yes
             raise
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        asked = getattr(request.successful_authenticator, "asked", None)
-        slot = claim.grab_by_token(token=token, user=request.user, asked=asked)
+        slot = claim.grab_by_token(token=token, user=request.user, asked=self.asked)
         return Response(_slot_out(slot))
 
 
