@@ -49,12 +49,13 @@ def grab_by_token(*, token: str, user, asked: GateAnswer | None = None) -> Slot:
     return slot_grab(gift=_gift_facts(token), user=user)
 
 
-def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateAnswer] | None:
+def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateAnswer | None] | None:
     """Who is grabbing and what the gate says to them, in one round trip to Redis: the gate's script
     reads the account from the API token's cache entry (the gate's Redis is the shared cache's). The
-    account and the answer, to be handed to `grab_by_token`, or given back (`grab_give_back`) if the
-    request stops before it. None: authenticate the usual way (a token the cache does not hold yet, a
-    gate elsewhere or down, a gift the grab refuses before asking its gate)."""
+    account and the answer (None for the gift's sender, whom the grab refuses before its gate), to be
+    handed to `grab_by_token`, or given back (`grab_give_back`) if the request stops before it. None:
+    authenticate the usual way (a token the cache does not hold yet, a gate elsewhere or down, a gift
+    the grab refuses before asking its gate)."""
     keys = token_redis_keys(api_token) if grab_gate.gate_shares_cache() else None
     if keys is None:
         return None
@@ -64,7 +65,7 @@ def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, Gate
         return None  # the usual way answers 404
     if gift.mode != Gift.Mode.GROUP or gift_is_past_expiry(gift) or gift.status not in GIFT_OPEN:
         return None  # refused before the gate: the usual way says why
-    verdict, entry, account_id = grab_gate.gate_try_as(gift.pk, keys)
+    verdict, entry, account_id = grab_gate.gate_try_as(gift.pk, gift.sender_id, keys)
     if entry is None:
         return None
     user = account_from_redis(entry)
@@ -72,7 +73,7 @@ def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, Gate
         if verdict is Verdict.WIN:
             grab_gate.gate_undo(gift.pk, account_id, slot_back=True)
         return None
-    return user, GateAnswer(gift=gift, verdict=verdict)
+    return user, (None if verdict is None else GateAnswer(gift=gift, verdict=verdict))
 
 
 def grab_give_back(*, asked: GateAnswer, user) -> None:

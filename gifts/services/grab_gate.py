@@ -61,13 +61,15 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: free, holders, the cached account id of an API token, that token's cache entry.
-# {-3}: the token is not cached (authenticate it the usual way); otherwise {as _TRY, the entry, the id}.
+# KEYS: free, holders, the cached account id of an API token, that token's cache entry. ARGV: the
+# gift's sender. {-3}: the token is not cached (authenticate it the usual way); {-4, entry, id}: the
+# sender (the gate is not asked: a sender never grabs); otherwise {as _TRY, the entry, the id}.
 _TRY_AS = """
 local account = redis.call('GET', KEYS[3])
 if not account then return {-3, false} end
 local entry = redis.call('GET', KEYS[4])
 if not entry then return {-3, false} end
+if account == ARGV[1] then return {-4, entry, account} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, entry, account} end
 if redis.call('SISMEMBER', KEYS[2], account) == 1 then return {-2, entry, account} end
 if tonumber(redis.call('GET', KEYS[1])) <= 0 then return {0, entry, account} end
@@ -171,22 +173,23 @@ def _same_redis(one: str, other: str) -> bool:
     return where(one) == where(other)
 
 
-def gate_try_as(gift_id: int, token_keys: tuple[str, str]) -> tuple[Verdict, bytes | None, int | None]:
+def gate_try_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes | None, int]:
     """Ask the gate for the account whose API token's cache entry `token_keys` names (the account id's
     key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them): the verdict, the
-    entry and the account id, in one round trip. (OFF, None, None) when the token is not cached or
-    Redis failed: authenticate the usual way, then `gate_try`."""
+    entry and the account id, in one round trip. The verdict is None for the gift's sender (not asked:
+    the grab refuses them before its gate). (OFF, None, 0) when the token is not cached or Redis
+    failed: authenticate the usual way, then `gate_try`."""
     client = _usable()
     if client is None:
-        return Verdict.OFF, None, None
+        return Verdict.OFF, None, 0
     try:
-        code, entry, *account = client.try_as_script(keys=[*_keys(gift_id)[:2], *token_keys])
+        code, entry, *account = client.try_as_script(keys=[*_keys(gift_id)[:2], *token_keys], args=[sender_id])
     except Exception as exc:  # noqa: BLE001 (any Redis failure: the database path answers)
         _failed("try", exc)
-        return Verdict.OFF, None, None
+        return Verdict.OFF, None, 0
     if code == -3:
-        return Verdict.OFF, None, None
-    return _TRY_CODES[int(code)], entry, int(account[0])
+        return Verdict.OFF, None, 0
+    return (None if code == -4 else _TRY_CODES[int(code)]), entry, int(account[0])
 
 
 def gate_build(gift_id: int, read_state) -> bool:
