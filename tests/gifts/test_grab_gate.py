@@ -60,6 +60,26 @@ def _users(n: int, prefix: str = "u"):
     return User.objects.bulk_create(User(username=f"{prefix}{i:04d}") for i in range(n))
 
 
+def _race_with_flushes(client, gift, work, users, *, workers: int, seed: int, pause=(0.001, 0.02)) -> list:
+    """`work(user)` for every user from `workers` threads while the gift's gate is deleted at random moments."""
+    done = threading.Event()
+
+    def flusher():
+        rng = random.Random(seed)
+        while not done.is_set():
+            time.sleep(rng.uniform(*pause))
+            client.delete(*grab_gate._keys(gift.pk))
+
+    chaos = threading.Thread(target=flusher)
+    chaos.start()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(work, users))
+    finally:
+        done.set()
+        chaos.join()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_refusals_from_the_gate_make_no_database_statement_even_over_http(make_gift, gate):
     gift = make_gift(mode="group", recipients=2)
@@ -149,26 +169,11 @@ def test_without_redis_grabs_take_the_database_path(make_gift, settings, gate, c
 def test_two_hundred_grabbers_on_fifty_slots_with_the_gate_flushed_at_random_moments(make_gift, gate):
     gift = make_gift(mode="group", recipients=50)
     users = _users(200, prefix="racer")
-    done = threading.Event()
-
-    def flusher():
-        rng = random.Random(7)
-        while not done.is_set():
-            time.sleep(rng.uniform(0.001, 0.02))
-            gate.delete(*grab_gate._keys(gift.pk))
 
     def grab_twice(user):  # each account tries twice: the second is always a refusal
         return _code(slot_grab, gift=gift, user=user), _code(slot_grab, gift=gift, user=user)
 
-    chaos = threading.Thread(target=flusher)
-    chaos.start()
-    try:
-        with ThreadPoolExecutor(max_workers=24) as pool:
-            outcomes = list(pool.map(grab_twice, users))
-    finally:
-        done.set()
-        chaos.join()
-
+    outcomes = _race_with_flushes(gate, gift, grab_twice, users, workers=24, seed=7)
     firsts = [a for a, _ in outcomes]
     assert firsts.count("ok") == 50 and set(firsts) <= {"ok", "all_taken"}
     for first, second in outcomes:
@@ -336,13 +341,6 @@ def test_grabs_over_http_on_the_one_trip_path_with_the_gate_flushed_meanwhile(ma
     clients = {u.pk: _grabber(u) for u in users}
     for user in users[:40]:  # half the tokens cached, half not
         assert clients[user.pk].get("/api/v1/received/").status_code == 200
-    done = threading.Event()
-
-    def flusher():
-        rng = random.Random(5)
-        while not done.is_set():
-            time.sleep(rng.uniform(0.002, 0.03))
-            shared_gate.delete(*grab_gate._keys(gift.pk))
 
     def grab(user):
         try:
@@ -352,14 +350,7 @@ def test_grabs_over_http_on_the_one_trip_path_with_the_gate_flushed_meanwhile(ma
         finally:
             connection.close()
 
-    chaos = threading.Thread(target=flusher)
-    chaos.start()
-    try:
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            outcomes = list(pool.map(grab, users))
-    finally:
-        done.set()
-        chaos.join()
+    outcomes = _race_with_flushes(shared_gate, gift, grab, users, workers=16, seed=5, pause=(0.002, 0.03))
     assert [status for status, _, _ in outcomes].count(200) == 20
     for status, code, again in outcomes:
         assert status in (200, 409) and (status == 200 or code == "all_taken")
