@@ -25,6 +25,7 @@ from tests.conftest import ADDRESS
 
 User = get_user_model()
 GATE_URL = os.environ.get("TEST_GRAB_GATE_URL", "redis://127.0.0.1:6379/13")
+OTHER_CACHE_URL = os.environ.get("TEST_OTHER_CACHE_URL", "redis://127.0.0.1:6379/6")  # a cache apart from the gate
 
 
 @pytest.fixture
@@ -272,7 +273,7 @@ def test_a_grab_asks_redis_once_when_the_gate_shares_the_cache(make_gift, shared
 def test_with_the_gate_on_another_redis_a_grab_asks_twice(make_gift, gate, settings, sends):
     settings.CACHES = {
         **settings.CACHES,
-        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": GATE_URL.rsplit("/", 1)[0] + "/14"},
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": OTHER_CACHE_URL},
     }
     gift = make_gift(mode="group", recipients=2)
     winner, second, late = (_grabber(u) for u in _users(3))
