@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from giftshop.errors import AppError, error_responses
 from giftshop.throttling import CountedAnonRateThrottle
+from giftshop.token_auth import CachedTokenAuthentication
 
 # The sign-up and token endpoints' refusals (their HTTP statuses: giftshop/errors.py).
 USERNAME_TAKEN, WEAK_PASSWORD, BAD_CREDENTIALS = "username_taken", "weak_password", "bad_credentials"
@@ -63,13 +64,30 @@ class Register(APIView):
 
 
 class ObtainToken(APIView):
-    """Sign in: the token of an existing account (send it as `Authorization: Token <token>`). Throttled per IP."""
+    """Sign in: the token of an existing account (send it as `Authorization: Token <token>`). Throttled per IP.
+    DELETE with the token signs out: the token stops working at once (the account's one token, so every
+    app signed in with it is signed out); the next sign-in gets a new one."""
 
-    permission_classes = [permissions.AllowAny]
-    authentication_classes = []
     throttle_classes = [AuthThrottle]
 
-    @extend_schema(request=Credentials, responses={200: TokenOut, **error_responses(429)})
+    def _signing_out(self) -> bool:
+        return getattr(self.request, "method", None) == "DELETE"
+
+    def get_authenticators(self):
+        return [CachedTokenAuthentication()] if self._signing_out() else []
+
+    def get_permissions(self):
+        return [permissions.IsAuthenticated()] if self._signing_out() else [permissions.AllowAny()]
+
+    def get_throttles(self):
+        return [] if self._signing_out() else super().get_throttles()
+
+    @extend_schema(
+        description="Sign in: the token of an existing account (send it as `Authorization: Token <token>`). "
+        "Throttled per IP.",
+        request=Credentials,
+        responses={200: TokenOut, **error_responses(429)},
+    )
     def post(self, request):
         data = Credentials(data=request.data)
         data.is_valid(raise_exception=True)
@@ -79,3 +97,13 @@ class ObtainToken(APIView):
             raise AppError(BAD_CREDENTIALS, gettext("用户名或密码不正确"))
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+    @extend_schema(
+        description="Sign out: the token sent stops working at once. An account has one token, so every app "
+        "signed in with it is signed out; the next sign-in gets a new one.",
+        request=None,
+        responses={204: None, **error_responses(401)},
+    )
+    def delete(self, request):
+        Token.objects.filter(key=request.auth.key).delete()  # its cache entries go with it (token_forget)
+        return Response(status=status.HTTP_204_NO_CONTENT)

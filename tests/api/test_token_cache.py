@@ -128,3 +128,23 @@ def test_an_entry_written_for_other_columns_is_read_again_from_the_database(acco
         assert _client(key).get(ME).status_code == 200
     assert _auth_queries(queries)
     assert cache.get(_cache_key(key))[0] != "0ther"
+
+
+def test_signing_out_stops_the_token_at_once_and_the_next_sign_in_gets_a_new_one(account):
+    user, key = account
+    client = _client(key)
+    assert client.get(ME).status_code == 200  # known, and cached
+    assert client.delete("/api/v1/auth/token/").status_code == 204
+    refused = client.get(ME)
+    assert refused.status_code == 401 and refused.json()["code"] == "authentication_failed"
+    assert client.delete("/api/v1/auth/token/").status_code == 401  # nothing left to sign out
+    signed_in = APIClient().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": "x-long-password"}, format="json"
+    )
+    assert signed_in.status_code == 200
+    fresh = signed_in.json()["token"]
+    assert fresh != key and _client(fresh).get(ME).status_code == 200
+
+
+def test_signing_out_needs_the_token(db):
+    assert APIClient().delete("/api/v1/auth/token/").status_code == 401
