@@ -116,7 +116,7 @@ def instrument(application, *, cpu: bool = False) -> Parts:
         ("initialize_request", "DRF initialize_request (Request, parsers, authenticators)"),
         ("perform_content_negotiation", "DRF content negotiation"),
         ("determine_version", "DRF versioning"),
-        ("perform_authentication", "DRF authentication (token; a grab: and its gate, one script)"),
+        ("perform_authentication", "DRF authentication (token; a grab: and a look at its gate, one script)"),
         ("check_permissions", "DRF permissions"),
         ("check_throttles", "DRF throttles"),
         ("handle_exception", "DRF exception handler (409 body)"),

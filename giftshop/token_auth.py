@@ -22,8 +22,10 @@ from functools import cache as memoize
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache, caches
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.utils.translation import gettext_lazy as _
 from django_redis.cache import RedisCache
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 _NOT_CACHED = frozenset({"password"})
@@ -69,6 +71,12 @@ class CachedTokenAuthentication(TokenAuthentication):
             return user, self.token_of(key, user)
         user, token = super().authenticate_credentials(key)  # 401 for an unknown key or an inactive account
         tokens_remember({key: user})
+        # A sign-out that committed between the read above and this write would find the cache empty and
+        # leave the token working for API_TOKEN_CACHE_SECONDS: look once more, now that it is written
+        # (a sign-out after this look deletes what was written, once it commits).
+        if not self.get_model().objects.filter(key=key).exists():
+            token_forget(None, token)
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         return user, token
 
     def token_of(self, key: str, user):
@@ -118,9 +126,17 @@ def account_from_redis(raw: bytes):
     return _account(caches["default"].client.decode(raw))
 
 
+def _forget(names: list[str]) -> None:
+    """Now, and again once the change commits: a request that read the old row before the commit may
+    have cached it meanwhile."""
+    cache.delete_many(names)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: cache.delete_many(names), robust=True)
+
+
 def token_forget(sender, instance, **kwargs):
     """post_delete and post_save of a Token: its account is no longer known by it."""
-    cache.delete_many(_both_keys([instance.key]))
+    _forget(_both_keys([instance.key]))
 
 
 def account_forget(sender, instance, **kwargs):
@@ -128,4 +144,4 @@ def account_forget(sender, instance, **kwargs):
     from rest_framework.authtoken.models import Token
 
     keys = Token.objects.filter(user_id=instance.pk).values_list("key", flat=True)
-    cache.delete_many(_both_keys(keys))
+    _forget(_both_keys(keys))

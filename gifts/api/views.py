@@ -153,30 +153,22 @@ class ClaimGrab(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = CLAIM_THROTTLES
-    asked = None  # the grab gate's answer, when it was asked together with the API token
+    refused = None  # the grab gate's refusal, when it was looked up together with the API token
 
     def token_account(self, key: str):
-        """The token check (CachedTokenAuthentication) asks here first: the account and the grab gate's
-        answer for it in one round trip to Redis, or None for the usual check."""
+        """The token check (CachedTokenAuthentication) asks here first: the account, and whether the grab
+        gate refuses it, in one round trip to Redis that takes nothing; None for the usual check."""
         if self.request.method != "POST":
             return None
         answer = claim.grab_authenticate(claim_token=self.kwargs["token"], api_token=key)
         if answer is None:
             return None
-        user, self.asked = answer
+        user, self.refused = answer
         return user
-
-    def initial(self, request, *args, **kwargs):
-        try:
-            super().initial(request, *args, **kwargs)
-        except Exception:
-            if self.asked is not None:
-                claim.grab_give_back(asked=self.asked, user=request.user)  # throttled after the gate said yes
-            raise
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        slot = claim.grab_by_token(token=token, user=request.user, asked=self.asked)
+        slot = claim.grab_by_token(token=token, user=request.user, refused=self.refused)
         return Response(_slot_out(slot))
 
 

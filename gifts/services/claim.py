@@ -33,7 +33,6 @@ from gifts.services.grab import (  # noqa: F401 (the API and pages grab through 
     gift_is_past_expiry,
     grab_authenticate,
     grab_by_token,
-    grab_give_back,
     slot_grab,
 )
 from gifts.services.notifications import notify

@@ -32,30 +32,29 @@ def gift_is_past_expiry(gift: Gift) -> bool:
 
 
 @dataclass(frozen=True)
-class GateAnswer:
-    """What the grab gate told an account about a gift, asked together with its API token."""
+class GateRefusal:
+    """The refusal the grab gate gave an account for a gift, looked up together with its API token."""
 
     gift: Gift
-    verdict: Verdict
+    verdict: Verdict  # ALL_TAKEN or MINE
 
 
-def grab_by_token(*, token: str, user, asked: GateAnswer | None = None) -> Slot:
+def grab_by_token(*, token: str, user, refused: GateRefusal | None = None) -> Slot:
     """The grab endpoint: the gift's few facts from the cache, then the gate, then the database.
 
     A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement.
-    `asked`: the gate has answered already (`grab_authenticate`)."""
-    if asked is not None:
-        return slot_grab(gift=asked.gift, user=user, asked=asked.verdict)
+    `refused`: the gate's refusal, looked up already (`grab_authenticate`)."""
+    if refused is not None:
+        return slot_grab(gift=refused.gift, user=user, refused=refused.verdict)
     return slot_grab(gift=_gift_facts(token), user=user)
 
 
-def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateAnswer | None] | None:
-    """Who is grabbing and what the gate says to them, in one round trip to Redis: the gate's script
-    reads the account from the API token's cache entry (the gate's Redis is the shared cache's). The
-    account and the answer (None for the gift's sender, whom the grab refuses before its gate), to be
-    handed to `grab_by_token`, or given back (`grab_give_back`) if the request stops before it. None:
-    authenticate the usual way (a token the cache does not hold yet, a gate elsewhere or down, a gift
-    the grab refuses before asking its gate)."""
+def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateRefusal | None] | None:
+    """Who is grabbing and whether the gate refuses them, in one round trip to Redis that takes nothing:
+    the gate's script reads the account from the API token's cache entry (the gate's Redis is the
+    shared cache's). The account, and the refusal for `grab_by_token` (None: the grab goes on and asks
+    the gate for a slot after the request's rate limits). None: check the token the usual way (the
+    cache does not hold it yet, a gate elsewhere or down, a gift the grab refuses before its gate)."""
     keys = token_redis_keys(api_token) if grab_gate.gate_shares_cache() else None
     if keys is None:
         return None
@@ -65,21 +64,14 @@ def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, Gate
         return None  # the usual way answers 404
     if gift.mode != Gift.Mode.GROUP or gift_is_past_expiry(gift) or gift.status not in GIFT_OPEN:
         return None  # refused before the gate: the usual way says why
-    verdict, entry, account_id = grab_gate.gate_try_as(gift.pk, gift.sender_id, keys)
-    if entry is None:
+    looked = grab_gate.gate_look_as(gift.pk, gift.sender_id, keys)
+    if looked is None:
         return None
+    verdict, entry, account_id = looked
     user = account_from_redis(entry)
     if user is None or user.pk != account_id:  # an entry written for other columns: a miss
-        if verdict is Verdict.WIN:
-            grab_gate.gate_undo(gift.pk, account_id, slot_back=True)
         return None
-    return user, (None if verdict is None else GateAnswer(gift=gift, verdict=verdict))
-
-
-def grab_give_back(*, asked: GateAnswer, user) -> None:
-    """The request that asked the gate stopped before grabbing (throttled, say): a win goes back."""
-    if asked.verdict is Verdict.WIN:
-        grab_gate.gate_undo(asked.gift.pk, user.pk, slot_back=True)
+    return user, (None if verdict is None else GateRefusal(gift=gift, verdict=verdict))
 
 
 # The columns a grab reads (attribute names, in the model's order for Gift.from_db).
@@ -110,7 +102,7 @@ def _gift_facts(token: str) -> Gift:
     )
 
 
-def slot_grab(*, gift: Gift, user, savepoint: bool = True, asked: Verdict | None = None) -> Slot:
+def slot_grab(*, gift: Gift, user, savepoint: bool = True, refused: Verdict | None = None) -> Slot:
     """Take one slot of a group gift for this account: first come, first served, one per account.
 
     One statement, its own transaction: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
@@ -120,22 +112,14 @@ def slot_grab(*, gift: Gift, user, savepoint: bool = True, asked: Verdict | None
     Inside a caller's transaction the statement runs in a savepoint, so that a refusal leaves the
     caller's transaction usable; `savepoint=False` for a caller whose transaction ends on a refusal.
 
-    `asked`: what the gate already told this account (`grab_authenticate`); a win that goes no
-    further than the checks below is given back.
+    `refused`: the gate's refusal for this account, looked up already (`grab_authenticate`).
     """
-    try:
-        _grab_check(gift=gift, user=user)
-        if connection.in_atomic_block:
-            # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
-            # would remember a win the database forgot. The database decides; the gate may over-count.
-            if asked is Verdict.WIN:
-                grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
-            return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
-    except AppError:
-        if asked is Verdict.WIN:
-            grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
-        raise
-    verdict = asked if asked is not None else grab_gate.gate_try(gift.pk, user.pk)
+    _grab_check(gift=gift, user=user)
+    if connection.in_atomic_block:
+        # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
+        # would remember a win the database forgot. The database decides; the gate may over-count.
+        return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
+    verdict = refused if refused is not None else grab_gate.gate_try(gift.pk, user.pk)
     if verdict is Verdict.MISSING:
         built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
         verdict = grab_gate.gate_try(gift.pk, user.pk) if built else Verdict.OFF

@@ -21,10 +21,14 @@ Why that holds:
 - Redis missing, slow or restarted empty: the grab takes the database path (`Verdict.OFF`), which
   is the path without a gate.
 
-Asked with the API token (`gate_try_as`): when the gate's Redis is the shared cache's (the same URL),
-one script reads whose token it is from the cache's entry and answers for that account, so a grab
-makes one round trip to Redis instead of two (the token, then the gate). A token the cache does not
-hold, or a gate on another Redis, is asked the usual way: the token first, then `gate_try`.
+Looked at with the API token (`gate_look_as`): when the gate's Redis is the shared cache's (the same
+URL), one script reads whose token it is from the cache's entry and tells whether the gate would
+refuse that account. It takes nothing: the request's rate limits and checks have not run yet, and a
+request they stop must not hold a slot even for a moment. So a refusal (most of a storm) costs one
+round trip to Redis instead of two (the token, then the gate); an account the gate may let through
+goes on to `gate_try`, after its rate limits, as every grab did. A token the cache does not hold, or
+a gate on another Redis, is checked the usual way. (On a Redis Cluster the script's keys would sit
+on different nodes: there the gate must have a Redis of its own, and every grab asks twice.)
 
 Without `GRAB_GATE_URL` (the embedded demo) there is no gate.
 """
@@ -62,9 +66,10 @@ return 1
 """
 
 # KEYS: free, holders, the cached account id of an API token, that token's cache entry. ARGV: the
-# gift's sender. {-3}: the token is not cached (authenticate it the usual way); {-4, entry, id}: the
-# sender (the gate is not asked: a sender never grabs); otherwise {as _TRY, the entry, the id}.
-_TRY_AS = """
+# gift's sender. Changes nothing. {-3}: the token is not cached (check it the usual way); otherwise
+# {code, the entry, the account id}, the code as _TRY's but 1 = "may win" (take it with _TRY) and
+# -4 = the gift's sender (the grab refuses them before its gate).
+_LOOK_AS = """
 local account = redis.call('GET', KEYS[3])
 if not account then return {-3, false} end
 local entry = redis.call('GET', KEYS[4])
@@ -73,8 +78,6 @@ if account == ARGV[1] then return {-4, entry, account} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, entry, account} end
 if redis.call('SISMEMBER', KEYS[2], account) == 1 then return {-2, entry, account} end
 if tonumber(redis.call('GET', KEYS[1])) <= 0 then return {0, entry, account} end
-redis.call('DECR', KEYS[1])
-redis.call('SADD', KEYS[2], account)
 return {1, entry, account}
 """
 
@@ -100,6 +103,8 @@ return 1
 """
 
 _TRY_CODES = {-1: Verdict.MISSING, -2: Verdict.MINE, 0: Verdict.ALL_TAKEN, 1: Verdict.WIN}
+# What a look (_LOOK_AS) tells: a refusal, or None (may win, or the sender: the grab goes on to decide).
+_LOOK_CODES = {-4: None, -1: None, -2: Verdict.MINE, 0: Verdict.ALL_TAKEN, 1: None}
 
 # After Redis failed, this process leaves it alone for a moment instead of waiting on every request.
 _PAUSE_SECONDS = 5.0
@@ -107,7 +112,7 @@ _paused_until = 0.0
 
 
 def _keys(gift_id: int) -> list[str]:
-    # One hash tag per gift: the script's keys stay on one node of a Redis Cluster.
+    # One hash tag per gift: a script's gift keys stay on one node of a Redis Cluster.
     tag = f"grab:{{{gift_id}}}"
     return [f"{tag}:free", f"{tag}:holders", f"{tag}:building"]
 
@@ -122,7 +127,7 @@ def _client():
     timeout = settings.GRAB_GATE_TIMEOUT_SECONDS
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     client.try_script = client.register_script(_TRY)
-    client.try_as_script = client.register_script(_TRY_AS)
+    client.look_as_script = client.register_script(_LOOK_AS)
     client.build_script = client.register_script(_BUILD)
     client.undo_script = client.register_script(_UNDO)
     return client
@@ -154,7 +159,7 @@ def gate_try(gift_id: int, user_id: int) -> Verdict:
 
 def gate_shares_cache() -> bool:
     """Whether the gate's Redis is the shared cache's (same server and database): then the gate can be
-    asked with an API token (`gate_try_as`)."""
+    looked at with an API token (`gate_look_as`)."""
     shared = settings.CACHES["default"]
     if not settings.GRAB_GATE_URL or shared["BACKEND"] != "django_redis.cache.RedisCache":
         return False
@@ -173,23 +178,23 @@ def _same_redis(one: str, other: str) -> bool:
     return where(one) == where(other)
 
 
-def gate_try_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes | None, int]:
-    """Ask the gate for the account whose API token's cache entry `token_keys` names (the account id's
-    key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them): the verdict, the
-    entry and the account id, in one round trip. The verdict is None for the gift's sender (not asked:
-    the grab refuses them before its gate). (OFF, None, 0) when the token is not cached or Redis
-    failed: authenticate the usual way, then `gate_try`."""
+def gate_look_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes, int] | None:
+    """Look at the gate for the account whose API token's cache entry `token_keys` names (the account
+    id's key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them), in one round
+    trip that changes nothing: (the refusal the gate would give, or None when it may let the account
+    through or the account is the gift's sender; the entry; the account id). None when the token is
+    not cached or Redis failed: check the token the usual way."""
     client = _usable()
     if client is None:
-        return Verdict.OFF, None, 0
+        return None
     try:
-        code, entry, *account = client.try_as_script(keys=[*_keys(gift_id)[:2], *token_keys], args=[sender_id])
-    except Exception as exc:  # noqa: BLE001 (any Redis failure: the database path answers)
-        _failed("try", exc)
-        return Verdict.OFF, None, 0
-    if code == -3:
-        return Verdict.OFF, None, 0
-    return (None if code == -4 else _TRY_CODES[int(code)]), entry, int(account[0])
+        code, entry, *account = client.look_as_script(keys=[*_keys(gift_id)[:2], *token_keys], args=[sender_id])
+        if code == -3:
+            return None
+        return _LOOK_CODES[int(code)], entry, int(account[0])
+    except Exception as exc:  # noqa: BLE001 (any Redis failure or a value not as written: the usual way)
+        _failed("look", exc)
+        return None
 
 
 def gate_build(gift_id: int, read_state) -> bool:

@@ -277,7 +277,7 @@ DJANGO_REDIS_LOGGER = "giftshop.cache"
 # The group grab's gate (gifts/services/grab_gate.py): a Redis that settles the contest for a group
 # gift's slots before any SQL. Unset (the demo): the database decides every grab. In production give
 # it the cache's own URL (CACHE_URL, same database number; the keys do not meet): one script then
-# reads the API token's cache entry and asks the gate, one round trip per grab instead of two.
+# reads the API token's cache entry and looks at the gate, one round trip per refused grab, not two.
 # PostgreSQL stays the truth, so a Redis that is down or restarted empty only sends grabs to the
 # database path.
 GRAB_GATE_URL = env("GRAB_GATE_URL", default="")

@@ -148,3 +148,20 @@ def test_signing_out_stops_the_token_at_once_and_the_next_sign_in_gets_a_new_one
 
 def test_signing_out_needs_the_token(db):
     assert APIClient().delete("/api/v1/auth/token/").status_code == 401
+
+
+def test_a_sign_out_between_the_check_and_the_cache_write_still_stops_the_token(account, monkeypatch):
+    """The first request reads the token, a sign-out commits, then the request caches what it read."""
+    from giftshop import token_auth
+
+    _, key = account
+    real = token_auth.tokens_remember
+
+    def signed_out_meanwhile(accounts):
+        Token.objects.filter(key=key).delete()
+        real(accounts)
+
+    monkeypatch.setattr(token_auth, "tokens_remember", signed_out_meanwhile)
+    assert _client(key).get(ME).status_code == 401
+    monkeypatch.setattr(token_auth, "tokens_remember", real)
+    assert _client(key).get(ME).status_code == 401  # nothing cached was left behind

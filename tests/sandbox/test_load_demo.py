@@ -21,6 +21,7 @@ def test_demo_shops_ship_from_an_address_and_the_dashboard_has_today_at_once():
         today.aggregate(paid=Sum("gifts_paid"))["paid"] >= 2
     )  # the demo's lottery and bulk gift, before beat's first roll-up
 
-    Shop.objects.update(ship_from_address="自己填的地址")
-    call_command("load_demo", verbosity=0)  # run again (every `make run`): a merchant's own address stays
+    Shop.objects.update(ship_from_address="自己填的地址", ship_from_phone="")
+    call_command("load_demo", verbosity=0)  # run again (every `make run`): a merchant's own entries stay
     assert set(Shop.objects.values_list("ship_from_address", flat=True)) == {"自己填的地址"}
+    assert all(Shop.objects.values_list("ship_from_phone", flat=True))  # only the blank one filled in

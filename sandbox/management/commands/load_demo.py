@@ -123,6 +123,7 @@ SHIP_FROM = {
     "xingguang": ("星光珠宝客服", "075560000002", "广东省 深圳市 罗湖区 水贝二路 6 号 星光珠宝"),
     "haoke": ("好课学堂", "01060000003", "北京市 海淀区 中关村大街 27 号"),
 }
+SHIP_FROM_FIELDS = ("ship_from_name", "ship_from_phone", "ship_from_address")
 
 
 class Command(BaseCommand):
@@ -175,9 +176,12 @@ class Command(BaseCommand):
 
         for name, slug, staff, products in SHOPS:
             shop, _ = Shop.objects.get_or_create(slug=slug, defaults={"name": name, "print_blessing_card": True})
-            if not shop.ship_from_address:
-                shop.ship_from_name, shop.ship_from_phone, shop.ship_from_address = SHIP_FROM[slug]
-                shop.save(update_fields=["ship_from_name", "ship_from_phone", "ship_from_address"])
+            blank = [f for f in SHIP_FROM_FIELDS if not getattr(shop, f)]  # a merchant's own entries stay
+            if blank and slug in SHIP_FROM:
+                for field, value in zip(SHIP_FROM_FIELDS, SHIP_FROM[slug], strict=True):
+                    if field in blank:
+                        setattr(shop, field, value)
+                shop.save(update_fields=blank)
             if staff:
                 ShopStaff.objects.get_or_create(shop=shop, user=users[staff], defaults={"role": ShopStaff.Role.OWNER})
             for title, cat, photo, skus in products:
