@@ -11,7 +11,7 @@ builds a row it loaded: a few microseconds, where unpickling a model instance co
 on every API request. The entry names the columns it holds, so a process with another version of the
 model (a rolling deploy) reads it as a miss instead of misreading it.
 
-Beside the entry, the account's id alone (`_id_key`): a plain number in Redis (django-redis stores an
+Beside the entry, the account's id alone (`_names`): a plain number in Redis (django-redis stores an
 int as it is), so that a script on the same Redis can tell whose token it is. The group grab asks its
 gate that way, in the same round trip as the token (`token_redis_keys`, `gifts.services.grab`).
 """
@@ -75,7 +75,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         # leave the token working for API_TOKEN_CACHE_SECONDS: look once more, now that it is written
         # (a sign-out after this look deletes what was written, once it commits).
         if not self.get_model().objects.filter(key=key).exists():
-            token_forget(None, token)
+            _forget(_both_keys([key]))
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         return user, token
 
@@ -90,25 +90,24 @@ def tokens_remember(accounts: dict) -> None:
     """Cache {token key: account}, as a first authenticated request does (and bench set-ups)."""
     entries = {}
     for key, user in accounts.items():
-        entries[_cache_key(key)] = _entry(user)
-        entries[_id_key(key)] = user.pk
+        entry_name, id_name = _names(key)
+        entries[entry_name] = _entry(user)
+        entries[id_name] = user.pk
     cache.set_many(entries, settings.API_TOKEN_CACHE_SECONDS)
 
 
-def _hashed(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:40]
+def _names(key: str) -> tuple[str, str]:
+    """A token's two cache keys: its entry's and its account id's (one hash of the token for both)."""
+    hashed = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return "api-token:" + hashed, "api-token-id:" + hashed
 
 
 def _cache_key(key: str) -> str:
-    return "api-token:" + _hashed(key)
-
-
-def _id_key(key: str) -> str:
-    return "api-token-id:" + _hashed(key)
+    return _names(key)[0]
 
 
 def _both_keys(keys) -> list[str]:
-    return [name for key in keys for name in (_cache_key(key), _id_key(key))]
+    return [name for key in keys for name in _names(key)]
 
 
 def token_redis_keys(key: str) -> tuple[str, str] | None:
@@ -117,7 +116,8 @@ def token_redis_keys(key: str) -> tuple[str, str] | None:
     shared = caches["default"]
     if not isinstance(shared, RedisCache):
         return None
-    return str(shared.client.make_key(_id_key(key))), str(shared.client.make_key(_cache_key(key)))
+    entry_name, id_name = _names(key)
+    return str(shared.client.make_key(id_name)), str(shared.client.make_key(entry_name))
 
 
 def account_from_redis(raw: bytes):

@@ -159,23 +159,23 @@ def gate_try(gift_id: int, user_id: int) -> Verdict:
 
 def gate_shares_cache() -> bool:
     """Whether the gate's Redis is the shared cache's (same server and database): then the gate can be
-    looked at with an API token (`gate_look_as`)."""
-    shared = settings.CACHES["default"]
-    if not settings.GRAB_GATE_URL or shared["BACKEND"] != "django_redis.cache.RedisCache":
+    looked at with an API token (`gate_look_as`). Read from the two connection pools, as the rate
+    limits find the cache's Redis (giftshop/throttling.py), not from the settings' URLs."""
+    from django_redis import get_redis_connection
+
+    client = _client()
+    if client is None:
         return False
-    location = shared["LOCATION"]
-    return _same_redis(settings.GRAB_GATE_URL, location if isinstance(location, str) else location[0])
+    try:
+        cache_pool = get_redis_connection("default").connection_pool
+    except NotImplementedError:  # not a django-redis cache
+        return False
+    return _server(client.connection_pool) == _server(cache_pool)
 
 
-@cache
-def _same_redis(one: str, other: str) -> bool:
-    from redis.connection import parse_url
-
-    def where(url: str) -> tuple:
-        parts = parse_url(url)
-        return parts.get("host"), parts.get("port", 6379), parts.get("path"), int(parts.get("db", 0))
-
-    return where(one) == where(other)
+def _server(pool) -> tuple:
+    found = pool.connection_kwargs
+    return found.get("host"), found.get("port", 6379), found.get("path"), int(found.get("db") or 0)
 
 
 def gate_look_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes, int] | None:
