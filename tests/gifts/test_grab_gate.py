@@ -86,13 +86,10 @@ def test_refusals_from_the_gate_make_no_database_statement_even_over_http(make_g
     gift = make_gift(mode="group", recipients=2)
     winner, late = User.objects.create_user("winner"), User.objects.create_user("late")
     other = User.objects.create_user("other")
-    tokens = {u: Token.objects.create(user=u).key for u in (winner, late, other)}
-    url = f"/api/v1/claims/{gift.claim_token}/grab/"
+    clients = {u: _grabber(u) for u in (winner, late, other)}
 
     def grab(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user]}")
-        return client.post(url)
+        return _grab(clients[user], gift)
 
     assert grab(winner).status_code == 200  # builds the gate, caches the token and the gift's facts
     assert grab(other).status_code == 200  # the second and last slot
