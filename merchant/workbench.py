@@ -221,6 +221,7 @@ def home(request, site):
     counts = home_counts(user=request.user)
     context = page_context(request, site, active="home", title=_("商家工作台"), counts=counts)
     context["tiles"] = [s for s in context["sections"] if s.count is not None]
+    context["today"] = timezone.localdate()
     return TemplateResponse(request, "merchant/workbench/home.html", context)
 
 

@@ -523,3 +523,14 @@ def test_the_recipient_is_not_shown_a_cancelled_tracking_number(
     with django_capture_on_commit_callbacks(execute=True):
         slot_refund_after_sales(slot=slot, actor=owner)
     assert waybill not in client.get(reverse("received")).content.decode()
+
+
+def test_the_workbench_home_shows_todays_date_in_the_pages_language(client, owner):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    client.force_login(owner)
+    chinese = client.get("/merchant/").content.decode()
+    assert f'<span class="muted">{today.month}月{today.day}日</span>' in chinese
+    english = client.get("/merchant/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<span class="muted">{today:%b} {today.day}</span>' in english
