@@ -26,7 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils.translation import gettext_lazy as _
 from django_redis.cache import RedisCache
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import TokenAuthentication
 
 _NOT_CACHED = frozenset({"password"})
 
@@ -98,24 +98,8 @@ def tokens_remember(accounts: dict) -> None:
 
 def _names(key: str) -> tuple[str, str]:
     """A token's two cache keys: its entry's and its account id's (one hash of the token for both)."""
-    hashed = _hash(key)
+    hashed = hashlib.sha256(key.encode()).hexdigest()[:40]
     return "api-token:" + hashed, "api-token-id:" + hashed
-
-
-def api_token_hash(request) -> str | None:
-    """The hash of the API token a request carries (`Authorization: Token …`), unchecked, or None: a key
-    for counting its requests before the token is checked (the account it names is one per token)."""
-    parts = get_authorization_header(request).split()
-    if len(parts) != 2 or parts[0].lower() != CachedTokenAuthentication.keyword.lower().encode():
-        return None
-    try:
-        return _hash(parts[1].decode())
-    except UnicodeError:
-        return None
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def _cache_key(key: str) -> str:

@@ -37,24 +37,15 @@ from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
 from giftshop.errors import error_responses
 from giftshop.throttling import CountedRateThrottle, CountedUserRateThrottle
-from giftshop.token_auth import api_token_hash
 from shops.api.serializers import card_photos_absolute
 
 log = logging.getLogger(__name__)
 
 
 class ClaimThrottle(CountedUserRateThrottle):
-    """Grab / accept / decline: per account. A request with an API token is counted by its token, which
-    names one account (one token per account): the grab counts its limits before the token is
-    checked (`ClaimGrab.initial`), and the three endpoints share one count."""
+    """Grab / accept / decline: per account."""
 
     scope = "claim"
-
-    def get_cache_key(self, request, view):
-        hashed = api_token_hash(request)
-        if hashed is None:
-            return super().get_cache_key(request, view)
-        return self.cache_format % {"scope": self.scope, "ident": "token-" + hashed}
 
 
 class ClaimIpThrottle(CountedRateThrottle):
@@ -162,38 +153,22 @@ class ClaimGrab(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = CLAIM_THROTTLES
-    answered = None  # the grab gate's answer, when it was asked together with the API token
-    throttles_counted = False
-
-    def initial(self, request, *args, **kwargs):
-        # The rate limits first: the token check may win a slot at the gate (token_account), and a
-        # request over its limit must not hold one, even for a moment.
-        self.check_throttles(request)
-        self.throttles_counted = True
-        try:
-            super().initial(request, *args, **kwargs)
-        except BaseException:
-            claim.grab_abandon(self.answered)
-            raise
-
-    def check_throttles(self, request):
-        if not self.throttles_counted:
-            super().check_throttles(request)
+    refused = None  # the grab gate's refusal, when it was looked up together with the API token
 
     def token_account(self, key: str):
-        """The token check (CachedTokenAuthentication) asks here first: the account, and the gate's answer
-        for it, in one round trip to Redis; None for the usual check."""
+        """The token check (CachedTokenAuthentication) asks here first: the account, and whether the grab
+        gate refuses it, in one round trip to Redis that takes nothing; None for the usual check."""
         if self.request.method != "POST":
             return None
-        found = claim.grab_authenticate(claim_token=self.kwargs["token"], api_token=key)
-        if found is None:
+        answer = claim.grab_authenticate(claim_token=self.kwargs["token"], api_token=key)
+        if answer is None:
             return None
-        user, self.answered = found
+        user, self.refused = answer
         return user
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        slot = claim.grab_by_token(token=token, user=request.user, answered=self.answered)
+        slot = claim.grab_by_token(token=token, user=request.user, refused=self.refused)
         return Response(_slot_out(slot))
 
 

@@ -31,7 +31,6 @@ from gifts.models import (
 from gifts.regions import phone_is_valid, region_is_valid
 from gifts.services.grab import (  # noqa: F401 (the API and pages grab through here)
     gift_is_past_expiry,
-    grab_abandon,
     grab_authenticate,
     grab_by_token,
     slot_grab,

@@ -32,32 +32,29 @@ def gift_is_past_expiry(gift: Gift) -> bool:
 
 
 @dataclass(frozen=True)
-class GateAnswer:
-    """What the grab gate answered an account for a gift, asked together with its API token."""
+class GateRefusal:
+    """The refusal the grab gate gave an account for a gift, looked up together with its API token."""
 
     gift: Gift
-    account_id: int
-    verdict: Verdict  # WIN (a slot taken at the gate for this account), ALL_TAKEN or MINE
+    verdict: Verdict  # ALL_TAKEN or MINE
 
 
-def grab_by_token(*, token: str, user, answered: GateAnswer | None = None) -> Slot:
+def grab_by_token(*, token: str, user, refused: GateRefusal | None = None) -> Slot:
     """The grab endpoint: the gift's few facts from the cache, then the gate, then the database.
 
     A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement.
-    `answered`: the gate's answer, asked already (`grab_authenticate`)."""
-    if answered is not None:
-        return slot_grab(gift=answered.gift, user=user, answered=answered.verdict)
+    `refused`: the gate's refusal, looked up already (`grab_authenticate`)."""
+    if refused is not None:
+        return slot_grab(gift=refused.gift, user=user, refused=refused.verdict)
     return slot_grab(gift=_gift_facts(token), user=user)
 
 
-def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateAnswer | None] | None:
-    """Who is grabbing, and the gate's answer for them, in one round trip to Redis: the gate's script
-    reads the account from the API token's cache entry (the gate's Redis is the shared cache's) and
-    runs the contest for it. Call it after the request's rate limits: a WIN has taken a slot, which
-    the grab then takes in the database, or `grab_abandon` gives back if the request stops first.
-    The account, and the answer for `grab_by_token` (None: the grab asks the gate the usual way).
-    None: check the token the usual way (the cache does not hold it yet, a gate elsewhere or down,
-    a gift the grab refuses before its gate)."""
+def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateRefusal | None] | None:
+    """Who is grabbing and whether the gate refuses them, in one round trip to Redis that takes nothing:
+    the gate's script reads the account from the API token's cache entry (the gate's Redis is the
+    shared cache's). The account, and the refusal for `grab_by_token` (None: the grab goes on and asks
+    the gate for a slot after the request's rate limits). None: check the token the usual way (the
+    cache does not hold it yet, a gate elsewhere or down, a gift the grab refuses before its gate)."""
     keys = token_redis_keys(api_token) if grab_gate.gate_shares_cache() else None
     if keys is None:
         return None
@@ -65,24 +62,16 @@ def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, Gate
         gift = _gift_facts(claim_token)
     except NotFound:
         return None  # the usual way answers 404
-    if _refused_before_gate(gift):
-        return None  # the usual way says why
-    asked = grab_gate.gate_try_as(gift.pk, gift.sender_id, keys)
-    if asked is None:
+    if gift.mode != Gift.Mode.GROUP or gift_is_past_expiry(gift) or gift.status not in GIFT_OPEN:
+        return None  # refused before the gate: the usual way says why
+    looked = grab_gate.gate_look_as(gift.pk, gift.sender_id, keys)
+    if looked is None:
         return None
-    verdict, entry, account_id = asked
-    answer = None if verdict in (None, Verdict.MISSING) else GateAnswer(gift, account_id, verdict)
+    verdict, entry, account_id = looked
     user = account_from_redis(entry)
     if user is None or user.pk != account_id:  # an entry written for other columns: a miss
-        grab_abandon(answer)
         return None
-    return user, answer
-
-
-def grab_abandon(answer: GateAnswer | None) -> None:
-    """The request stopped between the gate's answer and its SQL: a slot won at the gate goes back."""
-    if answer is not None and answer.verdict is Verdict.WIN:
-        grab_gate.gate_undo(answer.gift.pk, answer.account_id, slot_back=True)
+    return user, (None if verdict is None else GateRefusal(gift=gift, verdict=verdict))
 
 
 # The columns a grab reads (attribute names, in the model's order for Gift.from_db).
@@ -113,7 +102,7 @@ def _gift_facts(token: str) -> Gift:
     )
 
 
-def slot_grab(*, gift: Gift, user, savepoint: bool = True, answered: Verdict | None = None) -> Slot:
+def slot_grab(*, gift: Gift, user, savepoint: bool = True, refused: Verdict | None = None) -> Slot:
     """Take one slot of a group gift for this account: first come, first served, one per account.
 
     One statement, its own transaction: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
@@ -123,22 +112,14 @@ def slot_grab(*, gift: Gift, user, savepoint: bool = True, answered: Verdict | N
     Inside a caller's transaction the statement runs in a savepoint, so that a refusal leaves the
     caller's transaction usable; `savepoint=False` for a caller whose transaction ends on a refusal.
 
-    `answered`: the gate's answer for this account, asked already (`grab_authenticate`); a WIN there
-    has taken the gate's slot.
+    `refused`: the gate's refusal for this account, looked up already (`grab_authenticate`).
     """
-    try:
-        _grab_check(gift=gift, user=user)
-    except AppError:
-        if answered is Verdict.WIN:
-            grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
-        raise
+    _grab_check(gift=gift, user=user)
     if connection.in_atomic_block:
         # Inside a caller's transaction (accept grabs on the way), which may yet roll back: the gate
         # would remember a win the database forgot. The database decides; the gate may over-count.
-        if answered is Verdict.WIN:
-            grab_gate.gate_undo(gift.pk, user.pk, slot_back=True)
         return _grab_in_database(gift=gift, user=user, savepoint=savepoint)
-    verdict = answered if answered is not None else grab_gate.gate_try(gift.pk, user.pk)
+    verdict = refused if refused is not None else grab_gate.gate_try(gift.pk, user.pk)
     if verdict is Verdict.MISSING:
         built = grab_gate.gate_build(gift.pk, lambda: _gate_state(gift.pk))
         verdict = grab_gate.gate_try(gift.pk, user.pk) if built else Verdict.OFF
@@ -149,11 +130,6 @@ def slot_grab(*, gift: Gift, user, savepoint: bool = True, answered: Verdict | N
     if verdict is Verdict.WIN:
         return _grab_after_win(gift=gift, user=user)
     return _grab_in_database(gift=gift, user=user)  # MISSING after a failed build, or OFF
-
-
-def _refused_before_gate(gift: Gift) -> bool:
-    """Whether `_grab_check` refuses this gift whoever asks (it says why): the gate is not asked."""
-    return gift.mode != Gift.Mode.GROUP or gift_is_past_expiry(gift) or gift.status not in GIFT_OPEN
 
 
 def _grab_check(*, gift: Gift, user) -> None:

@@ -21,15 +21,14 @@ Why that holds:
 - Redis missing, slow or restarted empty: the grab takes the database path (`Verdict.OFF`), which
   is the path without a gate.
 
-Asked with the API token (`gate_try_as`): when the gate's Redis is the shared cache's (the same
-server and database), one script reads whose token it is from the cache's entry and runs the same
-contest for that account, so a grab, won or refused, costs one round trip to Redis instead of two
-(the token, then the gate). The grab's rate limits are counted before it (keyed by the token, see
-`gifts.api.views.ClaimThrottle`): a request they stop never reaches the gate, and cannot hold a slot
-even for a moment. A request that stops after winning and before its SQL gives the slot back
-(`gate_undo`). A token the cache does not hold, or a gate on another Redis, is checked the usual
-way. (On a Redis Cluster the script's keys would sit on different nodes: there the gate must have a
-Redis of its own, and every grab asks twice.)
+Looked at with the API token (`gate_look_as`): when the gate's Redis is the shared cache's (the same
+URL), one script reads whose token it is from the cache's entry and tells whether the gate would
+refuse that account. It takes nothing: the request's rate limits and checks have not run yet, and a
+request they stop must not hold a slot even for a moment. So a refusal (most of a storm) costs one
+round trip to Redis instead of two (the token, then the gate); an account the gate may let through
+goes on to `gate_try`, after its rate limits, as every grab did. A token the cache does not hold, or
+a gate on another Redis, is checked the usual way. (On a Redis Cluster the script's keys would sit
+on different nodes: there the gate must have a Redis of its own, and every grab asks twice.)
 
 Without `GRAB_GATE_URL` (the embedded demo) there is no gate.
 """
@@ -55,37 +54,32 @@ class Verdict(enum.Enum):
     OFF = "off"  # no gate at all (not configured, or Redis unavailable): the database decides
 
 
-# The contest for one slot, shared by the two scripts that run it. KEYS[1], KEYS[2]: the gift's free
-# count and holders. -1: no gate; -2: already holds one; 0: all taken; 1: won (count taken, account added).
-_CONTEST = """
-local function contest(account)
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-  if redis.call('SISMEMBER', KEYS[2], account) == 1 then return -2 end
-  if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
-  redis.call('DECR', KEYS[1])
-  redis.call('SADD', KEYS[2], account)
-  return 1
-end
+# KEYS: free, holders, building. ARGV: account id.
+# -1: no gate; -2: already holds one; 0: all taken; 1: won (count taken, account added).
+_TRY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -2 end
+if tonumber(redis.call('GET', KEYS[1])) <= 0 then return 0 end
+redis.call('DECR', KEYS[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
 """
 
-# KEYS: free, holders, building. ARGV: account id.
-_TRY = _CONTEST + "return contest(ARGV[1])"
-
 # KEYS: free, holders, the cached account id of an API token, that token's cache entry. ARGV: the
-# gift's sender. {-3}: the token is not cached (check it the usual way); otherwise {code, the entry,
-# the account id}, the code as the contest's, or -4 for the gift's sender (the grab refuses them
-# before its gate: nothing taken).
-_TRY_AS = (
-    _CONTEST
-    + """
+# gift's sender. Changes nothing. {-3}: the token is not cached (check it the usual way); otherwise
+# {code, the entry, the account id}, the code as _TRY's but 1 = "may win" (take it with _TRY) and
+# -4 = the gift's sender (the grab refuses them before its gate).
+_LOOK_AS = """
 local account = redis.call('GET', KEYS[3])
 if not account then return {-3, false} end
 local entry = redis.call('GET', KEYS[4])
 if not entry then return {-3, false} end
 if account == ARGV[1] then return {-4, entry, account} end
-return {contest(account), entry, account}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, entry, account} end
+if redis.call('SISMEMBER', KEYS[2], account) == 1 then return {-2, entry, account} end
+if tonumber(redis.call('GET', KEYS[1])) <= 0 then return {0, entry, account} end
+return {1, entry, account}
 """
-)
 
 # KEYS: free, holders, building. ARGV: marker, free count, ttl seconds, holder ids...
 # Writes the gate only if this build's marker survived (no slot was freed meanwhile).
@@ -109,8 +103,8 @@ return 1
 """
 
 _TRY_CODES = {-1: Verdict.MISSING, -2: Verdict.MINE, 0: Verdict.ALL_TAKEN, 1: Verdict.WIN}
-# The sender: nothing taken, the grab refuses them the usual way.
-_TRY_AS_CODES = {**_TRY_CODES, -4: None}
+# What a look (_LOOK_AS) tells: a refusal, or None (may win, or the sender: the grab goes on to decide).
+_LOOK_CODES = {-4: None, -1: None, -2: Verdict.MINE, 0: Verdict.ALL_TAKEN, 1: None}
 
 # After Redis failed, this process leaves it alone for a moment instead of waiting on every request.
 _PAUSE_SECONDS = 5.0
@@ -133,7 +127,7 @@ def _client():
     timeout = settings.GRAB_GATE_TIMEOUT_SECONDS
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     client.try_script = client.register_script(_TRY)
-    client.try_as_script = client.register_script(_TRY_AS)
+    client.look_as_script = client.register_script(_LOOK_AS)
     client.build_script = client.register_script(_BUILD)
     client.undo_script = client.register_script(_UNDO)
     return client
@@ -165,7 +159,7 @@ def gate_try(gift_id: int, user_id: int) -> Verdict:
 
 def gate_shares_cache() -> bool:
     """Whether the gate's Redis is the shared cache's (same server and database): then the gate can be
-    asked with an API token (`gate_try_as`). Read from the two connection pools, as the rate
+    looked at with an API token (`gate_look_as`). Read from the two connection pools, as the rate
     limits find the cache's Redis (giftshop/throttling.py), not from the settings' URLs."""
     from django_redis import get_redis_connection
 
@@ -184,22 +178,22 @@ def _server(pool) -> tuple:
     return found.get("host"), found.get("port", 6379), found.get("path"), int(found.get("db") or 0)
 
 
-def gate_try_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes, int] | None:
-    """`gate_try` for the account whose API token's cache entry `token_keys` names (the account id's
-    key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them), in one round trip:
-    (the verdict, or None for the gift's sender, who is not let in; the entry; the account id). A WIN
-    has taken a slot for that account: a request that stops before its SQL gives it back
-    (`gate_undo`). None when the token is not cached or Redis failed: check the token the usual way."""
+def gate_look_as(gift_id: int, sender_id: int, token_keys: tuple[str, str]) -> tuple[Verdict | None, bytes, int] | None:
+    """Look at the gate for the account whose API token's cache entry `token_keys` names (the account
+    id's key and the entry's key, as `giftshop.token_auth.token_redis_keys` gives them), in one round
+    trip that changes nothing: (the refusal the gate would give, or None when it may let the account
+    through or the account is the gift's sender; the entry; the account id). None when the token is
+    not cached or Redis failed: check the token the usual way."""
     client = _usable()
     if client is None:
         return None
     try:
-        code, entry, *account = client.try_as_script(keys=[*_keys(gift_id)[:2], *token_keys], args=[sender_id])
+        code, entry, *account = client.look_as_script(keys=[*_keys(gift_id)[:2], *token_keys], args=[sender_id])
         if code == -3:
             return None
-        return _TRY_AS_CODES[int(code)], entry, int(account[0])
+        return _LOOK_CODES[int(code)], entry, int(account[0])
     except Exception as exc:  # noqa: BLE001 (any Redis failure or a value not as written: the usual way)
-        _failed("try as", exc)
+        _failed("look", exc)
         return None
 
 

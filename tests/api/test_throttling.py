@@ -121,32 +121,6 @@ def test_accept_is_throttled_per_account(rates, make_gift, recipient):
     assert_throttled(bob.post(f"/api/v1/claims/{gift.claim_token}/accept/", {"address": ADDRESS}, format="json"))
 
 
-def test_with_an_api_token_grab_and_accept_share_the_account_s_count(rates, make_gift, recipient, other):
-    """Counted by the token (the grab counts before checking it), which names one account."""
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    rates(claim="2/min")
-    gift = make_gift(mode="group", recipients=5)
-
-    def client_of(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-        return client
-
-    bob = client_of(recipient)
-    assert bob.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
-    assert (
-        bob.post(f"/api/v1/claims/{gift.claim_token}/accept/", {"address": ADDRESS}, format="json").status_code == 202
-    )
-    assert_throttled(bob.post(f"/api/v1/claims/{gift.claim_token}/decline/"))
-    assert_throttled(bob.post(f"/api/v1/claims/{gift.claim_token}/grab/"))
-    assert client_of(other).post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 200
-    forged = APIClient()
-    forged.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-    assert forged.post(f"/api/v1/claims/{gift.claim_token}/grab/").status_code == 401
-
-
 def test_grab_is_throttled_per_ip_across_accounts(rates, make_gift):
     rates(claim_ip="3/min")
     gift = make_gift(mode="group", recipients=10)
