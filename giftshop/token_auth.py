@@ -66,7 +66,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         user = answer(key) if answer is not None else None
         if user is not None:
             return user, self.token_of(key, user)
-        user = _account(cache.get(_cache_key(key)))
+        user = _account(_cached_entry(key))
         if user is not None:
             return user, self.token_of(key, user)
         user, token = super().authenticate_credentials(key)  # 401 for an unknown key or an inactive account
@@ -84,6 +84,15 @@ class CachedTokenAuthentication(TokenAuthentication):
         token = self.get_model().from_db(DEFAULT_DB_ALIAS, ("key", "user_id"), (key, user.pk))
         token.user = user
         return token
+
+
+def _cached_entry(key: str):
+    """A token's cache entry; None when there is none or it cannot be read (written by a process with
+    another serializer in a rolling deploy, or corrupt): a miss, which the database answers."""
+    try:
+        return cache.get(_cache_key(key))
+    except Exception:  # noqa: BLE001 (unpickling can raise nearly anything)
+        return None
 
 
 def tokens_remember(accounts: dict) -> None:
@@ -123,7 +132,10 @@ def token_redis_keys(key: str) -> tuple[str, str] | None:
 def account_from_redis(raw: bytes):
     """The account in an entry a script read from the shared cache's Redis (`token_redis_keys`), or
     None when it was written for other columns."""
-    return _account(caches["default"].client.decode(raw))
+    try:
+        return _account(caches["default"].client.decode(raw))
+    except Exception:  # noqa: BLE001 (an entry this process cannot read: another serializer, corrupt): a miss
+        return None
 
 
 def _forget(names: list[str]) -> None:

@@ -363,3 +363,27 @@ def test_grabs_over_http_on_the_one_trip_path_with_the_gate_flushed_meanwhile(ma
         assert again == ("already_taken_by_you" if status == 200 else "all_taken")
     taken = list(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
     assert None not in taken and len(set(taken)) == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreadable_token_entry_is_a_miss_not_a_server_error(make_gift, shared_gate):
+    """An entry written by a process with another serializer (a rolling deploy), or corrupt: the token
+    is checked in the database and the grab answers as usual, on the one-trip path and the usual one."""
+    from django.core.cache import cache
+
+    from giftshop.token_auth import _names
+
+    gift = make_gift(mode="group", recipients=2)
+    first, other, second = _users(3)
+    client = _grabber(first)
+    assert _grab(client, gift).status_code == 200  # builds the gate; caches the token
+    assert _grab(_grabber(other), gift).status_code == 200  # the last slot
+    late = _grabber(second)
+    assert _grab(late, gift).status_code == 409  # caches late's token
+    entry_key = cache.make_key(_names(Token.objects.get(user=second).key)[0])
+    shared_gate.set(entry_key, b"\x80\x05not a pickle")
+    response = _grab(late, gift)
+    assert (response.status_code, response.json()["code"]) == (409, "all_taken")
+    shared_gate.set(entry_key, b"\x80\x05not a pickle")
+    assert late.get("/api/v1/received/").status_code == 200
+    assert _grab(client, gift).json()["code"] == "already_taken_by_you"
