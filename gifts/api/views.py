@@ -35,29 +35,11 @@ from gifts.services import checkout, claim
 from gifts.services import sender as sender_service
 from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
+from gifts.throttles import CLAIM_THROTTLES, ClaimIpThrottle, ClaimThrottle  # noqa: F401 (tests patch them here)
 from giftshop.errors import error_responses
-from giftshop.throttling import CountedRateThrottle, CountedUserRateThrottle
 from shops.api.serializers import card_photos_absolute
 
 log = logging.getLogger(__name__)
-
-
-class ClaimThrottle(CountedUserRateThrottle):
-    """Grab / accept / decline: per account."""
-
-    scope = "claim"
-
-
-class ClaimIpThrottle(CountedRateThrottle):
-    """The same endpoints per client IP, whoever is signed in: one machine cycling many accounts is held too."""
-
-    scope = "claim_ip"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-CLAIM_THROTTLES = [ClaimThrottle, ClaimIpThrottle]
 
 
 class NewestFirst(CursorPagination):

@@ -183,3 +183,27 @@ def test_a_limit_holds_when_many_requests_arrive_at_once(shared, rates, settings
     finally:
         if server is not None:
             server.stop()
+
+
+def test_the_claim_page_counts_against_the_api_s_limits(rates, make_gift, recipient, other):
+    """The claim page's grab is no way around the limits: the same per-account count as the API's,
+    and over it the page says when to try again (429, Retry-After) and takes nothing."""
+    from django.test import Client
+
+    from gifts.models import Slot
+
+    rates(claim="2/min")
+    warm, gift = make_gift(mode="group", recipients=5), make_gift(mode="group", recipients=5)
+    assert api_for(recipient).post(f"/api/v1/claims/{warm.claim_token}/grab/").status_code == 200
+    page = Client()
+    page.force_login(recipient)
+    assert page.post(warm.claim_path(), {"action": "grab"}).status_code == 200  # the second: already yours
+    refused = page.post(gift.claim_path(), {"action": "grab"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "操作太频繁，请" in refused.content.decode()
+    assert not Slot.objects.filter(gift=gift, recipient=recipient).exists()
+    assert_throttled(api_for(recipient).post(f"/api/v1/claims/{gift.claim_token}/grab/"))
+    others_page = Client()
+    others_page.force_login(other)
+    assert others_page.post(gift.claim_path(), {"action": "grab"}).status_code == 302  # grabbed: back to the card
+    assert page.get(gift.claim_path()).status_code == 200  # looking is not counted
