@@ -1,8 +1,14 @@
-"""The claim's rate limits: grab, accept and decline, per account and per client address, counted
-together whether they come through the API or the claim page (the same keys in the same storage)."""
+"""The claim's rate limits: grab, accept and decline (and a lottery's entry, a bulk link's code), per
+account and per client address, counted together whether they come through the API or a claim page
+(the same keys in the same storage)."""
 
 from __future__ import annotations
 
+import math
+
+from django.utils.translation import gettext as _
+
+from giftshop.errors import Throttled
 from giftshop.throttling import CountedRateThrottle, CountedUserRateThrottle
 
 
@@ -24,11 +30,11 @@ class ClaimIpThrottle(CountedRateThrottle):
 CLAIM_THROTTLES = [ClaimThrottle, ClaimIpThrottle]
 
 
-def claim_wait(request) -> float | None:
-    """Count a claim page's action (a Django request) against the API's limits: None when it may go
-    on, otherwise the seconds to wait."""
+def claim_limits_check(request) -> None:
+    """Count a claim page's action (a Django request) against the API's limits. Over one: Throttled,
+    which pages answer with 429 and `Retry-After` (giftshop.middleware.AppErrorPageMiddleware)."""
     for throttle_class in CLAIM_THROTTLES:
         throttle = throttle_class()
         if not throttle.allow_request(request, None):
-            return throttle.wait()
-    return None
+            seconds = math.ceil(throttle.wait())
+            raise Throttled(_("操作太频繁，请 %(seconds)d 秒后再试") % {"seconds": seconds}, retry_after=seconds)

@@ -37,7 +37,7 @@ from gifts.services import claim as claim_service
 from gifts.services import sender as sender_service
 from gifts.services.notifications import notification_mark_read
 from gifts.share import share_card
-from gifts.throttles import claim_wait
+from gifts.throttles import claim_limits_check
 from giftshop.errors import AppError
 from payments.selectors import refund_totals_for_gift
 from shops.eligibility import sku_eligibility
@@ -200,15 +200,12 @@ def claim(request, token: str):
             return step.response  # signed in: back to the card, which now asks for the address
     form = AddressForm(request.POST or None)
     thanks_form = None
-    wait = None
     if user.is_authenticated:
         claim_service.claim_open(gift=gift, user=user)
         if request.method == "POST":
             action = request.POST.get("action")
-            wait = claim_wait(request) if action in ("grab", "accept", "decline") else None
-            if wait is not None:
-                action = None  # the same limits as the API's: nothing is done, the page says when to retry
-                messages.error(request, _("操作太频繁，请 %(seconds)d 秒后再试") % {"seconds": round(wait)})
+            if action in ("grab", "accept", "decline"):
+                claim_limits_check(request)  # the API's limits: over one, the error page (429)
             try:
                 if action == "grab":
                     claim_service.slot_grab(gift=gift, user=user)
@@ -243,7 +240,7 @@ def claim(request, token: str):
         thanks_form = ThanksForm(initial={"thanks": mine.thanks})
     saved = saved_addresses(user)
     state = _claim_state(gift, card, mine, user)
-    response = with_step_status(
+    return with_step_status(
         render(
             request,
             "gifts/claim.html",
@@ -275,10 +272,6 @@ def claim(request, token: str):
         ),
         step,
     )
-    if wait is not None:
-        response.status_code = 429
-        response["Retry-After"] = str(max(1, round(wait)))
-    return response
 
 
 # Progress shown as steps: (label, how far each slot status has got). Statuses that end a slot

@@ -14,9 +14,10 @@ from rest_framework.views import APIView
 
 from campaigns.services import bulk, lottery, tracker
 from gifts.api.serializers import AcceptSerializer, GiftSerializer, PaidSkuSerializer
-from gifts.api.views import CLAIM_THROTTLES, SlotOut, _slot_out
+from gifts.api.views import SlotOut, _slot_out
 from gifts.selectors import gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
+from gifts.throttles import CLAIM_THROTTLES
 from giftshop.errors import error_responses
 from giftshop.throttling import CountedUserRateThrottle
 from shops.api.serializers import AbsoluteUrlField, card_photos_absolute

@@ -35,7 +35,7 @@ from gifts.services import checkout, claim
 from gifts.services import sender as sender_service
 from gifts.services.claim import AddressInput
 from gifts.services.notifications import notification_mark_read
-from gifts.throttles import CLAIM_THROTTLES, ClaimIpThrottle, ClaimThrottle  # noqa: F401 (tests patch them here)
+from gifts.throttles import CLAIM_THROTTLES
 from giftshop.errors import error_responses
 from shops.api.serializers import card_photos_absolute
 

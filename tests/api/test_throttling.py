@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gifts.api.views import ClaimIpThrottle, ClaimThrottle
+from gifts.throttles import ClaimIpThrottle, ClaimThrottle
 from giftshop.api_auth import AuthThrottle
 from tests.conftest import ADDRESS, api_for
 from tests.factories import UserFactory

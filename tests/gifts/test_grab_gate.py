@@ -302,7 +302,7 @@ def test_a_signed_out_token_cannot_grab_on_the_one_trip_path(make_gift, shared_g
 
 @pytest.mark.django_db(transaction=True)
 def test_a_throttled_grab_takes_nothing_from_the_gate(make_gift, shared_gate, monkeypatch):
-    from gifts.api.views import ClaimIpThrottle, ClaimThrottle
+    from gifts.throttles import ClaimIpThrottle, ClaimThrottle
 
     for cls in (ClaimThrottle, ClaimIpThrottle):
         monkeypatch.setattr(cls, "THROTTLE_RATES", {"claim": "1/min", "claim_ip": "1000/min"})

@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from gifts.api.views import ClaimIpThrottle, ClaimThrottle
+from gifts.throttles import ClaimIpThrottle, ClaimThrottle
 from giftshop.api_auth import AuthThrottle
 from giftshop.settings.base import cache_config
 from tests.conftest import ADDRESS, api_for
