@@ -21,6 +21,7 @@ from gifts.models import Gift
 from gifts.selectors import card_face, gift_get_for_sender
 from gifts.services.claim import AddressInput, claim_gift_get, slot_accept, slot_decline
 from gifts.share import share_card
+from gifts.throttles import claim_limits_check
 from gifts.views import apply_error, saved_addresses, sku_rows
 from giftshop.errors import AppError
 from shops.selectors import product_get
@@ -121,6 +122,8 @@ def lottery_page(request, token: str):
         lottery.lottery_open(gift=gift, user=user)
         if request.method == "POST":
             action = request.POST.get("action")
+            if action in ("enter", "accept", "decline"):
+                claim_limits_check(request)  # the API's limits: over one, the error page (429)
             try:
                 if action == "enter":
                     lottery.lottery_enter(gift=gift, user=user)
@@ -275,6 +278,8 @@ def bulk_claim(request, token: str):
         row = bulk.bulk_row_get(token=token)
     if user.is_authenticated and request.method == "POST":
         action = request.POST.get("action")
+        if action in ("send_code", "verify", "accept", "decline"):
+            claim_limits_check(request)  # the API's limits: over one, the error page (429)
         try:
             if action == "send_code":
                 bulk.bulk_code_send(row=row, user=user)

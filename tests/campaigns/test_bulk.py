@@ -372,3 +372,21 @@ def test_the_personal_link_page_asks_for_the_code_before_the_address(
     client.force_login(UserFactory(username="dave"))
     page = client.get(f"/b/{row.token}/").content.decode()
     assert 'data-state="verify"' in page and "139****1111" in page and "13900001111" not in page
+
+
+def test_the_personal_link_page_counts_against_the_api_s_claim_limits(
+    django_capture_on_commit_callbacks, client, sender, big_sku, monkeypatch
+):
+    """Asking for codes (or accepting, declining) on the page is no way around the API's limits."""
+    from gifts.throttles import ClaimIpThrottle, ClaimThrottle
+
+    for cls in (ClaimThrottle, ClaimIpThrottle):
+        monkeypatch.setattr(cls, "THROTTLE_RATES", {"claim": "1/min", "claim_ip": "1000/min"})
+    gift = _paid_bulk(django_capture_on_commit_callbacks, sender, big_sku, ["鲍勃,13900001111,"])
+    row = BulkRecipient.objects.get(slot__gift=gift)
+    client.force_login(UserFactory(username="dave"))
+    assert client.post(f"/b/{row.token}/", {"action": "send_code"}).status_code == 302
+    refused = client.post(f"/b/{row.token}/", {"action": "decline"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "操作太频繁，请" in refused.content.decode()
+    assert Slot.objects.get(pk=row.slot_id).status == "unclaimed"

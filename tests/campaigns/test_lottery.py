@@ -312,3 +312,18 @@ def test_the_generic_claim_link_of_a_lottery_leads_to_the_lottery_page(client, p
     client.force_login(UserFactory(username="dave"))
     r = client.get(f"/c/{gift.claim_token}/")
     assert r.status_code == 302 and r["Location"] == f"/l/{gift.claim_token}/"
+
+
+def test_the_lottery_page_counts_against_the_api_s_claim_limits(client, paid_lottery, recipient, monkeypatch):
+    """Entering on the page is no way around the API's limits: the same per-account count."""
+    from gifts.throttles import ClaimIpThrottle, ClaimThrottle
+
+    for cls in (ClaimThrottle, ClaimIpThrottle):
+        monkeypatch.setattr(cls, "THROTTLE_RATES", {"claim": "1/min", "claim_ip": "1000/min"})
+    first, second = paid_lottery(), paid_lottery()
+    assert api_for(recipient).post(f"/api/v1/lotteries/{first.claim_token}/enter/").status_code == 201
+    client.force_login(recipient)
+    refused = client.post(f"/l/{second.claim_token}/", {"action": "enter"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "操作太频繁，请" in refused.content.decode()
+    assert not LotteryEntry.objects.filter(gift=second, user=recipient).exists()
