@@ -326,4 +326,5 @@ def test_the_lottery_page_counts_against_the_api_s_claim_limits(client, paid_lot
     refused = client.post(f"/l/{second.claim_token}/", {"action": "enter"})
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "操作太频繁，请" in refused.content.decode()
+    assert f'href="/l/{second.claim_token}/" data-test="back"' in refused.content.decode()  # back to the card
     assert not LotteryEntry.objects.filter(gift=second, user=recipient).exists()
