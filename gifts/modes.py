@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from giftshop.errors import AppError
+from giftshop.rows import get_row
 
 from . import error_codes as E
 from .events import grab_released_event
@@ -73,11 +74,12 @@ class GroupMode(GiftMode):
 
     def slot_to_accept(self, *, gift: Gift, user, slot_token: str = "") -> Slot:
         """The slot this account grabbed, locked; or one it grabs now (the grab's `UPDATE` locks it)."""
-        try:
-            return Slot.objects.select_for_update().get(gift=gift, recipient=user)
-        except Slot.DoesNotExist:
+        slot = get_row(Slot, {"gift_id": gift.pk, "recipient_id": user.pk}, for_update=True)
+        if slot is None:
             # No savepoint around the grab: a refusal ends the accept's transaction anyway.
             return slot_grab(gift=gift, user=user, savepoint=False)
+        slot.gift = gift
+        return slot
 
     def decline_releases_slot(self) -> bool:
         return True

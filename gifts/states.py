@@ -21,16 +21,17 @@ foreign-key check until the lock is gone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Model
 from django.utils import timezone
 
 from gifts import error_codes as E
 from gifts.models import GIFT_UNPAID, SLOT_IN_PROGRESS, Gift, GiftEvent, GiftStatus, Slot, SlotStatus
 from giftshop.errors import AppError
+from giftshop.rows import write_rows
 
 S = SlotStatus
 G = GiftStatus
@@ -86,6 +87,7 @@ def slot_transition(
     expect: Iterable[str] | None = None,
     locked: bool = False,
     also: Iterable[str] = (),
+    along: Sequence[Model] = (),
 ) -> tuple[Slot, bool]:
     """Move one slot to `target`. Returns (slot, changed). Idempotent: already there -> (slot, False).
 
@@ -94,12 +96,16 @@ def slot_transition(
 
     `locked`: the caller read `slot` under its row lock in the transaction it is in now, so the move
     neither reads it again nor opens a savepoint (a refusal rolls the caller's transaction back);
-    `also` names more of its fields to save in the same statement (the accept's recipient and 款式).
+    `also` names more of its fields to save in the same statement (the accept's recipient and 款式),
+    `along` unsaved rows to insert with the move (the accept's address and outbox job): on PostgreSQL
+    the move, its event and those rows are one statement (`giftshop.rows.write_rows`).
     """
+    if along and not locked:
+        raise TypeError("slot_transition(along=...) needs locked=True.")
     if locked:
         if isinstance(slot, int) or not connection.in_atomic_block:
             raise TypeError("slot_transition(locked=True) takes a Slot locked in the current transaction.")
-        return slot, _slot_move(slot, target, actor=actor, data=data, expect=expect, also=also)
+        return slot, _slot_move(slot, target, actor=actor, data=data, expect=expect, also=also, along=along)
     slot_id = slot if isinstance(slot, int) else slot.pk
     with transaction.atomic():
         row = Slot.objects.select_for_update().get(pk=slot_id)
@@ -111,7 +117,9 @@ def slot_transition(
     return row, changed
 
 
-def _slot_move(locked: Slot, target: str, *, actor, data, expect, also: Iterable[str]) -> bool:
+def _slot_move(
+    locked: Slot, target: str, *, actor, data, expect, also: Iterable[str], along: Sequence[Model] = ()
+) -> bool:
     current = locked.status
     if current == target:
         return False
@@ -125,8 +133,7 @@ def _slot_move(locked: Slot, target: str, *, actor, data, expect, also: Iterable
     if stamp and getattr(locked, stamp) is None:
         setattr(locked, stamp, now)
         fields.append(stamp)
-    locked.save(update_fields=fields)
-    GiftEvent.objects.create(
+    event = GiftEvent(
         gift_id=locked.gift_id,
         slot=locked,
         kind=GiftEvent.Kind.SLOT_STATUS,
@@ -135,8 +142,13 @@ def _slot_move(locked: Slot, target: str, *, actor, data, expect, also: Iterable
         actor=actor,
         data=data or {},
     )
+    taken = _KIND[current] == "unclaimed" and _KIND[target] == "taken"
+    # A slot taken: the gift's status is checked in the same round trip as the writes.
+    seen = write_rows(
+        update=(locked, fields), inserts=(event, *along), then=_after_taken_query(locked.gift_id) if taken else None
+    )
     if _KIND[current] != _KIND[target]:
-        _gift_follow(locked.gift_id, taken=_KIND[current] == "unclaimed" and _KIND[target] == "taken")
+        _gift_follow(locked.gift_id, taken=taken, seen_before_taken=seen)
     return True
 
 
@@ -256,7 +268,7 @@ def _most_transactions_at_once() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _gift_follow(gift_id: int, *, taken: bool = False) -> None:
+def _gift_follow(gift_id: int, *, taken: bool = False, seen_before_taken: tuple | None = None) -> None:
     """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
     so, and count again once this commits (moves of other slots in flight are not visible yet).
 
@@ -266,8 +278,14 @@ def _gift_follow(gift_id: int, *, taken: bool = False) -> None:
     `taken`: the slot went from unclaimed to taken (an accept, a decline). Then the gift's status can
     only be 部分领取 while another slot is unclaimed and 已领完 once none is, so one statement that
     counts unclaimed slots no further than it needs to tells (the accepts of a big group gift would
-    otherwise count all its slots each time)."""
-    behind, unclaimed = _gift_behind_after_taken(gift_id) if taken else _gift_behind_unclaimed(gift_id)
+    otherwise count all its slots each time).
+
+    `seen_before_taken`: that statement's row as it was read with the slot's move, before it
+    (`_after_taken_query`), so it is not run again."""
+    if taken:
+        behind, unclaimed = _gift_behind_after_taken(gift_id, seen_before_taken)
+    else:
+        behind, unclaimed = _gift_behind_unclaimed(gift_id)
     if behind:
         gift_sync(gift_id)
     elif 0 < _most_transactions_at_once() < unclaimed:
@@ -280,19 +298,31 @@ def _gift_behind_unclaimed(gift_id: int) -> tuple[bool, int]:
     return behind, counts[S.UNCLAIMED]
 
 
-def _gift_behind_after_taken(gift_id: int) -> tuple[bool, int]:
-    """`_gift_behind` for a slot just taken, in one statement that reads at most one more unclaimed
-    slot than transactions can be in flight: (whether the status is behind, unclaimed slots seen)."""
-    limit = _most_transactions_at_once() + 1 if connection.vendor == "postgresql" else None
+def _after_taken_query(gift_id: int, *, before: bool = True) -> tuple[str, list]:
+    """The gift's status and its unclaimed slots, counted no further than needed: at most one more
+    than transactions can be in flight, after the move. `before`: the query runs before the move it
+    follows (in the same statement), so the slot moving is still unclaimed: one more is counted, and
+    `_gift_behind_after_taken` takes it off."""
+    limit = _most_transactions_at_once() + 1 + int(before) if connection.vendor == "postgresql" else None
     gift_table, slot_table = (connection.ops.quote_name(m._meta.db_table) for m in (Gift, Slot))
     sql = (
         f"SELECT g.status, (SELECT count(*) FROM (SELECT 1 FROM {slot_table} s "  # noqa: S608 (no user input)
         f"WHERE s.gift_id = g.id AND s.status = %s{' LIMIT %s' if limit else ''}) AS u) "
         f"FROM {gift_table} g WHERE g.id = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [S.UNCLAIMED, *([limit] if limit else []), gift_id])
-        row = cursor.fetchone()
+    return sql, [S.UNCLAIMED, *([limit] if limit else []), gift_id]
+
+
+def _gift_behind_after_taken(gift_id: int, seen_before: tuple | None = None) -> tuple[bool, int]:
+    """`_gift_behind` for a slot just taken, in one statement that reads at most one more unclaimed
+    slot than transactions can be in flight: (whether the status is behind, unclaimed slots seen).
+    `seen_before`: the row of `_after_taken_query` read before the move, with it (nothing is read)."""
+    if seen_before is not None:
+        row = (seen_before[0], max(0, seen_before[1] - 1))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(*_after_taken_query(gift_id, before=False))
+            row = cursor.fetchone()
     if row is None or row[0] in GIFT_UNPAID:
         return False, 0
     status, unclaimed = row

@@ -45,6 +45,22 @@ def enqueue(task: str, *args, countdown: float = 0) -> Job:
     return job
 
 
+def enqueue_along(task: str, *args) -> Job:
+    """`enqueue` whose row the caller writes itself, in a statement of its own transaction (the accept
+    writes it with the slot's move: `giftshop.rows.write_rows`). Returns the unsaved row; it is
+    published once the transaction commits, by which time it must have been written."""
+    job = Job(task=task, args=list(args), due_at=_next_due())
+
+    def publish_written():
+        if job.pk is None:  # a bug: the caller did not write it (nothing committed, nothing to publish)
+            log.error("a job of %s was enqueued along a statement that did not write it", task)
+            return
+        publish(job)
+
+    transaction.on_commit(publish_written)
+    return job
+
+
 def enqueue_many(task: str, args_list: list[tuple], *, countdown: float = 0) -> list[Job]:
     """`enqueue` for a batch (one insert): the expiry sweep's refunds, a batch of e-mails."""
     due = _next_due(countdown=countdown)

@@ -39,7 +39,8 @@ from gifts.services.notifications import notify
 from gifts.states import gift_sync_if_behind, slot_transition
 from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
-from outbox.jobs import enqueue
+from giftshop.rows import get_row
+from outbox.jobs import enqueue, enqueue_along
 from payments.models import Refund
 from payments.services import refund_request
 from shops.eligibility import sku_eligibility
@@ -95,11 +96,13 @@ def claim_gift_get(*, token: str, for_card: bool = True) -> Gift:
 
     `for_card`: with what the card shows (sender, product, shop, the named friend); accepting and
     declining read only the gift's own row."""
-    gifts = Gift.objects.select_related("sender", "sku__product__shop", "named_recipient") if for_card else Gift.objects
-    try:
-        gift = gifts.get(claim_token=token)  # (no ORDER BY to compile: the token is unique)
-    except Gift.DoesNotExist:
-        gift = None
+    if for_card:
+        try:
+            gift = Gift.objects.select_related("sender", "sku__product__shop", "named_recipient").get(claim_token=token)
+        except Gift.DoesNotExist:
+            gift = None
+    else:  # the accept's hot path: a statement composed once (the token is unique)
+        gift = get_row(Gift, {"claim_token": token})
     if gift is None or gift.status in GIFT_UNPAID:
         raise NotFound(gettext("礼物不存在或尚未支付"))
     return gift
@@ -172,9 +175,9 @@ def slot_accept(
             slot.sku = new_sku
         slot.recipient = user
         slot.taken_at = slot.taken_at or timezone.now()
-        ShippingAddress.objects.create(slot=slot, **address.__dict__)
         if save_address:
             address_save(user=user, address=address)
+        # The move, its event, the address and the worker's job: one statement on PostgreSQL.
         slot_transition(
             slot,
             SlotStatus.ACCEPTED,
@@ -182,8 +185,11 @@ def slot_accept(
             data={"sku_id": slot.sku_id},
             locked=True,
             also=("recipient", "sku", "taken_at"),
+            along=(
+                ShippingAddress(slot=slot, **address.__dict__),
+                enqueue_along("gifts.tasks.process_claim", slot.pk),
+            ),
         )
-        enqueue("gifts.tasks.process_claim", slot.pk)
     bind(gift_id=gift.pk, slot_id=slot.pk)
     log.info("claim accepted")
     return slot

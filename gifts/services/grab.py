@@ -18,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
+from giftshop.rows import row_converters, row_to_instance
 from giftshop.token_auth import account_from_redis, token_redis_keys
 from outbox.jobs import enqueue
 
@@ -206,12 +207,7 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = Tr
     if row is None:
         return None
     # The whole row as the statement left it (an accept goes on with it, under the lock it took).
-    values = []
-    for value, (column, convert_all) in zip(row, converters, strict=True):
-        for convert in convert_all:
-            value = convert(value, column, connection)
-        values.append(value)
-    slot = Slot.from_db(connection.alias, attnames, values)
+    slot = row_to_instance(Slot, attnames, converters, row, connection.alias)
     slot.gift, slot.recipient = gift, user
     return slot
 
@@ -234,11 +230,7 @@ def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], l
         f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
         f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
     )
-    converters = []
-    for field in fields:
-        column = field.get_col(Slot._meta.db_table)
-        converters.append((column, (*conn.ops.get_db_converters(column), *field.get_db_converters(conn))))
-    return sql, [f.attname for f in fields], converters
+    return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
 
 
 def _refuse_grab(*, gift: Gift, user) -> NoReturn:

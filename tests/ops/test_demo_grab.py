@@ -49,6 +49,21 @@ claim_url = client(alice).get(f"/api/v1/gifts/{gift['id']}/").json()["claim_url"
 claim_token = claim_url.rstrip("/").rsplit("/", 1)[-1]
 grabs = [post(f"/api/v1/claims/{claim_token}/grab/", token=bob) for _ in range(2)]
 print("RESULT " + json.dumps([[g.status_code, g.content.decode()] for g in grabs]))
+# bob accepts the slot he grabbed, and carol accepts with a grab on the way: the accept's writes
+# (one statement on PostgreSQL) are the ORM's saves here.
+address = {"name": "李雷", "phone": "13800000002", "province": "北京市", "city": "北京市",
+           "district": "朝阳区", "detail": "建国路 1 号"}
+carol = token("carol")
+accepts = [post(f"/api/v1/claims/{claim_token}/accept/", {"address": address}, token=t) for t in (bob, carol)]
+from gifts.models import Gift
+from outbox.models import Job
+g = Gift.objects.get(pk=gift["id"])
+print("ACCEPTED " + json.dumps({
+    "answers": [[a.status_code, a.content.decode()] for a in accepts],
+    "slots": sorted([s.status, s.address.full(), s.events.filter(to_status="accepted").count()] for s in g.slots.all()),
+    "gift": g.status,
+    "jobs_left": Job.objects.filter(task="gifts.tasks.process_claim").count(),
+}, ensure_ascii=False))
 """
 
 
@@ -61,6 +76,15 @@ def test_the_demo_on_sqlite_grabs_a_group_gift_slot_once_per_account(tmp_path):
     slot = json.loads(first_body)
     assert slot["status"] == "unclaimed" and slot["id"]
     assert (again_status, json.loads(again_body)["code"]) == (409, "already_taken_by_you")
+
+    [line] = [line for line in out.splitlines() if line.startswith("ACCEPTED ")]
+    accepted = json.loads(line.removeprefix("ACCEPTED "))
+    assert [status for status, _ in accepted["answers"]] == [202, 202], accepted["answers"]
+    # Eager Celery: each accept's job ran (and was deleted) once the accept committed.
+    assert [status for status, _, _ in accepted["slots"]] == ["to_ship", "to_ship"], accepted
+    assert {full for _, full, _ in accepted["slots"]} == {"李雷 13800000002 北京市北京市朝阳区建国路 1 号"}
+    assert [events for _, _, events in accepted["slots"]] == [1, 1]
+    assert accepted["gift"] == "claimed" and accepted["jobs_left"] == 0
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
