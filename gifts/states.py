@@ -122,6 +122,8 @@ def _slot_move(
 ) -> bool:
     current = locked.status
     if current == target:
+        if along:  # the rows would be lost: a caller that writes rows with a move checks the status first
+            raise _refuse("slot", locked.pk, current, target)
         return False
     if target not in SLOT_TRANSITIONS[current] or (expect is not None and current not in set(expect)):
         raise _refuse("slot", locked.pk, current, target)

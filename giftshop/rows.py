@@ -24,6 +24,7 @@ from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import AutoField, BigAutoField, Field, Model, SmallAutoField
+from django.db.transaction import TransactionManagementError
 
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
 
@@ -74,8 +75,12 @@ def get_row(model: type[Model], where: dict, *, for_update: bool = False, using:
 
     `where` must name a unique key: a second match is not looked for."""
     names = tuple(where)
-    sql, attnames, converters = _select(model, names, for_update, using)
+    if any(value is None for value in where.values()):
+        raise TypeError("get_row() compares with =: a None would match nothing.")
     conn = connections[using]
+    if for_update and not conn.in_atomic_block:
+        raise TransactionManagementError("get_row(for_update=True) must run inside a transaction.")
+    sql, attnames, converters = _select(model, names, for_update, using)
     params = [model._meta.get_field(name).get_db_prep_value(where[name], conn) for name in names]
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
@@ -122,6 +127,10 @@ def write_rows(
     (None if it found none). It sees the database as it was before these writes, on every database
     (PostgreSQL's sub-statements of one `WITH` share one snapshot)."""
     conn = connections[using]
+    if not conn.in_atomic_block:  # on PostgreSQL the inserts would stay when the update finds no row
+        raise TransactionManagementError("write_rows() must run inside the transaction that locked the row.")
+    for obj in (*([update[0]] if update else []), *inserts):
+        obj._prepare_related_fields_for_save(operation_name="save")  # a related row saved since: its id
     if conn.vendor != "postgresql":
         seen = None
         if then is not None:
@@ -137,7 +146,7 @@ def write_rows(
     parts, params, results = [], [], []
     if update is not None:
         obj, names = update
-        sql, fields = _update(type(obj), tuple(names), using)
+        sql, fields = _update(type(obj), tuple(dict.fromkeys(names)), using)
         parts.append(f"u AS ({sql})")
         params += [f.get_db_prep_save(f.pre_save(obj, False), conn) for f in fields] + [obj.pk]
         results.append("(SELECT count(*) FROM u)")

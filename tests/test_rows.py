@@ -5,11 +5,14 @@ import logging
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_save, pre_save
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from imagekit.specs.sourcegroups import ModelSignalRouter
 
+from gifts import states
 from gifts.models import Gift, GiftEvent, ShippingAddress, Slot, SlotStatus
+from giftshop.errors import AppError
 from giftshop.rows import get_row, write_rows
 from outbox.jobs import enqueue_along
 from outbox.models import Job
@@ -94,3 +97,53 @@ def test_a_job_enqueued_along_a_statement_that_did_not_write_it_is_not_published
         job = enqueue_along("gifts.tasks.process_claim", 1)
     assert job.pk is None and not Job.objects.exists()
     assert "did not write it" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_status_check_read_with_the_move_counts_what_is_left_after_it(make_gift, address, monkeypatch):
+    """The check runs before the move, in the same statement: the slot moving is still unclaimed
+    there and is taken off. What it says must be what a count after the move says, up to the limit
+    (transactions in flight + 1), and the count after commit is skipped only beyond that limit."""
+    from django.contrib.auth import get_user_model
+
+    from gifts.services.claim import slot_accept
+
+    monkeypatch.setattr(states, "_most_transactions_at_once", lambda: 2)
+    seen = []
+    real = states._gift_behind_after_taken
+    monkeypatch.setattr(states, "_gift_behind_after_taken", lambda *a: seen.append(real(*a)) or seen[-1])
+    gift = make_gift(mode="group", recipients=5)
+    users = get_user_model().objects.bulk_create(get_user_model()(username=f"check{i}") for i in range(5))
+    for n, user in enumerate(users, start=1):
+        with transaction.atomic():
+            slot_accept(gift=gift, user=user, address=address)
+            left = Slot.objects.filter(gift=gift, status=SlotStatus.UNCLAIMED).count()
+            recount_after_commit = any(
+                "gift_sync_if_behind" in getattr(getattr(f, "__code__", None), "co_names", ())
+                for _, f, _ in connection.run_on_commit
+            )
+        _, unclaimed = seen[-1]
+        assert left == 5 - n and unclaimed == min(left, 3), (n, seen[-1])
+        if n > 1:  # (the first accept moves the gift to 部分领取, and counts again after commit anyway)
+            assert recount_after_commit == (left <= 2), n
+    gift.refresh_from_db()
+    assert gift.status == "claimed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_would_differ_from_the_orm_is_refused(make_gift):
+    gift = make_gift()
+    slot = gift.slots.get()
+    with pytest.raises(TransactionManagementError):  # on PostgreSQL its inserts would stay
+        write_rows(inserts=(GiftEvent(gift_id=gift.pk, kind=GiftEvent.Kind.SLOT_STATUS),))
+    with pytest.raises(TransactionManagementError):
+        get_row(Slot, {"gift_id": gift.pk, "number": 1}, for_update=True)
+    with pytest.raises(TypeError):
+        get_row(Slot, {"gift_id": gift.pk, "recipient_id": None})
+    with transaction.atomic():  # a field named twice is written once, as save(update_fields=...) does
+        slot.status = SlotStatus.DECLINED
+        write_rows(update=(slot, ["status", "status"]))
+    slot.refresh_from_db()
+    assert slot.status == SlotStatus.DECLINED
+    with pytest.raises(AppError), transaction.atomic():  # rows along a move that is no move: refused
+        states.slot_transition(slot, SlotStatus.DECLINED, locked=True, along=(GiftEvent(gift_id=gift.pk),))
