@@ -17,7 +17,7 @@ from giftshop.rows import get_row
 from . import error_codes as E
 from .events import grab_released_event
 from .models import GIFT_CLAIMABLE, Gift, Slot, SlotStatus
-from .services.grab import grab_slot_freed, slot_grab
+from .services.grab import grab_slot_freed, slot_grab, slot_held_or_free
 
 
 class GiftMode:
@@ -74,7 +74,9 @@ class GroupMode(GiftMode):
 
     def slot_to_accept(self, *, gift: Gift, user, slot_token: str = "") -> Slot:
         """The slot this account grabbed, locked; or one it grabs now (the grab's `UPDATE` locks it)."""
-        slot = get_row(Slot, {"gift_id": gift.pk, "recipient_id": user.pk}, for_update=True)
+        slot = slot_held_or_free(gift=gift, user=user)  # PostgreSQL: one statement, a free slot only locked
+        if slot is None:
+            slot = get_row(Slot, {"gift_id": gift.pk, "recipient_id": user.pk}, for_update=True)
         if slot is None:
             # No savepoint around the grab: a refusal ends the accept's transaction anyway.
             return slot_grab(gift=gift, user=user, savepoint=False)

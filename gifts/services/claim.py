@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
@@ -173,23 +173,27 @@ def slot_accept(
             # Reserve the new 款式 now so the answer is immediate; the worker releases the old one.
             stock_reserve(sku_id=new_sku.pk, quantity=gift.quantity)
             slot.sku = new_sku
+        # A group slot may come free and locked (`slot_held_or_free`): the accept takes it with its write.
         slot.recipient = user
         slot.taken_at = slot.taken_at or timezone.now()
         if save_address:
             address_save(user=user, address=address)
         # The move, its event, the address and the worker's job: one statement on PostgreSQL.
-        slot_transition(
-            slot,
-            SlotStatus.ACCEPTED,
-            actor=user,
-            data={"sku_id": slot.sku_id},
-            locked=True,
-            also=("recipient", "sku", "taken_at"),
-            along=(
-                ShippingAddress(slot=slot, **address.__dict__),
-                enqueue_along("gifts.tasks.process_claim", slot.pk),
-            ),
-        )
+        try:
+            slot_transition(
+                slot,
+                SlotStatus.ACCEPTED,
+                actor=user,
+                data={"sku_id": slot.sku_id},
+                locked=True,
+                also=("recipient", "sku", "taken_at", "opened_at"),
+                along=(
+                    ShippingAddress(slot=slot, **address.__dict__),
+                    enqueue_along("gifts.tasks.process_claim", slot.pk),
+                ),
+            )
+        except IntegrityError as exc:  # the account took another slot of this gift meanwhile
+            raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
     bind(gift_id=gift.pk, slot_id=slot.pk)
     log.info("claim accepted")
     return slot

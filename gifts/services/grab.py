@@ -233,6 +233,46 @@ def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], l
     return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
 
 
+def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
+    """For an accept (inside its transaction, PostgreSQL): the slot this account holds, else the first
+    free slot, locked, in one statement; None when neither (the grab's own path then decides why).
+
+    A free slot is only locked here, not taken: the accept's one write gives it to the account, so
+    the slot's row is written once instead of twice (each write of it touches every index of the
+    table). Other grabbers skip the locked row as they skip one being taken; the (gift, recipient)
+    unique constraint still refuses a second slot to an account taking one elsewhere meanwhile. A
+    `WITH` query that locks rows runs only as far as the outer query reads it, so the free slot is
+    looked at (and locked) only when the account holds none."""
+    if connection.vendor != "postgresql" or gift.sender_id == user.pk or gift.status not in GIFT_OPEN:
+        return None
+    sql, attnames, converters = _held_or_free_statement(connection.alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [gift.pk, user.pk, gift.pk, SlotStatus.UNCLAIMED])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    slot = row_to_instance(Slot, attnames, converters, row, connection.alias)
+    slot.gift = gift
+    if slot.recipient_id is None:  # stamped as the grab stamps it; the accept writes it (`opened_at`)
+        slot.opened_at = slot.opened_at or timezone.now()
+    return slot
+
+
+@cache
+def _held_or_free_statement(alias: str) -> tuple[str, list[str], list[tuple]]:
+    conn = connections[alias]
+    table = conn.ops.quote_name(Slot._meta.db_table)
+    fields = list(Slot._meta.concrete_fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    sql = (
+        f"WITH held AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id = %s FOR UPDATE), "  # noqa: S608
+        f"free AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
+        f"ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        f"SELECT * FROM held UNION ALL SELECT * FROM free LIMIT 1"
+    )
+    return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
+
+
 def _refuse_grab(*, gift: Gift, user) -> NoReturn:
     if Slot.objects.filter(gift=gift, recipient=user).exists():
         raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了")

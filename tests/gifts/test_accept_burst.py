@@ -41,3 +41,62 @@ def test_as_many_accepts_as_slots_at_once_all_get_one(make_gift, address):
     assert SlotStatus.UNCLAIMED not in set(Slot.objects.filter(gift=gift).values_list("status", flat=True))
     gift.refresh_from_db()
     assert gift.status == GiftStatus.CLAIMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accept_without_a_grab_writes_the_free_slot_once(make_gift, address):
+    """The accept locks a free slot and gives it to the account with its own write: the slot's row is
+    written by one statement (the one that also writes the address, the event and the job)."""
+    from django.test.utils import CaptureQueriesContext
+
+    gift = make_gift(mode="group", recipients=3)
+    user = User.objects.create(username="no-grab-first")
+    with CaptureQueriesContext(connection) as queries:
+        slot = slot_accept(gift=gift, user=user, address=address)
+    # (the worker's moves after commit, eager here, do not write the recipient)
+    writes = [
+        q["sql"] for q in queries.captured_queries if 'UPDATE "gifts_slot"' in q["sql"] and "recipient_id" in q["sql"]
+    ]
+    assert len(writes) == 1 and writes[0].startswith("WITH"), writes
+    slot.refresh_from_db()
+    assert slot.recipient_id == user.pk and slot.number == 1
+    assert slot.taken_at and slot.opened_at and slot.accepted_at  # stamped as a grab then an accept would
+    assert slot.status in (SlotStatus.ACCEPTED, SlotStatus.TO_SHIP)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_that_grabbed_accepts_its_own_slot_not_a_free_one(make_gift, address):
+    from gifts.services.grab import slot_grab
+
+    gift = make_gift(mode="group", recipients=3)
+    user = User.objects.create(username="grabbed-first")
+    grabbed = slot_grab(gift=gift, user=user)
+    accepted = slot_accept(gift=gift, user=user, address=address)
+    assert accepted.pk == grabbed.pk
+    assert Slot.objects.filter(gift=gift, recipient=user).count() == 1
+    assert Slot.objects.filter(gift=gift, recipient__isnull=True).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_account_accepting_twice_at_once_gets_one_slot_and_a_clear_refusal(make_gift, address):
+    """Two accepts of one account that holds no slot lock two free slots; the second write meets the
+    (gift, recipient) unique constraint: 409 already_taken_by_you, not a server error."""
+    gift = make_gift(mode="group", recipients=4)
+    user = User.objects.create(username="twice-at-once")
+    start = threading.Barrier(2)
+
+    def accept(_):
+        start.wait()
+        try:
+            slot_accept(gift=gift, user=user, address=address)
+            return "ok"
+        except AppError as exc:
+            return exc.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(accept, range(2)))
+    assert outcomes in (["already_accepted", "ok"], ["already_taken_by_you", "ok"]), outcomes
+    assert Slot.objects.filter(gift=gift, recipient=user).count() == 1
+    assert Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED).count() == 3
