@@ -17,7 +17,7 @@ from giftshop.rows import get_row
 from . import error_codes as E
 from .events import grab_released_event
 from .models import GIFT_CLAIMABLE, Gift, Slot, SlotStatus
-from .services.grab import grab_slot_freed, slot_grab, slot_held_or_free
+from .services.grab import grab_slot_freed, held_or_free_applies, slot_grab, slot_held_or_free
 
 
 class GiftMode:
@@ -73,9 +73,11 @@ class GroupMode(GiftMode):
     name = Gift.Mode.GROUP
 
     def slot_to_accept(self, *, gift: Gift, user, slot_token: str = "") -> Slot:
-        """The slot this account grabbed, locked; or one it grabs now (the grab's `UPDATE` locks it)."""
-        slot = slot_held_or_free(gift=gift, user=user)  # PostgreSQL: one statement, a free slot only locked
-        if slot is None:
+        """The slot this account grabbed, locked; else, on PostgreSQL, a free one locked for the accept
+        to take with its write (`slot_held_or_free`); else one it grabs now (the grab's `UPDATE`)."""
+        if held_or_free_applies(gift=gift, user=user):
+            slot = slot_held_or_free(gift=gift, user=user)
+        else:
             slot = get_row(Slot, {"gift_id": gift.pk, "recipient_id": user.pk}, for_update=True)
         if slot is None:
             # No savepoint around the grab: a refusal ends the accept's transaction anyway.

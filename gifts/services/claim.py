@@ -158,6 +158,29 @@ def slot_accept(
         if gift.status == GiftStatus.EXPIRED or gift_is_past_expiry(gift):
             raise AppError(E.EXPIRED, gettext("礼物已过期"))
         raise AppError(E.NOT_CLAIMABLE, gettext("这份礼物已不能领取"))
+    try:
+        slot = _accept(
+            gift=gift, user=user, address=address, sku_id=sku_id, save_address=save_address, slot_token=slot_token
+        )
+    except _TookAnotherSlot:
+        # The account took a slot of this gift (a grab in another tab) while this accept held a free
+        # one locked: everything here rolled back, and the accept goes to the account's own slot.
+        try:
+            slot = _accept(
+                gift=gift, user=user, address=address, sku_id=sku_id, save_address=save_address, slot_token=slot_token
+            )
+        except _TookAnotherSlot as exc:
+            raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
+    bind(gift_id=gift.pk, slot_id=slot.pk)
+    log.info("claim accepted")
+    return slot
+
+
+class _TookAnotherSlot(Exception):
+    """The accept's write met the one-slot-per-account constraint."""
+
+
+def _accept(*, gift: Gift, user, address: AddressInput, sku_id, save_address: bool, slot_token: str) -> Slot:
     with transaction.atomic():
         slot = modes.of(gift).slot_to_accept(gift=gift, user=user, slot_token=slot_token)
         if slot.recipient_id not in (None, user.pk):
@@ -192,10 +215,10 @@ def slot_accept(
                     enqueue_along("gifts.tasks.process_claim", slot.pk),
                 ),
             )
-        except IntegrityError as exc:  # the account took another slot of this gift meanwhile
-            raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
-    bind(gift_id=gift.pk, slot_id=slot.pk)
-    log.info("claim accepted")
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") == "slot_one_per_account":
+                raise _TookAnotherSlot from exc
+            raise
     return slot
 
 

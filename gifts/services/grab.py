@@ -233,6 +233,13 @@ def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], l
     return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
 
 
+def held_or_free_applies(*, gift: Gift, user) -> bool:
+    """Whether an accept looks for its slot with `slot_held_or_free`: on PostgreSQL (the demo's
+    SQLite has no row locks: there the grab's guarded `UPDATE` takes a free slot), for an account
+    that may grab, while the gift has slots to grab."""
+    return connection.vendor == "postgresql" and gift.sender_id != user.pk and gift.status in GIFT_OPEN
+
+
 def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
     """For an accept (inside its transaction, PostgreSQL): the slot this account holds, else the first
     free slot, locked, in one statement; None when neither (the grab's own path then decides why).
@@ -242,9 +249,7 @@ def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
     table). Other grabbers skip the locked row as they skip one being taken; the (gift, recipient)
     unique constraint still refuses a second slot to an account taking one elsewhere meanwhile. A
     `WITH` query that locks rows runs only as far as the outer query reads it, so the free slot is
-    looked at (and locked) only when the account holds none."""
-    if connection.vendor != "postgresql" or gift.sender_id == user.pk or gift.status not in GIFT_OPEN:
-        return None
+    looked at (and locked) only when the account holds none. Only where `held_or_free_applies`."""
     sql, attnames, converters = _held_or_free_statement(connection.alias)
     with connection.cursor() as cursor:
         cursor.execute(sql, [gift.pk, user.pk, gift.pk, SlotStatus.UNCLAIMED])
@@ -253,8 +258,8 @@ def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
         return None
     slot = row_to_instance(Slot, attnames, converters, row, connection.alias)
     slot.gift = gift
-    if slot.recipient_id is None:  # stamped as the grab stamps it; the accept writes it (`opened_at`)
-        slot.opened_at = slot.opened_at or timezone.now()
+    if slot.recipient_id is None:  # stamped now, as the grab's UPDATE stamps it; the accept writes it
+        slot.opened_at = timezone.now()
     return slot
 
 

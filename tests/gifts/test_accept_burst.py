@@ -100,3 +100,31 @@ def test_one_account_accepting_twice_at_once_gets_one_slot_and_a_clear_refusal(m
     assert outcomes in (["already_accepted", "ok"], ["already_taken_by_you", "ok"]), outcomes
     assert Slot.objects.filter(gift=gift, recipient=user).count() == 1
     assert Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accept_that_meets_the_accounts_own_grab_accepts_the_grabbed_slot(make_gift, address, monkeypatch):
+    """The accept holds a free slot locked; meanwhile the same account grabs one in another tab. The
+    accept's write meets the one-slot-per-account constraint, and the accept goes to the grabbed slot
+    instead of telling the account it already has one (and leaving that slot unaccepted)."""
+    from gifts.services import claim
+    from gifts.services.grab import slot_grab
+
+    gift = make_gift(mode="group", recipients=3)
+    user = User.objects.create(username="two-tabs")
+    grabbed = []
+    real = claim._choose_sku
+
+    def grab_in_another_tab(**kwargs):
+        if not grabbed:
+            tab = threading.Thread(target=lambda: (grabbed.append(slot_grab(gift=gift, user=user)), connection.close()))
+            tab.start()
+            tab.join()
+        return real(**kwargs)
+
+    monkeypatch.setattr(claim, "_choose_sku", grab_in_another_tab)
+    accepted = slot_accept(gift=gift, user=user, address=address)
+    assert grabbed and accepted.pk == grabbed[0].pk
+    mine = Slot.objects.get(gift=gift, recipient=user)
+    assert mine.pk == grabbed[0].pk and mine.status in (SlotStatus.ACCEPTED, SlotStatus.TO_SHIP)
+    assert Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED).count() == 2
