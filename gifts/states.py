@@ -88,6 +88,7 @@ def slot_transition(
     locked: bool = False,
     also: Iterable[str] = (),
     along: Sequence[Model] = (),
+    recount: bool = True,
 ) -> tuple[Slot, bool]:
     """Move one slot to `target`. Returns (slot, changed). Idempotent: already there -> (slot, False).
 
@@ -99,13 +100,18 @@ def slot_transition(
     `also` names more of its fields to save in the same statement (the accept's recipient and 款式),
     `along` unsaved rows to insert with the move (the accept's address and outbox job): on PostgreSQL
     the move, its event and those rows are one statement (`giftshop.rows.write_rows`).
+
+    `recount=False`: the gift's count after commit is left to the caller's job, which counts again
+    once this has committed (the accept's `process_claim`: `slots_hand_over`); the gift's status is
+    still moved in this transaction when the count here says so.
     """
     if along and not locked:
         raise TypeError("slot_transition(along=...) needs locked=True.")
     if locked:
         if isinstance(slot, int) or not connection.in_atomic_block:
             raise TypeError("slot_transition(locked=True) takes a Slot locked in the current transaction.")
-        return slot, _slot_move(slot, target, actor=actor, data=data, expect=expect, also=also, along=along)
+        moved = _slot_move(slot, target, actor=actor, data=data, expect=expect, also=also, along=along, recount=recount)
+        return slot, moved
     slot_id = slot if isinstance(slot, int) else slot.pk
     with transaction.atomic():
         row = Slot.objects.select_for_update().get(pk=slot_id)
@@ -118,7 +124,15 @@ def slot_transition(
 
 
 def _slot_move(
-    locked: Slot, target: str, *, actor, data, expect, also: Iterable[str], along: Sequence[Model] = ()
+    locked: Slot,
+    target: str,
+    *,
+    actor,
+    data,
+    expect,
+    also: Iterable[str],
+    along: Sequence[Model] = (),
+    recount: bool = True,
 ) -> bool:
     current = locked.status
     if current == target:
@@ -150,7 +164,7 @@ def _slot_move(
         update=(locked, fields), inserts=(event, *along), then=_after_taken_query(locked.gift_id) if taken else None
     )
     if _KIND[current] != _KIND[target]:
-        _gift_follow(locked.gift_id, taken=taken, seen_before_taken=seen)
+        _gift_follow(locked.gift_id, taken=taken, seen_before_taken=seen, recount=recount)
     return True
 
 
@@ -270,7 +284,9 @@ def _most_transactions_at_once() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _gift_follow(gift_id: int, *, taken: bool = False, seen_before_taken: tuple | None = None) -> None:
+def _gift_follow(
+    gift_id: int, *, taken: bool = False, seen_before_taken: tuple | None = None, recount: bool = True
+) -> None:
     """After a slot moved to another kind, inside its transaction: move the gift now if the slots say
     so, and count again once this commits (moves of other slots in flight are not visible yet).
 
@@ -291,6 +307,8 @@ def _gift_follow(gift_id: int, *, taken: bool = False, seen_before_taken: tuple 
     if behind:
         gift_sync(gift_id)
     elif 0 < _most_transactions_at_once() < unclaimed:
+        return
+    if not recount:  # the caller's job counts again after commit (`slot_transition(recount=False)`)
         return
     transaction.on_commit(lambda: gift_sync_if_behind(gift_id, taken=taken), robust=True)
 

@@ -103,7 +103,8 @@ def test_a_job_enqueued_along_a_statement_that_did_not_write_it_is_not_published
 def test_the_status_check_read_with_the_move_counts_what_is_left_after_it(make_gift, address, monkeypatch):
     """The check runs before the move, in the same statement: the slot moving is still unclaimed
     there and is taken off. What it says must be what a count after the move says, up to the limit
-    (transactions in flight + 1), and the count after commit is skipped only beyond that limit."""
+    (transactions in flight + 1). The count after commit is the accept's job's (eager here): the gift
+    still ends claimed."""
     from django.contrib.auth import get_user_model
 
     from gifts.services.claim import slot_accept
@@ -124,8 +125,8 @@ def test_the_status_check_read_with_the_move_counts_what_is_left_after_it(make_g
             )
         _, unclaimed = seen[-1]
         assert left == 5 - n and unclaimed == min(left, 3), (n, seen[-1])
-        if n > 1:  # (the first accept moves the gift to 部分领取, and counts again after commit anyway)
-            assert recount_after_commit == (left <= 2), n
+        # An accept leaves the count after commit to its process_claim job (it counts in its batch).
+        assert not recount_after_commit, n
     gift.refresh_from_db()
     assert gift.status == "claimed"
 
@@ -147,3 +148,21 @@ def test_what_would_differ_from_the_orm_is_refused(make_gift):
     assert slot.status == SlotStatus.DECLINED
     with pytest.raises(AppError), transaction.atomic():  # rows along a move that is no move: refused
         states.slot_transition(slot, SlotStatus.DECLINED, locked=True, along=(GiftEvent(gift_id=gift.pk),))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decline_still_counts_the_gift_again_after_commit(make_gift, recipient):
+    """Only the accept leaves the count after commit to its job: a decline (no job) counts itself."""
+    from gifts.services.claim import slot_decline
+
+    gift = make_gift()
+    with transaction.atomic():
+        slot_decline(gift=gift, user=recipient)
+        registered = [
+            f
+            for _, f, _ in connection.run_on_commit
+            if "gift_sync_if_behind" in getattr(getattr(f, "__code__", None), "co_names", ())
+        ]
+    assert len(registered) == 1
+    gift.refresh_from_db()
+    assert gift.status != "sent"

@@ -210,6 +210,7 @@ def _accept(*, gift: Gift, user, address: AddressInput, sku_id, save_address: bo
                 data={"sku_id": slot.sku_id},
                 locked=True,
                 also=("recipient", "sku", "taken_at", "opened_at"),
+                recount=False,  # process_claim counts the gift again once this commits, in its batch
                 along=(
                     ShippingAddress(slot=slot, **address.__dict__),
                     enqueue_along("gifts.tasks.process_claim", slot.pk),
