@@ -3,15 +3,19 @@
 Every change goes through `slot_transition` (or its bulk twin for sweeps) and `gift_transition`:
 lock the row, refuse an illegal move with a coded error, return quietly when the row is already
 where it should be, stamp the time, write a GiftEvent. The gift's status after payment follows
-from its slots (`gift_sync`), so it can never disagree with them for longer than a commit.
+from its slots (`gift_sync`), so it can never disagree with them for longer than a commit (after
+an accept: than the accept's job, below).
 
 No hot row: a slot's move does not lock its gift unless the gift's status changes. Most moves
 cannot change it (a slot going from accepted to shipped stays in the same `_KIND`); the others
 count the gift's slots without a lock and lock the gift only when the count says its status moves.
 That count cannot see other slots' moves that are not committed yet, so after commit every such
 move counts again (`gift_sync_if_behind`): whichever of several concurrent moves commits last sees
-them all. A process that dies between its commit and that second count leaves the status behind
-until the gift's next move, or the worker's `process_claim`, which counts again too.
+them all. An accept leaves that second count to its own `process_claim` job, which counts the
+gifts of its batch again once they are committed (`slot_transition(recount=False)`): until that job
+has run (about a second with a worker running), a status that concurrent accepts changed may lag.
+A process that dies between its commit and that second count leaves the status behind until the
+gift's next move, or the worker's `process_claim`, which counts again too.
 
 The gift's row is locked `FOR NO KEY UPDATE` (status is not a key): a plain `FOR UPDATE` would also
 stop every other transaction that inserts a row pointing at the gift (an event, an address) at its

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from gifts.services.claim import slot_hand_over
+from gifts.services.claim import slot_hand_over, slot_hand_over_gave_up
 from gifts.services.expiry import expire_due, slots_remind_before_expiry
 from gifts.services.grab_gate import gate_drop
 from gifts.services.handover import slots_hand_over
@@ -14,11 +14,18 @@ from gifts.services.unpaid import gifts_unpaid_close_due
 from outbox.jobs import jobs_run_batch
 
 
-@shared_task(acks_late=True, outbox_batch="gifts.tasks.process_claims")
+@shared_task(
+    acks_late=True, outbox_batch="gifts.tasks.process_claims", outbox_gave_up="gifts.tasks.process_claim_gave_up"
+)
 def process_claim(slot_id: int) -> bool:
     """One claim (eager Celery: the demo, a replay run by hand). On a real broker the outbox
     publishes `process_claims` instead, which takes this job with the others."""
     return slot_hand_over(slot_id=slot_id)
+
+
+def process_claim_gave_up(slot_id: int, *, error: str = "") -> None:
+    """The outbox gave a claim's job up (`outbox_gave_up`)."""
+    slot_hand_over_gave_up(slot_id, error=error)
 
 
 @shared_task(acks_late=True)

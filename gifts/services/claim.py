@@ -297,42 +297,58 @@ def slot_hand_over(*, slot_id: int) -> bool:
             .get(pk=slot_id)
         )
         if slot.status != SlotStatus.ACCEPTED:
-            return False
-        gift = slot.gift
-        bind(gift_id=gift.pk, slot_id=slot.pk)
-        slot_transition(slot, SlotStatus.PROCESSING)
-        if slot.sku_id != gift.sku_id:
-            stock_release(sku_id=gift.sku_id, quantity=gift.quantity)
-            difference = (gift.unit_price_fen - slot.sku.price_fen) * gift.quantity
-            refund_request(
-                payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE
-            )
-        slot_transition(slot, SlotStatus.TO_SHIP)
+            moved = False
+        else:
+            moved = _hand_over(slot)
+    # The accept left its gift's count after commit to this job (`slot_transition(recount=False)`):
+    # counted here whether or not this run moved the slot, so a run again after a lost count makes it.
+    gift_sync_if_behind(slot.gift_id)
+    if moved:
+        log.info("claim processed: to ship")
+    return moved
+
+
+def slot_hand_over_gave_up(slot_id: int, *, error: str = "") -> None:
+    """The outbox gave the claim's job up: the gift's count, which the accept left to the job, is
+    made all the same (the slot stays accepted; the operator sees the job among those that gave up)."""
+    gift_id = Slot.objects.filter(pk=slot_id).values_list("gift_id", flat=True).first()
+    if gift_id is not None:
+        gift_sync_if_behind(gift_id)
+
+
+def _hand_over(slot: Slot) -> bool:
+    """The hand-over of one accepted slot, inside the caller's transaction, under its row lock."""
+    gift = slot.gift
+    bind(gift_id=gift.pk, slot_id=slot.pk)
+    slot_transition(slot, SlotStatus.PROCESSING)
+    if slot.sku_id != gift.sku_id:
+        stock_release(sku_id=gift.sku_id, quantity=gift.quantity)
+        difference = (gift.unit_price_fen - slot.sku.price_fen) * gift.quantity
+        refund_request(payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE)
+    slot_transition(slot, SlotStatus.TO_SHIP)
+    notify(
+        user=gift.sender,
+        kind=Notification.Kind.ACCEPTED,
+        dedupe_key=f"accepted:{slot.pk}",
+        title=_("朋友收下了你的礼物：%(title)s") % {"title": slot.sku.product.title},
+        body=_("商家将尽快发货。"),
+        link=gift.get_absolute_url(),
+    )
+    notify(
+        user=slot.recipient,
+        kind=Notification.Kind.ACCEPTED,
+        dedupe_key=f"accepted:{slot.pk}:recipient",
+        title=_("你已收下礼物：%(title)s") % {"title": slot.sku.product.title},
+        body=_("商家发货后可以在「我收到的礼物」里查看物流。"),
+        link="/received/",
+    )
+    for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
         notify(
-            user=gift.sender,
-            kind=Notification.Kind.ACCEPTED,
-            dedupe_key=f"accepted:{slot.pk}",
-            title=_("朋友收下了你的礼物：%(title)s") % {"title": slot.sku.product.title},
-            body=_("商家将尽快发货。"),
-            link=gift.get_absolute_url(),
+            user=member.user,
+            kind=Notification.Kind.TO_SHIP,
+            dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
+            title=_("新的待发货礼物订单 #%(no)s：%(title)s") % {"no": slot.pk, "title": slot.sku.product.title},
+            link=f"/merchant/gifts/slot/{slot.pk}/change/",
         )
-        notify(
-            user=slot.recipient,
-            kind=Notification.Kind.ACCEPTED,
-            dedupe_key=f"accepted:{slot.pk}:recipient",
-            title=_("你已收下礼物：%(title)s") % {"title": slot.sku.product.title},
-            body=_("商家发货后可以在「我收到的礼物」里查看物流。"),
-            link="/received/",
-        )
-        for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
-            notify(
-                user=member.user,
-                kind=Notification.Kind.TO_SHIP,
-                dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
-                title=_("新的待发货礼物订单 #%(no)s：%(title)s") % {"no": slot.pk, "title": slot.sku.product.title},
-                link=f"/merchant/gifts/slot/{slot.pk}/change/",
-            )
-        enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
-    gift_sync_if_behind(slot.gift_id)  # what the accept counted after commit, in case it died before
-    log.info("claim processed: to ship")
+    enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
     return True

@@ -36,23 +36,30 @@ def slots_hand_over(*, slot_ids: list[int]) -> list[int]:
             .filter(pk__in=slot_ids, status=SlotStatus.ACCEPTED)
             .order_by("pk")
         )
-        if not slots:
-            return []
-        ids = [slot.pk for slot in slots]
-        slots_transition_bulk(ids, SlotStatus.PROCESSING, source=SlotStatus.ACCEPTED)
-        for slot in slots:
-            gift = slot.gift
-            if slot.sku_id != gift.sku_id:  # the recipient switched 款式 (rare): the old one goes back
-                stock_release(sku_id=gift.sku_id, quantity=gift.quantity)
-                difference = (gift.unit_price_fen - slot.sku.price_fen) * gift.quantity
-                refund_request(
-                    payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE
-                )
-        slots_transition_bulk(ids, SlotStatus.TO_SHIP, source=SlotStatus.PROCESSING)
-        notify_many(notes=_notes(slots))
-        enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in ids])
-    gifts_sync_if_behind(slot.gift_id for slot in slots)
-    log.info("claims processed: %s to ship", len(ids))
+        ids = _hand_over_all(slots) if slots else []
+    # The accepts left their gifts' count after commit to this job (`slot_transition(recount=False)`):
+    # every slot's gift is counted, moved by this run or not, so a run again after a lost count makes it.
+    gifts_sync_if_behind(Slot.objects.filter(pk__in=slot_ids).values_list("gift_id", flat=True))
+    if ids:
+        log.info("claims processed: %s to ship", len(ids))
+    return ids
+
+
+def _hand_over_all(slots: list[Slot]) -> list[int]:
+    """The hand-over of the batch's accepted slots, inside the caller's transaction, locked."""
+    ids = [slot.pk for slot in slots]
+    slots_transition_bulk(ids, SlotStatus.PROCESSING, source=SlotStatus.ACCEPTED)
+    for slot in slots:
+        gift = slot.gift
+        if slot.sku_id != gift.sku_id:  # the recipient switched 款式 (rare): the old one goes back
+            stock_release(sku_id=gift.sku_id, quantity=gift.quantity)
+            difference = (gift.unit_price_fen - slot.sku.price_fen) * gift.quantity
+            refund_request(
+                payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE
+            )
+    slots_transition_bulk(ids, SlotStatus.TO_SHIP, source=SlotStatus.PROCESSING)
+    notify_many(notes=_notes(slots))
+    enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in ids])
     return ids
 
 

@@ -32,7 +32,7 @@ WITHDRAWABLE_MODES = {Gift.Mode.SINGLE, Gift.Mode.GROUP}
 def gift_withdraw(*, gift_id: int, user) -> Gift:
     with transaction.atomic():
         gift = (
-            Gift.objects.select_for_update(of=("self",))
+            Gift.objects.select_for_update(of=("self",), no_key=True)  # (an accept's FK check may take a key share)
             .select_related("payment")
             .filter(pk=gift_id, sender_id=getattr(user, "pk", None))
             .first()

@@ -120,3 +120,32 @@ def test_a_failing_batch_is_done_one_by_one_and_the_bad_claim_waits_alone(make_g
     assert waiting.args == [bad.pk] and waiting.last_error == "RuntimeError"
     # Not ready again at once: the next batch leaves it to beat's backoff.
     assert process_claims.run() == 0
+
+
+def test_a_claim_job_run_again_or_given_up_still_counts_the_gift(make_gift, address):
+    """The accept leaves its gift's count after commit to its job: a job run again after the hand-over
+    (its count lost with a dead process), a batch of slots already handed over, and a job the outbox
+    gave up on each count the gift all the same."""
+    from gifts.models import Gift
+    from outbox.jobs import _job_gave_up
+
+    gift = make_gift(mode="group", recipients=2)
+    slots = accepted_claims(gift, address, 2)
+    assert process_claims.run() == 2
+    gift.refresh_from_db()
+    assert gift.status == "claimed"
+
+    def behind():  # as if the last count had been lost
+        Gift.objects.filter(pk=gift.pk).update(status="partly_claimed")
+
+    behind()
+    assert claim.slot_hand_over(slot_id=slots[0].pk) is False  # nothing to move: counted all the same
+    assert Gift.objects.get(pk=gift.pk).status == "claimed"
+    behind()
+    from gifts.services.handover import slots_hand_over
+
+    assert slots_hand_over(slot_ids=[s.pk for s in slots]) == []
+    assert Gift.objects.get(pk=gift.pk).status == "claimed"
+    behind()
+    _job_gave_up(Job(task="gifts.tasks.process_claim", args=[slots[1].pk], publications=9))
+    assert Gift.objects.get(pk=gift.pk).status == "claimed"

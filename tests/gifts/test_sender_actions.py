@@ -73,3 +73,50 @@ def test_notification_emails_carry_absolute_links(settings, make_gift, mailoutbo
     gift = make_gift()
     mails = [m for m in mailoutbox if gift.get_absolute_url() in m.body]
     assert mails and all(f"https://gifts.example.com{gift.get_absolute_url()}" in m.body for m in mails)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_withdraw_and_an_accept_in_flight_do_not_deadlock(make_gift, sender):
+    """An accept holds its slot locked and, at its inserts' foreign-key checks, takes a key share on
+    the gift; a withdraw locks the gift, then waits for the slots. The gift's lock must leave key
+    shares alone (FOR NO KEY UPDATE), or the two deadlock and one of them fails."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from gifts.models import GiftEvent
+    from gifts.services.sender import gift_withdraw
+
+    gift = make_gift(mode="group", recipients=2)
+    slot = gift.slots.order_by("number").first()
+    locked, errors = threading.Event(), []
+
+    def accept_in_flight():
+        try:
+            with transaction.atomic():
+                Slot.objects.select_for_update().get(pk=slot.pk)
+                locked.set()
+                time.sleep(0.5)  # the withdraw has locked the gift and waits for this slot
+                GiftEvent.objects.create(gift_id=gift.pk, slot_id=slot.pk, kind=GiftEvent.Kind.SLOT_STATUS)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def withdraw():
+        locked.wait()
+        try:
+            gift_withdraw(gift_id=gift.pk, user=sender)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept_in_flight), threading.Thread(target=withdraw)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert not Slot.objects.filter(gift=gift, status="unclaimed").exists()
