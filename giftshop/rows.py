@@ -34,29 +34,31 @@ def _written(model: type[Model]) -> list[Field]:
 
 
 @cache
+def row_shape(model: type[Model], alias: str) -> tuple[str, str, list[str], list[tuple]]:
+    """What a composed statement that reads whole rows of `model` needs: the quoted table, its
+    columns (quoted, comma-separated), the attributes they fill, and for each column what converts
+    its value as a query would (the backend's converters take the column expression)."""
+    conn = connections[alias]
+    table = model._meta.db_table
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    converters = []
+    for field in fields:
+        column = field.get_col(table)
+        converters.append((column, (*conn.ops.get_db_converters(column), *field.get_db_converters(conn))))
+    return conn.ops.quote_name(table), columns, [f.attname for f in fields], converters
+
+
+@cache
 def _select(model: type[Model], where: tuple[str, ...], for_update: bool, alias: str) -> tuple[str, list, list]:
     """SELECT of every column by equality on `where` (attribute names); the attributes it reads and
     each column's converters."""
     conn = connections[alias]
-    meta = model._meta
-    table = conn.ops.quote_name(meta.db_table)
-    fields = list(meta.concrete_fields)
-    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
-    conditions = " AND ".join(f"{conn.ops.quote_name(meta.get_field(name).column)} = %s" for name in where)
+    table, columns, attnames, converters = row_shape(model, alias)
+    conditions = " AND ".join(f"{conn.ops.quote_name(model._meta.get_field(name).column)} = %s" for name in where)
     lock = " FOR UPDATE" if for_update and conn.features.has_select_for_update else ""
     sql = f"SELECT {columns} FROM {table} WHERE {conditions}{lock}"  # noqa: S608 (names from the model)
-    return sql, [f.attname for f in fields], row_converters(model, fields, alias)
-
-
-def row_converters(model: type[Model], fields: Sequence[Field], alias: str) -> list[tuple]:
-    """For each field, the column and what converts its value as a query would (the backend's
-    converters take the column expression)."""
-    conn = connections[alias]
-    out = []
-    for field in fields:
-        column = field.get_col(model._meta.db_table)
-        out.append((column, (*conn.ops.get_db_converters(column), *field.get_db_converters(conn))))
-    return out
+    return sql, attnames, converters
 
 
 def row_to_instance(model: type[Model], attnames: list[str], converters: list[tuple], row, alias: str) -> Model:
@@ -129,8 +131,6 @@ def write_rows(
     conn = connections[using]
     if not conn.in_atomic_block:  # on PostgreSQL the inserts would stay when the update finds no row
         raise TransactionManagementError("write_rows() must run inside the transaction that locked the row.")
-    for obj in (*([update[0]] if update else []), *inserts):
-        obj._prepare_related_fields_for_save(operation_name="save")  # a related row saved since: its id
     if conn.vendor != "postgresql":
         seen = None
         if then is not None:
@@ -143,6 +143,8 @@ def write_rows(
         for obj in inserts:
             obj.save(using=using, force_insert=True)
         return seen
+    for obj in (*([update[0]] if update else []), *inserts):
+        obj._prepare_related_fields_for_save(operation_name="save")  # a related row saved since: its id
     parts, params, results = [], [], []
     if update is not None:
         obj, names = update

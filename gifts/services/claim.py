@@ -158,17 +158,16 @@ def slot_accept(
         if gift.status == GiftStatus.EXPIRED or gift_is_past_expiry(gift):
             raise AppError(E.EXPIRED, gettext("礼物已过期"))
         raise AppError(E.NOT_CLAIMABLE, gettext("这份礼物已不能领取"))
+    accept = dict(
+        gift=gift, user=user, address=address, sku_id=sku_id, save_address=save_address, slot_token=slot_token
+    )
     try:
-        slot = _accept(
-            gift=gift, user=user, address=address, sku_id=sku_id, save_address=save_address, slot_token=slot_token
-        )
+        slot = _accept(**accept)
     except _TookAnotherSlot:
         # The account took a slot of this gift (a grab in another tab) while this accept held a free
         # one locked: everything here rolled back, and the accept goes to the account's own slot.
         try:
-            slot = _accept(
-                gift=gift, user=user, address=address, sku_id=sku_id, save_address=save_address, slot_token=slot_token
-            )
+            slot = _accept(**accept)
         except _TookAnotherSlot as exc:
             raise AppError(E.ALREADY_TAKEN_BY_YOU, "你已经领过这份礼物了") from exc
     bind(gift_id=gift.pk, slot_id=slot.pk)
@@ -296,10 +295,9 @@ def slot_hand_over(*, slot_id: int) -> bool:
             .select_related("gift__payment", "gift__sender", "sku__product")
             .get(pk=slot_id)
         )
-        if slot.status != SlotStatus.ACCEPTED:
-            moved = False
-        else:
-            moved = _hand_over(slot)
+        moved = slot.status == SlotStatus.ACCEPTED
+        if moved:
+            _hand_over(slot)
     # The accept left its gift's count after commit to this job (`slot_transition(recount=False)`):
     # counted here whether or not this run moved the slot, so a run again after a lost count makes it.
     gift_sync_if_behind(slot.gift_id)
@@ -316,7 +314,7 @@ def slot_hand_over_gave_up(slot_id: int, *, error: str = "") -> None:
         gift_sync_if_behind(gift_id)
 
 
-def _hand_over(slot: Slot) -> bool:
+def _hand_over(slot: Slot) -> None:
     """The hand-over of one accepted slot, inside the caller's transaction, under its row lock."""
     gift = slot.gift
     bind(gift_id=gift.pk, slot_id=slot.pk)
@@ -351,4 +349,3 @@ def _hand_over(slot: Slot) -> bool:
             link=f"/merchant/gifts/slot/{slot.pk}/change/",
         )
     enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)
-    return True

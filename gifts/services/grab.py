@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
-from giftshop.rows import row_converters, row_to_instance
+from giftshop.rows import row_shape, row_to_instance
 from giftshop.token_auth import account_from_redis, token_redis_keys
 from outbox.jobs import enqueue
 
@@ -222,15 +222,13 @@ def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], l
     lock = ""
     if features.has_select_for_update:
         lock = "FOR UPDATE SKIP LOCKED" if skip_locked and features.has_select_for_update_skip_locked else "FOR UPDATE"
-    table = conn.ops.quote_name(Slot._meta.db_table)
-    fields = list(Slot._meta.concrete_fields)
-    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    table, columns, attnames, converters = row_shape(Slot, alias)
     sql = (
         f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
         f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
         f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
     )
-    return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
+    return sql, attnames, converters
 
 
 def held_or_free_applies(*, gift: Gift, user) -> bool:
@@ -265,17 +263,14 @@ def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
 
 @cache
 def _held_or_free_statement(alias: str) -> tuple[str, list[str], list[tuple]]:
-    conn = connections[alias]
-    table = conn.ops.quote_name(Slot._meta.db_table)
-    fields = list(Slot._meta.concrete_fields)
-    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    table, columns, attnames, converters = row_shape(Slot, alias)
     sql = (
         f"WITH held AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id = %s FOR UPDATE), "  # noqa: S608
         f"free AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
         f"ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED) "
         f"SELECT * FROM held UNION ALL SELECT * FROM free LIMIT 1"
     )
-    return sql, [f.attname for f in fields], row_converters(Slot, fields, alias)
+    return sql, attnames, converters
 
 
 def _refuse_grab(*, gift: Gift, user) -> NoReturn:

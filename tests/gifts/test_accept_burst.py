@@ -15,25 +15,30 @@ from giftshop.errors import AppError
 User = get_user_model()
 
 
+def _accept_outcome(gift, user, address, start: threading.Barrier | None = None) -> str:
+    """One accept on its own connection, started together with the others at `start`: "ok" or the
+    error code it was refused with."""
+    if start is not None:
+        start.wait()
+    try:
+        slot_accept(gift=gift, user=user, address=address)
+        return "ok"
+    except AppError as exc:
+        return exc.code
+    finally:
+        connection.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_as_many_accepts_as_slots_at_once_all_get_one(make_gift, address):
     gift = make_gift(mode="group", recipients=40)
     users = User.objects.bulk_create(User(username=f"burst{i:03d}") for i in range(40))
     start = threading.Barrier(20)
 
-    def accept(user):
-        if user.pk % 2:
-            start.wait()
-        try:
-            slot_accept(gift=gift, user=user, address=address)
-            return "ok"
-        except AppError as exc:
-            return exc.code
-        finally:
-            connection.close()
-
     with ThreadPoolExecutor(max_workers=20) as pool:
-        outcomes = list(pool.map(accept, users))
+        outcomes = list(
+            pool.map(lambda user: _accept_outcome(gift, user, address, start if user.pk % 2 else None), users)
+        )
 
     assert outcomes == ["ok"] * 40
     taken = list(Slot.objects.filter(gift=gift).values_list("recipient_id", flat=True))
@@ -80,23 +85,14 @@ def test_an_account_that_grabbed_accepts_its_own_slot_not_a_free_one(make_gift, 
 @pytest.mark.django_db(transaction=True)
 def test_one_account_accepting_twice_at_once_gets_one_slot_and_a_clear_refusal(make_gift, address):
     """Two accepts of one account that holds no slot lock two free slots; the second write meets the
-    (gift, recipient) unique constraint: 409 already_taken_by_you, not a server error."""
+    (gift, recipient) unique constraint and goes to the slot the first took, already accepted: a
+    clear 409, not a server error."""
     gift = make_gift(mode="group", recipients=4)
     user = User.objects.create(username="twice-at-once")
     start = threading.Barrier(2)
 
-    def accept(_):
-        start.wait()
-        try:
-            slot_accept(gift=gift, user=user, address=address)
-            return "ok"
-        except AppError as exc:
-            return exc.code
-        finally:
-            connection.close()
-
     with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = sorted(pool.map(accept, range(2)))
+        outcomes = sorted(pool.map(lambda _: _accept_outcome(gift, user, address, start), range(2)))
     assert outcomes in (["already_accepted", "ok"], ["already_taken_by_you", "ok"]), outcomes
     assert Slot.objects.filter(gift=gift, recipient=user).count() == 1
     assert Slot.objects.filter(gift=gift, recipient__isnull=True, status=SlotStatus.UNCLAIMED).count() == 3
