@@ -137,10 +137,17 @@ class Gift(models.Model):
 class Slot(models.Model):
     """One recipient's share of a gift: one parcel to one address."""
 
-    gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="slots")
+    # No index of their own for `gift` and `recipient`: the (gift, number) and (recipient, -id) indexes
+    # below lead with them. Every write of a slot (a grab, an accept) updates each index of the table.
+    gift = models.ForeignKey(Gift, on_delete=models.CASCADE, related_name="slots", db_index=False)
     number = models.PositiveIntegerField()
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="slots"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="slots",
+        db_index=False,
     )
     sku = models.ForeignKey("shops.Sku", on_delete=models.PROTECT, related_name="slots")
     status = models.CharField(max_length=20, choices=SlotStatus.choices, default=SlotStatus.UNCLAIMED)
