@@ -135,7 +135,7 @@ class ClaimGrab(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = CLAIM_THROTTLES
-    refused = None  # the grab gate's refusal, when it was looked up together with the API token
+    looked = None  # the gift and the grab gate's answer, when they were looked up together with the API token
 
     def token_account(self, key: str):
         """The token check (CachedTokenAuthentication) asks here first: the account, and whether the grab
@@ -145,12 +145,12 @@ class ClaimGrab(APIView):
         answer = claim.grab_authenticate(claim_token=self.kwargs["token"], api_token=key)
         if answer is None:
             return None
-        user, self.refused = answer
+        user, self.looked = answer
         return user
 
     @extend_schema(request=None, responses={200: SlotOut, **error_responses(400, 403, 404, 409, 410, 429)})
     def post(self, request, token: str):
-        slot = claim.grab_by_token(token=token, user=request.user, refused=self.refused)
+        slot = claim.grab_by_token(token=token, user=request.user, looked=self.looked)
         return Response(_slot_out(slot))
 
 

@@ -33,29 +33,30 @@ def gift_is_past_expiry(gift: Gift) -> bool:
 
 
 @dataclass(frozen=True)
-class GateRefusal:
-    """The refusal the grab gate gave an account for a gift, looked up together with its API token."""
+class GateLook:
+    """What the grab gate said of an account and a gift, looked up together with its API token."""
 
     gift: Gift
-    verdict: Verdict  # ALL_TAKEN or MINE
+    verdict: Verdict | None  # ALL_TAKEN or MINE; None: the grab goes on to ask the gate for a slot
 
 
-def grab_by_token(*, token: str, user, refused: GateRefusal | None = None) -> Slot:
+def grab_by_token(*, token: str, user, looked: GateLook | None = None) -> Slot:
     """The grab endpoint: the gift's few facts from the cache, then the gate, then the database.
 
     A refusal the gate can give (`all_taken`, `already_taken_by_you`) costs no database statement.
-    `refused`: the gate's refusal, looked up already (`grab_authenticate`)."""
-    if refused is not None:
-        return slot_grab(gift=refused.gift, user=user, refused=refused.verdict)
+    `looked`: the gift and the gate's answer, looked up already with the token (`grab_authenticate`)."""
+    if looked is not None:
+        return slot_grab(gift=looked.gift, user=user, refused=looked.verdict)
     return slot_grab(gift=_gift_facts(token), user=user)
 
 
-def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateRefusal | None] | None:
+def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, GateLook] | None:
     """Who is grabbing and whether the gate refuses them, in one round trip to Redis that takes nothing:
     the gate's script reads the account from the API token's cache entry (the gate's Redis is the
-    shared cache's). The account, and the refusal for `grab_by_token` (None: the grab goes on and asks
-    the gate for a slot after the request's rate limits). None: check the token the usual way (the
-    cache does not hold it yet, a gate elsewhere or down, a gift the grab refuses before its gate)."""
+    shared cache's). The account, and what the gate said for `grab_by_token` (its verdict None: the
+    grab goes on and asks the gate for a slot after the request's rate limits). None: check the token
+    the usual way (the cache does not hold it yet, a gate elsewhere or down, a gift the grab refuses
+    before its gate)."""
     keys = token_redis_keys(api_token) if grab_gate.gate_shares_cache() else None
     if keys is None:
         return None
@@ -72,7 +73,7 @@ def grab_authenticate(*, claim_token: str, api_token: str) -> tuple[object, Gate
     user = account_from_redis(entry)
     if user is None or user.pk != account_id:  # an entry written for other columns: a miss
         return None
-    return user, (None if verdict is None else GateRefusal(gift=gift, verdict=verdict))
+    return user, GateLook(gift=gift, verdict=verdict)
 
 
 # The columns a grab reads (attribute names, in the model's order for Gift.from_db).

@@ -160,7 +160,14 @@ def gate_try(gift_id: int, user_id: int) -> Verdict:
 def gate_shares_cache() -> bool:
     """Whether the gate's Redis is the shared cache's (same server and database): then the gate can be
     looked at with an API token (`gate_look_as`). Read from the two connection pools, as the rate
-    limits find the cache's Redis (giftshop/throttling.py), not from the settings' URLs."""
+    limits find the cache's Redis (giftshop/throttling.py), not from the settings' URLs; once per
+    process for the settings in force (every grab asks)."""
+    shared = settings.CACHES["default"]
+    return _shares_cache(settings.GRAB_GATE_URL, repr((shared.get("BACKEND"), shared.get("LOCATION"))))
+
+
+@cache
+def _shares_cache(gate_url: str, cache_location: str) -> bool:  # the arguments only key the answer
     from django_redis import get_redis_connection
 
     client = _client()
