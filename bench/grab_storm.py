@@ -35,6 +35,9 @@ CONNECTIONS = 64
 THREADS = 2
 PGBENCH_CLIENTS = 16
 SPARE = 4000
+# The storm's p99 is decided while slots are still free (every request then wins): that path alone,
+# on gifts with a slot for every request.
+WIN_GIFTS = 10
 
 # The statements one grab runs (token auth, the gift, "mine?", then the SKIP LOCKED take), with a
 # per-client counter so every transaction is another account, as over HTTP.
@@ -152,7 +155,7 @@ def _flush_gate_midway(gift_id: int) -> _Flusher:
 
 def run(server: Server) -> dict:
     log(f"grab storm: setting up {ATTEMPTS:,} accounts with tokens and two group gifts of {SLOTS} slots")
-    cat = catalogue(slug="grab", stock=10 * SLOTS)
+    cat = catalogue(slug="grab", stock=(4 + WIN_GIFTS) * SLOTS)
     from django.contrib.auth import get_user_model
 
     sender = get_user_model().objects.create_user("grab-sender", password="bench-pass")
@@ -203,11 +206,33 @@ def run(server: Server) -> dict:
         quota_per_thread=ATTEMPTS // THREADS,
     )
     flushes.join(timeout=5)
-    tokens_file.unlink(missing_ok=True)
     f_winners, f_distinct = _winners(flushed_gift.pk)
     log(
         f"grab storm (gate flushed at {flushes.flushed_at_free} free): {flushed.rps} grabs/s, p99 {flushed.p99_ms} ms, "
         f"statuses {flushed.statuses}; winners {f_winners}, distinct {f_distinct}"
+    )
+
+    log(f"grab storm: the win path alone, {WIN_GIFTS * SLOTS:,} grabs spread over {WIN_GIFTS} gifts of {SLOTS} slots")
+    win_gifts = [paid_gift(sender=sender, sku=cat.sku, mode="group", recipients=SLOTS) for _ in range(WIN_GIFTS)]
+    analyze("gifts_slot", "gifts_gift")
+    tokens_file.write_text(
+        "".join(
+            f"{token} /api/v1/claims/{win_gifts[i % WIN_GIFTS].claim_token}/grab/\n"
+            for i, (_, token) in enumerate(accounts[: WIN_GIFTS * SLOTS])
+        )
+    )
+    wins = wrk(
+        grab_url,
+        connections=CONNECTIONS,
+        threads=THREADS,
+        duration_s=600,
+        tokens_file=tokens_file,
+        quota_per_thread=WIN_GIFTS * SLOTS // THREADS - CONNECTIONS,
+    )
+    tokens_file.unlink(missing_ok=True)
+    log(
+        f"grab storm (every grab a win): {wins.rps} grabs/s, p50 {wins.p50_ms} ms, p99 {wins.p99_ms} ms, "
+        f"statuses {wins.statuses}; CPU per request, ms: {_cpu_line(wins)}"
     )
 
     duration = max(10, min(30, round(grab.duration_s)))
@@ -241,6 +266,7 @@ def run(server: Server) -> dict:
             "winners_ok": f_winners == SLOTS and f_distinct == SLOTS,
             "no_5xx": not flushed.statuses.get("5xx"),
         },
+        "wins_only": {**wins.as_dict(), "gifts": WIN_GIFTS},
         "noop": noop.as_dict(),
         "pgbench": {**pg, "winners": pg_winners, "winners_distinct": pg_distinct},
         "ratio_grab_to_noop": round(grab.rps / noop.rps, 3),
