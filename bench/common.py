@@ -276,13 +276,13 @@ def wrk_path() -> str:
 _CPU_GROUPS = {"gunicorn": "web (gunicorn)", "postgres": "PostgreSQL", "redis-server": "Redis"}
 
 
-def process_snapshot() -> tuple[dict[str, float], dict[str, int]]:
-    """One pass over /proc: CPU seconds used so far by kind of process (web, load tool, PostgreSQL,
-    Redis, the rest) and the whole machine's busy time (user, system, interrupts, from /proc/stat);
+def process_snapshot() -> tuple[dict, dict[str, int]]:
+    """One pass over /proc: CPU seconds used so far by each process, keyed (kind, pid) (web, PostgreSQL,
+    Redis, the rest), by the load tool and by the whole machine (user, system, interrupts, from /proc/stat);
     and the web processes' context switches so far, voluntary (waiting on a socket: Redis, the
     database) and involuntary (preempted). Linux only; both empty elsewhere."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    used: dict[str, float] = {}
+    used: dict = {}
     switches = {"voluntary": 0, "involuntary": 0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -293,7 +293,7 @@ def process_snapshot() -> tuple[dict[str, float], dict[str, int]]:
             continue  # the process ended meanwhile
         fields = text[text.rindex(")") + 2 :].split()
         group = _CPU_GROUPS.get(comm, "other processes")
-        used[group] = used.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        used[(group, stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
         for line in status.splitlines():
             if line.startswith("voluntary_ctxt_switches:"):
                 switches["voluntary"] += int(line.split()[1])
@@ -313,11 +313,20 @@ def process_snapshot() -> tuple[dict[str, float], dict[str, int]]:
 
 
 def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
-    """Milliseconds of CPU per request for each kind of process between two snapshots (a process that
-    started or ended in between is counted for what it used while it was there)."""
+    """Milliseconds of CPU per request for each kind of process between two snapshots, process by
+    process: one that started in between counts all it used; one that ended in between (a database
+    connection closed at CONN_MAX_AGE) is left out, rather than taking what it had used before the
+    first snapshot off its kind's total."""
     if not requests or not before or not after:
         return {}
-    return {k: round((after[k] - before.get(k, 0.0)) / requests * 1000, 3) for k in after}
+    totals: dict[str, float] = {}
+    for key, seconds in after.items():
+        used = seconds - before.get(key, 0.0)
+        if used < 0:  # a process id used again by a new process
+            used = seconds
+        kind = key[0] if isinstance(key, tuple) else key
+        totals[kind] = totals.get(kind, 0.0) + used
+    return {k: round(v / requests * 1000, 3) for k, v in totals.items()}
 
 
 @dataclass

@@ -46,6 +46,16 @@ def _rows(results: dict) -> list[tuple[str, str, str, str]]:
                     yes(g["target_met"]["flushed_exact_winners_no_5xx"]),
                 )
             )
+        if "wins_only" in g:
+            w = g["wins_only"]
+            rows.append(
+                (
+                    "grab storm, every grab a win: grabs/s, p50 / p99",
+                    f"{w['rps']:,}, {w['p50_ms']} / {w['p99_ms']} ms",
+                    "",
+                    "",
+                )
+            )
     if "accept" in b and "error" not in b["accept"]:
         a = b["accept"]
         rows += [
