@@ -198,7 +198,12 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
         for pk, gift_id in moved
     )
     if _KIND[source] != _KIND[target]:
-        gifts_sync_bulk({gift_id for _, gift_id in moved})
+        gift_ids = sorted({gift_id for _, gift_id in moved})
+        gifts_sync_bulk(gift_ids)
+        # A slot of these gifts moving in another transaction meanwhile (an accept) is not counted
+        # above, and its own count after its commit may not see these moves yet: count again once
+        # this commits, as a single slot's move does (`_gift_follow`).
+        transaction.on_commit(lambda: gifts_sync_bulk_if_behind(gift_ids), robust=True)
     return ids
 
 
@@ -379,6 +384,25 @@ def gift_sync(gift_id: int) -> None:
         target = derive_gift_status(_slot_counts(gift_id), gift.recipients_count)
         if target != gift.status:
             _gift_move(gift, target)
+
+
+def gifts_sync_bulk_if_behind(gift_ids) -> None:
+    """`gift_sync_if_behind` for many gifts: one statement counts their slots without a lock, and only
+    the gifts whose status is behind are locked, counted again and moved (`gifts_sync_bulk`)."""
+    rows = (
+        Slot.objects.filter(gift_id__in=list(gift_ids))
+        .exclude(gift__status__in=GIFT_UNPAID)
+        .values("gift_id", "gift__status", "gift__recipients_count", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    seen: dict[int, tuple[str, int, Counter]] = {}
+    for row in rows:
+        _, _, counts = seen.setdefault(row["gift_id"], (row["gift__status"], row["gift__recipients_count"], Counter()))
+        counts[row["status"]] = row["n"]
+    behind = [pk for pk, (status, total, counts) in seen.items() if derive_gift_status(counts, total) != status]
+    if behind:
+        gifts_sync_bulk(behind)
 
 
 def gifts_sync_bulk(gift_ids) -> None:

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from gifts.models import Gift, GiftEvent, Notification, Slot
+from gifts.models import Gift, GiftEvent, GiftStatus, Notification, Slot, SlotStatus
 from gifts.services.claim import slot_accept, slot_decline, slot_grab
 from gifts.services.expiry import expire_batch, expire_due, slots_remind_before_expiry
+from gifts.states import slot_transition
 from outbox.models import Job
 from payments import tasks
 from payments.models import Payment, Refund
@@ -252,3 +253,56 @@ def test_reminder_before_expiry_notifies_once(make_gift, sender, recipient):
     assert Notification.objects.filter(user=recipient, kind="reminder").count() == 1
     assert Notification.objects.filter(user=sender, kind="reminder").count() == 1
     assert Slot.objects.filter(gift=later, reminded_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_and_an_accept_in_flight_leave_the_gift_counted_whichever_commits_last(monkeypatch):
+    """The sweep counts a gift's slots before an accept in flight commits, and that accept's own count
+    after its commit runs before the sweep commits: neither sees the other. The sweep counts again once
+    it commits, or the gift would stay 部分领取 with no slot left to claim."""
+    monkeypatch.setattr(tasks.send_refund, "apply_async", lambda *a, **kw: None)
+    sender, early, late = UserFactory(), UserFactory(), UserFactory()
+    (gift,) = make_expired_gifts(sku=SkuFactory(stock=0), sender=sender, gifts=1, slots_per_gift=3)
+    swept, accepted, held = Slot.objects.filter(gift=gift).order_by("number")
+    Slot.objects.filter(pk=accepted.pk).update(status=SlotStatus.ACCEPTED, recipient=early)
+    # Grabbed, its own window still open: the sweep leaves it to the accept.
+    Slot.objects.filter(pk=held.pk).update(recipient=late, expires_at=timezone.now() + timedelta(days=1))
+    Gift.objects.filter(pk=gift.pk).update(status=GiftStatus.PARTLY_CLAIMED)
+    moved, counted, go_accept, go_sweep = (threading.Event() for _ in range(4))
+
+    def accept():
+        try:
+            with transaction.atomic():
+                slot_transition(held.pk, SlotStatus.ACCEPTED, actor=late)
+                moved.set()
+                go_accept.wait(10)
+            # Committed, and its count after commit has run: it saw the expired slot still unclaimed.
+        finally:
+            connection.close()
+
+    def sweep():
+        try:
+            moved.wait(10)
+            with transaction.atomic():
+                assert expire_batch() == 1
+                counted.set()
+                go_sweep.wait(10)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    assert counted.wait(10)
+    go_accept.set()
+    threads[0].join(10)
+    assert Gift.objects.get(pk=gift.pk).status == GiftStatus.PARTLY_CLAIMED  # both counts missed the other
+    go_sweep.set()
+    threads[1].join(10)
+
+    assert sorted(Slot.objects.filter(gift=gift).values_list("status", flat=True)) == [
+        "accepted",
+        "accepted",
+        "expired",
+    ]
+    assert Gift.objects.get(pk=gift.pk).status == GiftStatus.CLAIMED
