@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from giftshop.errors import AppError, NotFound
-from giftshop.rows import row_shape, row_to_instance
+from giftshop.rows import row_shape, row_to_instance, sql_literal, statement_cursor
 from giftshop.token_auth import account_from_redis, token_redis_keys
 from outbox.jobs import enqueue
 
@@ -202,8 +202,8 @@ def _take_free_slot(*, gift: Gift, user, skip_locked: bool, savepoint: bool = Tr
     now = timezone.now()
     # Inside a caller's transaction (accept grabs on the way) a refusal must not break it: savepoint.
     guard = transaction.atomic() if savepoint and connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, now, now, gift.pk, SlotStatus.UNCLAIMED])
+    with guard, statement_cursor(connection.alias) as cursor:
+        cursor.execute(sql, [user.pk, now, now, gift.pk])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -226,7 +226,8 @@ def _take_statement(alias: str, *, skip_locked: bool) -> tuple[str, list[str], l
     table, columns, attnames, converters = row_shape(Slot, alias)
     sql = (
         f"UPDATE {table} SET recipient_id = %s, taken_at = %s, opened_at = %s "  # noqa: S608 (no user input)
-        f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
+        f"WHERE id = (SELECT id FROM {table} WHERE gift_id = %s AND recipient_id IS NULL "
+        f"AND status = {sql_literal(SlotStatus.UNCLAIMED)} "
         f"ORDER BY number LIMIT 1 {lock}) RETURNING {columns}"
     )
     return sql, attnames, converters
@@ -250,8 +251,8 @@ def slot_held_or_free(*, gift: Gift, user) -> Slot | None:
     `WITH` query that locks rows runs only as far as the outer query reads it, so the free slot is
     looked at (and locked) only when the account holds none. Only where `held_or_free_applies`."""
     sql, attnames, converters = _held_or_free_statement(connection.alias)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [gift.pk, user.pk, gift.pk, SlotStatus.UNCLAIMED])
+    with statement_cursor(connection.alias) as cursor:
+        cursor.execute(sql, [gift.pk, user.pk, gift.pk])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -267,7 +268,8 @@ def _held_or_free_statement(alias: str) -> tuple[str, list[str], list[tuple]]:
     table, columns, attnames, converters = row_shape(Slot, alias)
     sql = (
         f"WITH held AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id = %s FOR UPDATE), "  # noqa: S608
-        f"free AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id IS NULL AND status = %s "
+        f"free AS (SELECT {columns} FROM {table} WHERE gift_id = %s AND recipient_id IS NULL "
+        f"AND status = {sql_literal(SlotStatus.UNCLAIMED)} "
         f"ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED) "
         f"SELECT * FROM held UNION ALL SELECT * FROM free LIMIT 1"
     )

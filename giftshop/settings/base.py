@@ -101,6 +101,10 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The hot paths' statements (giftshop/rows.py) are prepared on a connection once it has run them this
+# many times, and planned once. Empty: never (PgBouncer in transaction mode before 1.21, or without
+# max_prepared_statements, cannot keep prepared statements).
+DATABASE_PREPARE_THRESHOLD = int(env("DATABASE_PREPARE_THRESHOLD", default="5") or 0) or None
 
 # Read replica (giftshop/replica.py): with DATABASE_REPLICA_URL set (a PostgreSQL streaming replica
 # of DATABASE_URL; its user needs the pg_monitor role to see the replication status), the
