@@ -167,7 +167,9 @@ def served(tmp_path_factory):
     env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.production"
     _run([*manage, "migrate", "--noinput", "-v0"], env=env)
     # load_demo pays through the app in-process (Django's test client: host testserver, plain http).
-    _run([*manage, "load_demo"], env={**env, "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "False"})
+    _run(
+        [*manage, "load_demo", "--staging"], env={**env, "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "False"}
+    )
     _run([*manage, "collectstatic", "--noinput", "-v0"], env=env)
     log_path = tmp / "gunicorn.log"
     gunicorn = Path(sys.executable).parent / "gunicorn"

@@ -1,15 +1,17 @@
 """Demo data: shops, a category tree with the excluded top levels, products and the demo accounts,
 plus a group lottery and a bulk gift from alice so those pages have something to show.
 
-Demo accounts exist only here, never in production settings. Safe to run twice.
+Demo accounts exist only here, never in production settings: there the command refuses, but on a
+site that declares itself staging (ALLOW_SANDBOX) and says so (--staging). Safe to run twice.
 """
 
 from datetime import timedelta
 
 from celery import current_app as celery_app
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -129,7 +131,19 @@ SHIP_FROM_FIELDS = ("ship_from_name", "ship_from_phone", "ship_from_address")
 class Command(BaseCommand):
     help = "Load the demo shops, products and accounts (password: giftshop-demo)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--staging",
+            action="store_true",
+            help="load it under production settings too, on a site that declares itself staging (ALLOW_SANDBOX)",
+        )
+
     def handle(self, *args, **options):
+        if getattr(settings, "PRODUCTION", False) and not (settings.ALLOW_SANDBOX and options["staging"]):
+            raise CommandError(
+                f"load_demo makes accounts whose password is published ({PASSWORD}), so production settings "
+                "refuse it. On a staging site (ALLOW_SANDBOX=True) run it with --staging."
+            )
         users = self._catalogue()
         self._group_gifts(users)
         # The dashboard reads daily roll-ups, which beat makes every 10 minutes: make today's now, so
