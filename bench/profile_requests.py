@@ -171,7 +171,10 @@ def _profile(n: int) -> int:
             profiler.dump_stats(os.environ["PROFILE_DUMP"] + "-" + name.split()[0].strip(",") + ".prof")
         cpu = (time.process_time() - cpu0) / max(1, runs - 1) * 1000
         wall = (time.perf_counter() - wall0) / max(1, runs - 1) * 1000
-        others = {k: (v - others0[k]) / max(1, runs - 1) * 1000 for k, v in _other_cpu(connection).items()}
+        others = {
+            k: None if v is None else v / max(1, runs - 1) * 1000
+            for k, v in _cpu_between(others0, _other_cpu(connection)).items()
+        }
         in_sql = sum(sum(v) for v in sql_time.values()) / max(1, runs - 1) * 1000
         print(f"\n--- {name}: wall {wall:.2f} ms per request, {in_sql:.2f} ms of it in SQL calls (send, wait, read)")
         for shape, times in sorted(sql_time.items(), key=lambda kv: -sum(kv[1]))[:12]:
@@ -197,10 +200,10 @@ def _profile(n: int) -> int:
                 int(os.environ.get("PROFILE_LINES", "25"))
             )
         report[name] = cpu
-        machine[name] = cpu + sum(others.values())
+        machine[name] = None if None in others.values() else cpu + sum(others.values())
         print(
             f"\n+++ {name}: CPU per request outside this process: "
-            + ", ".join(f"{k} {v:.3f} ms" for k, v in others.items())
+            + ", ".join(f"{k} {'unknown (reconnected)' if v is None else f'{v:.3f} ms'}" for k, v in others.items())
         )
         print(
             f"\n=== {name}: {cpu:.2f} ms CPU per request ({'profiled' if profiling else 'not profiled'}), statuses {statuses}, "
@@ -210,26 +213,43 @@ def _profile(n: int) -> int:
     base = report["no-op GET /healthz"]
     print("\nCPU per request: this process; and with PostgreSQL's backend and Redis (no HTTP server, no network)")
     for name, cpu in report.items():
-        print(f"{name:32s} {cpu:6.2f} ms  ({cpu / base:.1f}x the no-op)   {machine[name]:6.2f} ms")
+        whole = "     ?" if machine[name] is None else f"{machine[name]:6.2f}"
+        print(f"{name:32s} {cpu:6.2f} ms  ({cpu / base:.1f}x the no-op)   {whole} ms")
     return 0
 
 
-def _other_cpu(connection) -> dict[str, float]:
-    """Seconds of CPU used so far by this connection's PostgreSQL backend and by the Redis server: what a
-    request costs beyond this process (waits on them drop out of process_time)."""
+def _other_cpu(connection) -> dict[str, float | tuple]:
+    """CPU seconds used so far by this connection's PostgreSQL backend (keyed by its process id: a
+    connection closed at CONN_MAX_AGE and opened again is another process) and by the Redis server (all
+    of it: someone else's load on the same server counts too). A backend on another host is left out."""
     import redis
     from django.conf import settings
 
+    used: dict = {}
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used["PostgreSQL"] = (pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    except OSError:
+        pass
     info = redis.Redis.from_url(settings.GRAB_GATE_URL).info("cpu")
-    return {
-        "PostgreSQL": (int(fields[11]) + int(fields[12])) / tick,
-        "Redis": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-    }
+    used["Redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return used
+
+
+def _cpu_between(before: dict, after: dict) -> dict[str, float | None]:
+    """Seconds each used between two readings of `_other_cpu`; None for a backend that changed between
+    them (its CPU before the change is not known)."""
+    used: dict[str, float | None] = {}
+    for name, value in after.items():
+        if isinstance(value, tuple):
+            old = before.get(name)
+            used[name] = value[1] - old[1] if old is not None and old[0] == value[0] else None
+        else:
+            used[name] = value - before.get(name, value)
+    return used
 
 
 if __name__ == "__main__":
