@@ -199,7 +199,10 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
     )
     if _KIND[source] != _KIND[target]:
         gift_ids = sorted({gift_id for _, gift_id in moved})
-        gifts_sync_bulk(gift_ids)
+        # The caller holds these slots locked: a gift locked elsewhere is not waited for (a sender's
+        # withdraw locks its gift, then waits for its slots: the two would deadlock) but counted
+        # after commit, below.
+        gifts_sync_bulk(gift_ids, skip_locked=True)
         # A slot of these gifts moving in another transaction meanwhile (an accept) is not counted
         # above, and its own count after its commit may not see these moves yet: count again once
         # this commits, as a single slot's move does (`_gift_follow`).
@@ -405,12 +408,13 @@ def gifts_sync_bulk_if_behind(gift_ids) -> None:
         gifts_sync_bulk(behind)
 
 
-def gifts_sync_bulk(gift_ids) -> None:
+def gifts_sync_bulk(gift_ids, *, skip_locked: bool = False) -> None:
     """`gift_sync` for many gifts in a fixed number of statements (the expiry sweep). Locks the
-    gifts in id order, so two sweeps never wait on each other in a cycle."""
+    gifts in id order, so two sweeps never wait on each other in a cycle; `skip_locked`: leaves out
+    the gifts another transaction holds locked instead of waiting for them."""
     with transaction.atomic():
         gifts = list(
-            Gift.objects.select_for_update(no_key=True)
+            Gift.objects.select_for_update(no_key=True, skip_locked=skip_locked)
             .filter(pk__in=list(gift_ids))
             .exclude(status__in=GIFT_UNPAID)
             .order_by("pk")

@@ -2,6 +2,7 @@
 
 import secrets
 import threading
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -16,6 +17,7 @@ from gifts.models import Gift, GiftEvent, GiftStatus, Notification, Slot, SlotSt
 from gifts.services.claim import slot_accept, slot_decline, slot_grab
 from gifts.services.expiry import expire_batch, expire_due, slots_remind_before_expiry
 from gifts.states import slot_transition
+from giftshop.errors import AppError
 from outbox.models import Job
 from payments import tasks
 from payments.models import Payment, Refund
@@ -306,3 +308,55 @@ def test_a_sweep_and_an_accept_in_flight_leave_the_gift_counted_whichever_commit
         "expired",
     ]
     assert Gift.objects.get(pk=gift.pk).status == GiftStatus.CLAIMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_and_a_withdraw_of_the_same_gift_do_not_deadlock(monkeypatch):
+    """The sweep locks expired slots, then their gifts; a sender's withdraw locks the gift, then its
+    slots. The sweep leaves a gift locked elsewhere to its count after commit instead of waiting."""
+    from gifts import states
+    from gifts.services.sender import gift_withdraw
+
+    monkeypatch.setattr(tasks.send_refund, "apply_async", lambda *a, **kw: None)
+    sender = UserFactory()
+    (gift,) = make_expired_gifts(sku=SkuFactory(stock=0), sender=sender, gifts=1, slots_per_gift=2)
+    slots_locked, errors, outcomes = threading.Event(), [], []
+    real_sync = states.gifts_sync_bulk
+
+    def sync_after_a_pause(gift_ids, **kwargs):  # the sweep holds its slots; the withdraw takes the gift now
+        slots_locked.set()
+        time.sleep(0.5)
+        return real_sync(gift_ids, **kwargs)
+
+    monkeypatch.setattr(states, "gifts_sync_bulk", sync_after_a_pause)
+
+    def sweep():
+        try:
+            outcomes.append(("swept", expire_batch()))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def withdraw():
+        slots_locked.wait(10)
+        try:
+            gift_withdraw(gift_id=gift.pk, user=sender)
+            outcomes.append(("withdrawn", None))
+        except AppError as exc:
+            outcomes.append(("refused", exc.code))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep), threading.Thread(target=withdraw)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []  # no deadlock (PostgreSQL would abort one of the two)
+    assert sorted(outcomes) == [("refused", "nothing_to_withdraw"), ("swept", 2)]
+    assert Gift.objects.get(pk=gift.pk).status == GiftStatus.EXPIRED  # counted after the sweep committed
+    assert Refund.objects.filter(payment__gift=gift).count() == 2
