@@ -69,12 +69,13 @@ def statement_cursor(alias: str = DEFAULT_DB_ALIAS):
     about half a millisecond of the database's CPU planning its three statements. Django's own
     cursors bind on the client (the `server_side_binding` option would change every query of the
     site). `DATABASE_PREPARE_THRESHOLD` (empty: never prepare, for a pooler in transaction mode that
-    cannot keep prepared statements). Still a Django cursor: execute wrappers, the query log and `CaptureQueriesContext` see its
-    statements. Statements run here compare constants as literals, not parameters, where a partial
+    cannot keep prepared statements). Still a Django cursor: execute wrappers see its statements. Statements run here compare constants as literals, not parameters, where a partial
     index depends on them: a plan made once for every parameter value could not use the index."""
     conn = connections[alias]
     threshold = settings.DATABASE_PREPARE_THRESHOLD
-    if conn.vendor != "postgresql" or threshold is None:
+    # While Django logs queries (DEBUG, a test's capture) Django's own cursor runs them: its log reads
+    # the statement back from a client-binding cursor and would show None for this one.
+    if conn.vendor != "postgresql" or threshold is None or conn.queries_logged:
         return conn.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
@@ -84,8 +85,9 @@ def statement_cursor(alias: str = DEFAULT_DB_ALIAS):
     # mode); its own cursors bind on the client, which never prepares, so this reaches ours only.
     if conn.connection.prepare_threshold != threshold:
         conn.connection.prepare_threshold = threshold
+    conn.validate_thread_sharing()
     with conn.wrap_database_errors:
-        return conn._prepare_cursor(ServerBindingCursor(conn.connection))
+        return conn.make_cursor(ServerBindingCursor(conn.connection))
 
 
 def sql_literal(value: str) -> str:

@@ -166,3 +166,54 @@ def test_a_decline_still_counts_the_gift_again_after_commit(make_gift, recipient
     assert len(registered) == 1
     gift.refresh_from_db()
     assert gift.status != "sent"
+
+
+@pytest.mark.django_db
+def test_a_statement_run_again_and_again_is_prepared_and_still_seen_by_django(make_gift, settings):
+    """On PostgreSQL the composed statements are prepared once a connection has run them
+    DATABASE_PREPARE_THRESHOLD times (planned once, not on every run); execute wrappers still see
+    each run. Empty setting: nothing is prepared. While Django logs queries (a capture, DEBUG) they
+    run on Django's own cursor, so the log shows each statement with its values."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    gift = make_gift()
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall() if '"claim_token" = $1' in row[0]]
+
+    def read_four_times() -> None:
+        for _ in range(4):
+            assert get_row(Gift, {"claim_token": gift.claim_token}).pk == gift.pk
+
+    settings.DATABASE_PREPARE_THRESHOLD = None
+    read_four_times()
+    assert prepared() == []
+
+    settings.DATABASE_PREPARE_THRESHOLD = 2
+    with CaptureQueriesContext(connection) as captured:
+        read_four_times()
+    assert prepared() == []
+    assert sum(gift.claim_token in (q["sql"] or "") for q in captured.captured_queries) == 4
+
+    seen = []
+    with connection.execute_wrapper(lambda execute, sql, *args: seen.append(sql) or execute(sql, *args)):
+        read_four_times()
+    assert len(prepared()) == 1
+    assert len(seen) == 4
+
+
+@pytest.mark.django_db
+def test_a_statement_of_the_hot_path_compares_constants_as_literals():
+    """A plan made once for every parameter value could not use the free-slot partial index
+    (`recipient_id IS NULL AND status = 'unclaimed'`): the grab's take and the accept's look at a
+    free slot say 'unclaimed' in their text."""
+    from gifts.services.grab import _held_or_free_statement, _take_statement
+
+    for sql in (_take_statement(connection.alias, skip_locked=True)[0], _held_or_free_statement(connection.alias)[0]):
+        assert "status = 'unclaimed'" in sql
+    with pytest.raises(ValueError):
+        from giftshop.rows import sql_literal
+
+        sql_literal("x'; DROP TABLE gifts_gift; --")
