@@ -96,6 +96,25 @@ class RedactLinksFilter(logging.Filter):
         return True
 
 
+class BrokerOutageFilter(logging.Filter):
+    """Celery beat logs each schedule it could not send with the whole stack twice over (formatted into
+    the message and attached as the exception): several KB a line, each time a schedule comes due
+    while the broker is down. When what failed is the connection to the broker, the line keeps the
+    error and loses the stacks; any other failure is logged as beat logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "celery.beat" or not record.exc_info or not str(record.msg).startswith("Message Error"):
+            return True
+        from kombu.exceptions import OperationalError
+
+        exc = record.exc_info[1]
+        cause = exc.__cause__ or exc.__context__ if exc is not None else None
+        if isinstance(exc, OSError | OperationalError) or isinstance(cause, OSError | OperationalError):
+            record.msg, record.args = "Message Error: %s (the broker is unreachable)", (exc,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
 class RequestIdMiddleware:
     """Take the caller's X-Request-ID (or make one), bind it for the request's logs, echo it back,
     and write one access line per request."""
@@ -173,6 +192,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "filters": {
             "context": {"()": "giftshop.logs.ContextFilter"},
             "redact_links": {"()": "giftshop.logs.RedactLinksFilter"},
+            "broker_outage": {"()": "giftshop.logs.BrokerOutageFilter"},
         },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -186,7 +206,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if log_format == "json" else "plain",
-                "filters": ["redact_links", "context"],
+                "filters": ["redact_links", "broker_outage", "context"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
