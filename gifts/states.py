@@ -206,7 +206,7 @@ def slots_transition_bulk(slot_ids: list[int], target: str, *, source: str, data
         # A slot of these gifts moving in another transaction meanwhile (an accept) is not counted
         # above, and its own count after its commit may not see these moves yet: count again once
         # this commits, as a single slot's move does (`_gift_follow`).
-        transaction.on_commit(lambda: gifts_sync_bulk_if_behind(gift_ids), robust=True)
+        transaction.on_commit(lambda: gifts_sync_if_behind(gift_ids), robust=True)
     return ids
 
 
@@ -261,19 +261,24 @@ def _slot_counts(gift_id: int) -> Counter:
     return Counter({row["status"]: row["n"] for row in rows})
 
 
-def _gift_and_counts(gift_id: int) -> tuple[str, int, Counter] | None:
-    """The gift's status, its number of slots and its slots' statuses, in one statement, no lock."""
+def _gifts_and_counts(gift_ids) -> dict[int, tuple[str, int, Counter]]:
+    """Each gift's status, its number of slots and its slots' statuses, in one statement, no lock."""
     rows = (
-        Slot.objects.filter(gift_id=gift_id)
-        .values("gift__status", "gift__recipients_count", "status")
+        Slot.objects.filter(gift_id__in=list(gift_ids))
+        .values("gift_id", "gift__status", "gift__recipients_count", "status")
         .annotate(n=Count("id"))
         .order_by()
     )
-    counts, gift = Counter(), None
+    found: dict[int, tuple[str, int, Counter]] = {}
     for row in rows:
-        gift = (row["gift__status"], row["gift__recipients_count"])
+        _, _, counts = found.setdefault(row["gift_id"], (row["gift__status"], row["gift__recipients_count"], Counter()))
         counts[row["status"]] = row["n"]
-    return None if gift is None else (gift[0], gift[1], counts)
+    return found
+
+
+def _gift_and_counts(gift_id: int) -> tuple[str, int, Counter] | None:
+    """`_gifts_and_counts` of one gift; None when it has no slot."""
+    return _gifts_and_counts([gift_id]).get(gift_id)
 
 
 def _gift_behind(gift_id: int) -> tuple[bool, Counter]:
@@ -373,9 +378,16 @@ def gift_sync_if_behind(gift_id: int, *, taken: bool = False) -> None:
 
 def gifts_sync_if_behind(gift_ids) -> None:
     """`gift_sync_if_behind` for the gifts of a batch (the worker's claims: it counts again what the
-    accept counted after its commit, in case that process died in between)."""
-    for gift_id in sorted(set(gift_ids)):
-        gift_sync_if_behind(gift_id)
+    accepts counted after their commit, in case a process died in between; the expiry sweep, once it
+    committed): one statement counts them all without a lock, and only the gifts whose status is
+    behind are locked, counted again and moved (`gifts_sync_bulk`)."""
+    behind = [
+        pk
+        for pk, (status, total, counts) in _gifts_and_counts(set(gift_ids)).items()
+        if status not in GIFT_UNPAID and derive_gift_status(counts, total) != status
+    ]
+    if behind:
+        gifts_sync_bulk(behind)
 
 
 def gift_sync(gift_id: int) -> None:
@@ -387,25 +399,6 @@ def gift_sync(gift_id: int) -> None:
         target = derive_gift_status(_slot_counts(gift_id), gift.recipients_count)
         if target != gift.status:
             _gift_move(gift, target)
-
-
-def gifts_sync_bulk_if_behind(gift_ids) -> None:
-    """`gift_sync_if_behind` for many gifts: one statement counts their slots without a lock, and only
-    the gifts whose status is behind are locked, counted again and moved (`gifts_sync_bulk`)."""
-    rows = (
-        Slot.objects.filter(gift_id__in=list(gift_ids))
-        .exclude(gift__status__in=GIFT_UNPAID)
-        .values("gift_id", "gift__status", "gift__recipients_count", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    seen: dict[int, tuple[str, int, Counter]] = {}
-    for row in rows:
-        _, _, counts = seen.setdefault(row["gift_id"], (row["gift__status"], row["gift__recipients_count"], Counter()))
-        counts[row["status"]] = row["n"]
-    behind = [pk for pk, (status, total, counts) in seen.items() if derive_gift_status(counts, total) != status]
-    if behind:
-        gifts_sync_bulk(behind)
 
 
 def gifts_sync_bulk(gift_ids, *, skip_locked: bool = False) -> None:
