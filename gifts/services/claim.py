@@ -35,7 +35,8 @@ from gifts.services.grab import (  # noqa: F401 (the API and pages grab through 
     grab_by_token,
     slot_grab,
 )
-from gifts.services.notifications import notify
+from gifts.services.handover import hand_over_notes
+from gifts.services.notifications import notify, notify_many
 from gifts.states import gift_sync_if_behind, slot_transition
 from giftshop.errors import AppError, NotFound
 from giftshop.logs import bind
@@ -44,7 +45,7 @@ from outbox.jobs import enqueue, enqueue_along
 from payments.models import Refund
 from payments.services import refund_request
 from shops.eligibility import sku_eligibility
-from shops.models import ShopStaff, Sku
+from shops.models import Sku
 from shops.services import stock_release, stock_reserve
 
 log = logging.getLogger(__name__)
@@ -324,28 +325,5 @@ def _hand_over(slot: Slot) -> None:
         difference = (gift.unit_price_fen - slot.sku.price_fen) * gift.quantity
         refund_request(payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE)
     slot_transition(slot, SlotStatus.TO_SHIP)
-    notify(
-        user=gift.sender,
-        kind=Notification.Kind.ACCEPTED,
-        dedupe_key=f"accepted:{slot.pk}",
-        title=_("朋友收下了你的礼物：%(title)s") % {"title": slot.sku.product.title},
-        body=_("商家将尽快发货。"),
-        link=gift.get_absolute_url(),
-    )
-    notify(
-        user=slot.recipient,
-        kind=Notification.Kind.ACCEPTED,
-        dedupe_key=f"accepted:{slot.pk}:recipient",
-        title=_("你已收下礼物：%(title)s") % {"title": slot.sku.product.title},
-        body=_("商家发货后可以在「我收到的礼物」里查看物流。"),
-        link="/received/",
-    )
-    for member in ShopStaff.objects.filter(shop_id=gift.shop_id).select_related("user"):
-        notify(
-            user=member.user,
-            kind=Notification.Kind.TO_SHIP,
-            dedupe_key=f"to_ship:{slot.pk}:{member.user_id}",
-            title=_("新的待发货礼物订单 #%(no)s：%(title)s") % {"no": slot.pk, "title": slot.sku.product.title},
-            link=f"/merchant/gifts/slot/{slot.pk}/change/",
-        )
+    notify_many(notes=hand_over_notes([slot]))
     enqueue("fulfilment.tasks.dispatch_shipment", slot.pk)

@@ -58,13 +58,15 @@ def _hand_over_all(slots: list[Slot]) -> list[int]:
                 payment=gift.payment, slot=slot, amount_fen=difference, reason=Refund.Reason.PRICE_DIFFERENCE
             )
     slots_transition_bulk(ids, SlotStatus.TO_SHIP, source=SlotStatus.PROCESSING)
-    notify_many(notes=_notes(slots))
+    notify_many(notes=hand_over_notes(slots))
     enqueue_many("fulfilment.tasks.dispatch_shipment", [(pk,) for pk in ids])
     return ids
 
 
-def _notes(slots: list[Slot]) -> list[dict]:
-    """The notices `slot_hand_over` sends, for every slot of the batch (staff read once per shop)."""
+def hand_over_notes(slots: list[Slot]) -> list[dict]:
+    """The notices of a hand-over, for `notify_many`: the sender and the recipient hear it was
+    accepted, the shop's staff of a new order to ship (read once per shop). The batch and
+    `claim.slot_hand_over` (one claim) send the same."""
     staff = defaultdict(list)
     shop_ids = {slot.gift.shop_id for slot in slots}
     for member in ShopStaff.objects.filter(shop_id__in=shop_ids).select_related("user"):
