@@ -69,8 +69,10 @@ def statement_cursor(alias: str = DEFAULT_DB_ALIAS):
     about half a millisecond of the database's CPU planning its three statements. Django's own
     cursors bind on the client (the `server_side_binding` option would change every query of the
     site). `DATABASE_PREPARE_THRESHOLD` (empty: never prepare, for a pooler in transaction mode that
-    cannot keep prepared statements). Still a Django cursor: execute wrappers see its statements. Statements run here compare constants as literals, not parameters, where a partial
-    index depends on them: a plan made once for every parameter value could not use the index."""
+    cannot keep prepared statements). Still a Django cursor: execute wrappers see its statements.
+
+    Statements run here compare constants as literals, not parameters, where a partial index depends
+    on them: a plan made once for every parameter value could not use the index."""
     conn = connections[alias]
     threshold = settings.DATABASE_PREPARE_THRESHOLD
     # While Django logs queries (DEBUG, a test's capture) Django's own cursor runs them: its log reads
