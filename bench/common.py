@@ -221,11 +221,13 @@ class Server:
             "2048",
             "--timeout",
             "60",
-            "--error-logfile",
-            str(self.log_path),
             *(["--threads", os.environ["BENCH_WEB_THREADS"]] if os.environ.get("BENCH_WEB_THREADS") else []),
         ]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), start_new_session=True)  # noqa: S603
+        # gunicorn's own lines go where the settings' logging sends them (gunicorn.conf.py): standard error
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603
+                cmd, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from sandbox import signing
 from tests.test_page_security import inline_code
@@ -246,6 +250,18 @@ def test_the_server_log_holds_no_claim_link_token_or_phone_number(served):
     assert [t[:6] for t in tokens if t in lines] == []
     assert re.findall(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])", lines) == []  # not inside a request id
     assert served.env["SECRET_KEY"] not in lines and served.env["METRICS_TOKEN"] not in lines
+
+
+def test_gunicorn_s_own_lines_are_the_site_s_json_in_its_time_zone(served):
+    """gunicorn's own lines (a worker booting) go through the site's logging (gunicorn.conf.py): one JSON
+    object each, stamped in TIME_ZONE like Django's, not gunicorn's text stamped in UTC."""
+    lines = served.log_lines()
+    booted = [line for line in lines if line.get("logger") == "gunicorn.error" and "Booting worker" in line["message"]]
+    assert len(booted) >= 2, [line["message"] for line in lines[:5]]  # -w 2
+    gunicorn_text = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\]")
+    assert [line for line in lines if line["level"] == "RAW" and gunicorn_text.match(line["message"])] == []
+    stamped = datetime.strptime(booted[0]["time"], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
+    assert timedelta(0) < timezone.now() - stamped < timedelta(hours=4)  # UTC's stamp would be 8 hours ahead
 
 
 def test_zz_a_forged_x_forwarded_for_does_not_lift_the_sign_in_limit_across_workers(served):
