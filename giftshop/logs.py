@@ -216,14 +216,3 @@ def logging_config(*, log_format: str, level: str) -> dict:
             **{name: {"level": "WARNING"} for name in ("tencentcloud_sdk_common", "darabonba-core", "urllib3")},
         },
     }
-
-
-def gunicorn_logging(config: dict) -> dict:
-    """The site's LOGGING with gunicorn's own two loggers on the root's handlers (gunicorn.conf.py), at
-    the root's level: gunicorn's lines come out in the same format, time zone and filters as the rest."""
-    root = config.get("root", {})
-    own = {
-        name: {"handlers": list(root.get("handlers", [])), "level": root.get("level", "INFO"), "propagate": False}
-        for name in ("gunicorn.error", "gunicorn.access")
-    }
-    return {**config, "loggers": {**config.get("loggers", {}), **own}}
