@@ -26,7 +26,12 @@ def _rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "1000 / 1000",
                 yes(g["winners_ok"]),
             ),
-            ("no-op /healthz req/s (same tool)", f"{g['noop']['rps']:,}", "", ""),
+            (
+                "no-op /healthz req/s before / after the storm (same tool)",
+                f"{g['noop']['before']['rps']:,} / {g['noop']['after']['rps']:,} (mean {g['noop']['rps']:,})",
+                "",
+                "",
+            ),
             ("pgbench grab SQL tps", f"{g['pgbench']['tps']:,}", "", ""),
             (
                 "ratio grab / no-op",
