@@ -77,6 +77,12 @@ def _rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "",
             ),
             (
+                "no-op /healthz req/s before / after the 20-gift burst",
+                f"{a['noop']['before']['rps']:,} / {a['noop']['after']['rps']:,} (mean {a['noop']['rps']:,})",
+                "",
+                "",
+            ),
+            (
                 "ratio accept / no-op",
                 f"{a['ratio_accept_to_noop']:.0%}",
                 ">= 15%",
