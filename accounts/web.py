@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.forms import CodeForm, PhoneForm
 from accounts.services import codes
-from accounts.services.phones import phone_mask
+from accounts.services.phones import phone_mask, phone_normalize
 from giftshop.errors import AppError, Throttled
 
 SESSION_KEY = "phone_sign_in"
@@ -80,8 +80,12 @@ def phone_step(request, *, next_url: str) -> PhoneStep:
             sent = codes.code_request(phone=phone_form.cleaned_data["phone"], ip=client_ip(request))
         except AppError as exc:
             _apply(phone_form, exc, step)
-            if exc.code == "throttled" and pending.get("phone"):
-                pass  # keep the code already on its way
+            recent = codes.code_recent(phone_form.cleaned_data["phone"]) if isinstance(exc, Throttled) else None
+            if recent is not None:
+                # No new code yet, but the one already on its way works (asked for on another device,
+                # or before this page was reloaded): show its step, not the number again.
+                pending = {"phone": phone_normalize(phone_form.cleaned_data["phone"]), "code_id": recent}
+                request.session[SESSION_KEY] = pending
         else:
             pending = {"phone": sent.phone, "code_id": sent.code_id}
             request.session[SESSION_KEY] = pending

@@ -130,6 +130,18 @@ def code_deliver(*, code_id: int) -> bool:
     return True
 
 
+def code_recent(phone: str) -> int | None:
+    """The id of the code a number can still sign in with (the newest, unused and unexpired), if any:
+    a browser refused a new code for now is shown the step for the one already on its way."""
+    phone = phone_normalize(phone)
+    return (
+        PhoneCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=timezone.now())
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def code_status(*, code_id: int, phone: str) -> dict:
     """What the page shows after asking: sent yet (the provider took it), and when a new one may be asked."""
     row = PhoneCode.objects.filter(pk=code_id, phone=phone).first()

@@ -66,6 +66,20 @@ def test_asking_again_too_soon_says_when(browser, sms):
     assert len(sms) == 1
 
 
+def test_a_second_device_refused_a_new_code_is_shown_the_step_for_the_one_on_its_way(browser, sms):
+    """A friend asked for a code on one phone, then opens the link on another within the minute: no
+    new code, but the page asks for the one already sent, and it signs them in there."""
+    browser.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
+    other = Client()
+    page = other.post("/accounts/login/", {"action": "phone_code", "phone": PHONE})
+    html = page.content.decode()
+    assert page.status_code == 429 and "验证码已发送，请稍后再重新获取" in html
+    assert "验证码已发送至 136****5678" in html and 'name="code"' in html
+    r = other.post("/accounts/login/", {"action": "phone_login", "code": last_code(sms, PHONE), "next": "/gifts/"})
+    assert r.status_code == 302 and "_auth_user_id" in other.session
+    assert len(sms) == 1
+
+
 def test_signup_is_the_phone_login(browser):
     r = browser.get("/accounts/signup/?next=/c/abc/")
     assert r.status_code == 302 and r["Location"] == "/accounts/login/?next=/c/abc/"
