@@ -15,7 +15,7 @@ class CheckoutForm(forms.Form):
         initial=Gift.Mode.SINGLE,
         widget=forms.RadioSelect,
     )
-    recipients = forms.IntegerField(label=_("群发人数"), min_value=1, initial=1, required=False)
+    recipients = forms.IntegerField(label=_("群发人数"), min_value=1, initial=2, required=False)  # a group is 2 or more
     recipient_username = forms.CharField(
         label=_("指定朋友的手机号或用户名（选填，只有 TA 能收下）"), max_length=150, required=False
     )

@@ -156,3 +156,11 @@ def test_named_recipient_must_be_someone_else_and_single_only(sender, recipient,
     _nothing_created()
     gift = gift_create(sender=sender, sku_id=sku.pk, recipient_username=recipient.username)
     assert gift.named_recipient == recipient
+
+
+def test_the_checkout_page_offers_a_group_of_two_at_first(client, sender, sku):
+    """Choosing 群发 shows a number of people the service accepts (2 or more), not 1, which paying
+    would refuse ("群发礼物人数须在 2 到 … 之间")."""
+    client.force_login(sender)
+    html = client.get(f"/products/{sku.product_id}/gift/").content.decode()
+    assert 'name="recipients" id="id_recipients" min="2" value="2"' in html
