@@ -138,7 +138,9 @@ def gift_remind(request, pk: int):
         if n:
             messages.success(request, ngettext("已提醒 %(n)d 位朋友", "已提醒 %(n)d 位朋友", n) % {"n": n})
         else:
-            messages.info(request, _("还没有人打开礼物；把礼物卡片再发给朋友提醒一下吧。"))
+            messages.info(
+                request, _("没有要提醒的朋友：领了礼物的朋友都已收下，或还没有人领。把礼物卡片再发给朋友吧。")
+            )
     except AppError as exc:
         messages.error(request, exc.detail)
     return redirect("gift-detail", pk=pk)

@@ -61,7 +61,9 @@ def gift_withdraw(*, gift_id: int, user) -> Gift:
 
 
 def gift_remind(*, gift_id: int, user) -> int:
-    """Remind who holds a slot and has not accepted. Returns how many were reminded."""
+    """Remind who holds a slot and has not accepted. Returns how many were reminded. The interval
+    starts with a reminder sent: a press that found nobody to remind (all who took a slot accepted,
+    or nobody took one yet) sends nothing and leaves the next press free."""
     gift = (
         Gift.objects.filter(pk=gift_id, sender_id=getattr(user, "pk", None)).select_related("named_recipient").first()
     )
@@ -91,4 +93,6 @@ def gift_remind(*, gift_id: int, user) -> int:
             )
         elif modes.of(gift).remind_unnamed(slot=slot):
             reminded += 1
+    if not reminded:
+        cache.delete(key)
     return reminded

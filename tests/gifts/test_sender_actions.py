@@ -57,6 +57,21 @@ def test_remind_tells_a_named_friend_and_then_waits(make_gift, sender, recipient
     assert Notification.objects.filter(user=recipient, kind="reminder").count() == 1
 
 
+def test_remind_with_nobody_to_remind_says_so_and_sends_nothing(
+    client, make_gift, sender, django_capture_on_commit_callbacks
+):
+    """A group gift whose one taker accepted: nobody holds a slot unaccepted. The page says there is
+    nobody to remind (not that nobody opened the gift), and a second press is not refused as too soon."""
+    gift = make_gift(mode="group", recipients=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+    client.force_login(sender)
+    for _ in range(2):
+        page = client.post(f"/gifts/{gift.pk}/remind/", follow=True).content.decode()
+        assert "没有要提醒的朋友" in page and "还没有人打开礼物" not in page and "刚刚提醒过" not in page
+    assert not Notification.objects.filter(kind="reminder").exists()
+
+
 def test_the_sender_page_withdraws_after_a_confirmation(client, make_gift, sender, django_capture_on_commit_callbacks):
     gift = make_gift()
     client.force_login(sender)
