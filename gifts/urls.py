@@ -19,4 +19,5 @@ urlpatterns = [
     path("received/", views.received, name="received"),
     path("received/<int:pk>/thanks/", views.thanks, name="received-thanks"),
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", views.inbox_open, name="inbox-open"),
 ]

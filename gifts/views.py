@@ -35,7 +35,7 @@ from gifts.selectors import (
 from gifts.services import checkout as checkout_service
 from gifts.services import claim as claim_service
 from gifts.services import sender as sender_service
-from gifts.services.notifications import notification_mark_read
+from gifts.services.notifications import notification_mark_read, notification_open
 from gifts.share import share_card
 from gifts.throttles import claim_limits_check
 from giftshop.errors import AppError
@@ -353,6 +353,18 @@ def inbox(request):
         notification_mark_read(user=request.user)
         return redirect("inbox")
     return render(request, "gifts/inbox.html", {"notes": notes})
+
+
+@login_required
+def inbox_open(request, pk: int):
+    """A notice opened from the inbox: read now, and on to where it leads."""
+    try:
+        link = notification_open(user=request.user, notification_id=pk)
+    except AppError as exc:
+        raise Http404(exc.detail) from exc
+    if link and url_has_allowed_host_and_scheme(link, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(link)
+    return redirect("inbox")
 
 
 @cache_control(public=True, max_age=86400)

@@ -43,7 +43,7 @@ from payments.models import Refund
 from payments.services import refund_request
 from privacy.models import PiiAccessLog
 from privacy.services import pii_access_record
-from shops.models import ShopStaff
+from shops.models import ShopStaff, Sku
 from shops.permissions import Action, staff_require
 from shops.services import stock_release
 
@@ -206,19 +206,25 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
 
 
 def _notify_shipped(slot: Slot) -> None:
+    """Tell the recipient (with the waybill, to follow the parcel) and the sender (without: the parcel's
+    progress is on the gift's page) which gift is on its way."""
     gift = slot.gift
+    title = Sku.objects.filter(pk=slot.sku_id).values_list("product__title", flat=True).first() or ""
+    waybill = Shipment.objects.filter(slot_id=slot.pk).values_list("waybill_no", flat=True).first()
     notify(
         user=slot.recipient,
         kind=Notification.Kind.SHIPPED,
         dedupe_key=f"shipped:{slot.pk}:recipient",
-        title=_("你收下的礼物已发货"),
+        title=_("你收下的礼物已发货：%(title)s") % {"title": title},
+        body=_("运单号 %(waybill)s，可以在「我收到的礼物」里查看物流。") % {"waybill": waybill} if waybill else "",
         link="/received/",
     )
     notify(
         user=gift.sender,
         kind=Notification.Kind.SHIPPED,
         dedupe_key=f"shipped:{slot.pk}:sender",
-        title=_("你送出的礼物已发货"),
+        title=_("你送出的礼物已发货：%(title)s") % {"title": title},
+        body=_("朋友很快就能收到，进度在礼物页上。"),
         link=gift.get_absolute_url(),
     )
 

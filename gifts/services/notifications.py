@@ -6,8 +6,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gifts.models import Notification
+from giftshop.errors import NotFound
 from outbox.jobs import enqueue, enqueue_many
 
 
@@ -59,6 +61,16 @@ def notification_email_deliver(*, notification_id: int) -> bool:
         note.emailed_at = timezone.now()
         note.save(update_fields=["emailed_at"])
     return True
+
+
+def notification_open(*, user, notification_id: int) -> str:
+    """Open one of the account's notices from the inbox: it is read now; where it leads (its link, or
+    "" when it has none). NotFound for another account's notice."""
+    note = Notification.objects.filter(user=user, pk=notification_id).only("pk", "link").first()
+    if note is None:
+        raise NotFound(_("消息不存在"))
+    notification_mark_read(user=user, notification_id=note.pk)
+    return note.link
 
 
 def notification_mark_read(*, user, notification_id: int | None = None) -> int:

@@ -339,3 +339,17 @@ def test_a_refund_during_a_dispatch_cancels_the_waybill_that_dispatch_gets(k100,
     assert shipment.waybill_no == number and shipment.status == Shipment.Status.CANCELLED
     assert k100.cancelled == {number}
     assert waybill_obtain(slot_id=slot.pk) is None and len(k100.orders) == 1  # and no new one
+
+
+def test_the_shipped_notices_name_the_gift_and_only_the_recipient_s_carries_the_waybill(
+    k100, to_ship, shop, django_capture_on_commit_callbacks
+):
+    owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    with django_capture_on_commit_callbacks(execute=False):
+        parcels_hand_over(user=owner, slot_ids=[to_ship.pk])
+    product = to_ship.sku.product.title
+    mine = Notification.objects.get(user=to_ship.recipient, kind=Notification.Kind.SHIPPED)
+    theirs = Notification.objects.get(user=to_ship.gift.sender, kind=Notification.Kind.SHIPPED)
+    assert product in mine.title and shipment.waybill_no in mine.body
+    assert product in theirs.title and theirs.body and shipment.waybill_no not in theirs.body + theirs.title
