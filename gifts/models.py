@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from gifts.regions import region_text
 from giftshop.crypto import EncryptedTextField
 
 
@@ -225,7 +226,7 @@ class AddressFields(models.Model):
 
     @property
     def region(self) -> str:
-        return f"{self.province}{self.city}{self.district}"
+        return region_text(self.province, self.city, self.district)
 
 
 class ShippingAddress(AddressFields):

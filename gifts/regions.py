@@ -39,6 +39,16 @@ def region_tree() -> dict[str, dict[str, list[str]]]:
     return {province: cities for province, cities in tree.items() if cities}
 
 
+def region_text(province: str, city: str, district: str) -> str:
+    """An address's region as it is written: a name the level above already said is not said twice
+    (上海市浦东新区, not 上海市上海市浦东新区; 广东省东莞市, not 广东省东莞市东莞市)."""
+    parts = [province]
+    for name in (city, district):
+        if name and name != parts[-1]:
+            parts.append(name)
+    return "".join(parts)
+
+
 def region_is_valid(province: str, city: str, district: str) -> bool:
     cities = region_tree().get(province)
     if not cities or city not in cities:

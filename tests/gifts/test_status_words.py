@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from gifts.models import Gift, Notification, Slot
-from gifts.regions import region_tree
+from gifts.regions import region_is_valid, region_text, region_tree
 from gifts.services.claim import slot_accept, slot_decline, slot_grab
 from gifts.services.expiry import expire_due
 from payments.models import Refund
@@ -84,6 +84,15 @@ def test_regions_without_cities_are_not_offered():
     tree = region_tree()
     assert all(cities for cities in tree.values())
     assert "台湾省" not in tree and "广东省" in tree
+
+
+def test_a_region_does_not_say_a_name_twice():
+    """Municipalities (city = province) and prefecture cities without districts (district = city) are
+    written as people write them, on pages, labels and packing slips."""
+    assert region_is_valid("上海市", "上海市", "浦东新区") and region_is_valid("广东省", "东莞市", "东莞市")
+    assert region_text("上海市", "上海市", "浦东新区") == "上海市浦东新区"
+    assert region_text("广东省", "东莞市", "东莞市") == "广东省东莞市"
+    assert region_text("广东省", "深圳市", "南山区") == "广东省深圳市南山区"
 
 
 def test_the_navigation_counts_unread_notices_and_links_the_account_page(client, sender):
