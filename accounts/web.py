@@ -45,11 +45,16 @@ class PhoneStep:
 
 
 def _apply(form, exc: AppError, step: PhoneStep) -> None:
-    step.errors.append(str(exc.detail))
+    """The refusal on the page: its message above the form, and each field's under the field; a
+    message already under its field is not said again above."""
+    beside_fields = set()
     for name, errs in (exc.fields or {}).items():
         if name in form.fields:
             for err in errs:
                 form.add_error(name, str(err))
+                beside_fields.add(str(err))
+    if str(exc.detail) not in beside_fields:
+        step.errors.append(str(exc.detail))
     if isinstance(exc, Throttled):
         step.retry_after = exc.retry_after
         step.throttled = True

@@ -53,7 +53,7 @@ def test_wrong_code_is_explained_in_chinese(browser, sms):
 def test_bad_phone_stays_on_the_form(browser):
     page = browser.post("/accounts/login/", {"action": "phone_code", "phone": "12345"})
     assert page.status_code == 200
-    assert "请输入 11 位中国大陆手机号" in page.content.decode()
+    assert page.content.decode().count("请输入 11 位中国大陆手机号") == 1  # under the field, not again above it
 
 
 def test_asking_again_too_soon_says_when(browser, sms):
