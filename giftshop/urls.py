@@ -4,7 +4,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import api_auth, health, media
@@ -42,6 +44,11 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says: the same icon.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(permanent=True, get_redirect_url=lambda *a, **k: static("img/gift-icon.svg")),
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     # Uploaded photos, where the app serves them itself (MEDIA_SERVE; a relative MEDIA_URL).
     *(

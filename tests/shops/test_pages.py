@@ -81,3 +81,9 @@ def test_a_tile_says_from_the_cheapest_skus_price(db):
     SkuFactory(product=dear.product, price_fen=36900, original_price_fen=45900, stock=5, attributes={"颜色": "酒红"})
     page = Client().get("/").content.decode()
     assert "¥369.00 起" in page and "¥399.00 起" not in page
+
+
+def test_favicon_is_the_site_s_icon(client):
+    """Browsers ask for /favicon.ico on every page, whatever the page's icon link says: not a 404."""
+    r = client.get("/favicon.ico")
+    assert r.status_code == 301 and r["Location"].endswith("/img/gift-icon.svg")
