@@ -353,3 +353,17 @@ def test_the_shipped_notices_name_the_gift_and_only_the_recipient_s_carries_the_
     theirs = Notification.objects.get(user=to_ship.gift.sender, kind=Notification.Kind.SHIPPED)
     assert product in mine.title and shipment.waybill_no in mine.body
     assert product in theirs.title and theirs.body and shipment.waybill_no not in theirs.body + theirs.title
+
+
+def test_the_recipient_sees_the_waybill_once_the_parcel_is_on_its_way(
+    k100, to_ship, shop, client, django_capture_on_commit_callbacks
+):
+    """The waybill is made when the gift is accepted; showing it while the parcel waits at the shop
+    (待发货) had the friend track a parcel that was not moving."""
+    shipment = waybill_obtain(slot_id=to_ship.pk)
+    client.force_login(to_ship.recipient)
+    assert shipment.waybill_no not in client.get("/received/").content.decode()
+    owner = ShopStaffFactory(shop=shop, user=UserFactory()).user
+    with django_capture_on_commit_callbacks(execute=False):
+        parcels_hand_over(user=owner, slot_ids=[to_ship.pk])
+    assert shipment.waybill_no in client.get("/received/").content.decode()
