@@ -135,3 +135,15 @@ def test_a_withdraw_and_an_accept_in_flight_do_not_deadlock(make_gift, sender):
         t.join(30)
     assert errors == []
     assert not Slot.objects.filter(gift=gift, status="unclaimed").exists()
+
+
+def test_the_sender_s_own_link_says_when_nothing_is_left_to_claim(
+    client, make_gift, sender, django_capture_on_commit_callbacks
+):
+    gift = make_gift()
+    client.force_login(sender)
+    assert "把这个链接发给朋友吧" in client.get(gift.claim_path()).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        slot_accept(gift=gift, user=UserFactory(), address=AddressInput.from_dict(ADDRESS))
+    page = client.get(gift.claim_path()).content.decode()
+    assert "已经没有可以领取的份数了" in page and "把这个链接发给朋友吧" not in page
