@@ -8,7 +8,9 @@ from gifts.models import Gift
 
 class CheckoutForm(forms.Form):
     sku_id = forms.IntegerField(widget=forms.RadioSelect)
-    quantity = forms.IntegerField(label=_("每人份数"), min_value=1, initial=1)
+    quantity = forms.IntegerField(
+        label=_("每人份数"), min_value=1, initial=1, error_messages={"min_value": _("每人至少 1 件")}
+    )
     mode = forms.ChoiceField(
         label=_("送给"),
         choices=[(m.value, m.label) for m in (Gift.Mode.SINGLE, Gift.Mode.GROUP)],

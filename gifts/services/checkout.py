@@ -50,7 +50,14 @@ def sku_check_giftable(*, sku_id: int, units: int) -> Sku:
     eligibility = sku_eligibility(sku, quantity=units)
     if eligibility.reasons == [OUT_OF_STOCK_REASON]:
         # Short stock is momentary, not a property of the SKU: the same code the guarded reserve gives.
-        raise AppError(E.OUT_OF_STOCK, gettext("库存不足"), fields={"reasons": eligibility.reasons})
+        if sku.stock > 0:
+            detail = gettext("库存不足：这个款式还剩 %(n)s 件，这份礼物要 %(units)s 件") % {
+                "n": sku.stock,
+                "units": units,
+            }
+        else:
+            detail = gettext("库存不足：这个款式已售完")
+        raise AppError(E.OUT_OF_STOCK, detail, fields={"reasons": eligibility.reasons})
     if not eligibility.eligible:
         raise AppError(
             E.NOT_ELIGIBLE,

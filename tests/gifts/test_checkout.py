@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from gifts.models import Gift, GiftEvent, Slot
 from gifts.services.checkout import gift_create
@@ -56,8 +57,10 @@ def test_twenty_concurrent_orders_for_the_last_five_units_sell_exactly_five():
 @pytest.mark.django_db
 def test_an_order_for_more_units_than_in_stock_is_out_of_stock_and_takes_nothing(sender):
     sku = SkuFactory(stock=3)
-    err = _refusal(sender=sender, sku_id=sku.pk, mode="group", recipients=2, quantity=2)
+    with translation.override("zh-hans"):
+        err = _refusal(sender=sender, sku_id=sku.pk, mode="group", recipients=2, quantity=2)
     assert err.code == "out_of_stock"
+    assert "还剩 3 件" in err.detail and "要 4 件" in err.detail  # what is left, so the sender can fit it
     assert Sku.objects.get(pk=sku.pk).stock == 3
     _nothing_created()
 
@@ -164,3 +167,10 @@ def test_the_checkout_page_offers_a_group_of_two_at_first(client, sender, sku):
     client.force_login(sender)
     html = client.get(f"/products/{sku.product_id}/gift/").content.decode()
     assert 'name="recipients" id="id_recipients" min="2" value="2"' in html
+
+
+def test_a_quantity_of_none_says_so_in_the_page_s_words(client, sender, sku):
+    client.force_login(sender)
+    page = client.post(f"/products/{sku.product_id}/gift/", {"sku_id": sku.pk, "mode": "single", "quantity": 0})
+    html = page.content.decode()
+    assert "每人至少 1 件" in html and "确保该值" not in html
