@@ -174,7 +174,7 @@ CSV_COLUMNS = (
     ("note", "备注"),
     ("contact", "联系方式（已隐藏）"),
     ("sku", "款式"),
-    ("stage", "进度"),
+    ("stage", "进度代码"),  # the stage as a code, for filtering; 进度说明 says it in words
     ("stage_label", "进度说明"),
     ("link_sent_at", "链接发送时间"),
     ("opened_at", "打开时间"),

@@ -92,7 +92,7 @@ def test_the_csv_export_has_a_line_per_recipient(bulk_gift, sender):
     r = api_for(sender).get(f"/api/v1/gifts/{bulk_gift.pk}/tracker.csv")
     assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode("utf-8-sig"))))
-    assert lines[0][:2] == ["#", "收礼人"] and len(lines) == 1 + 4
+    assert lines[0][:2] == ["#", "收礼人"] and lines[0][5:7] == ["进度代码", "进度说明"] and len(lines) == 1 + 4
     assert {line[1]: line[5] for line in lines[1:]} == {
         "鲍勃": "delivered",
         "凯罗": "refunded",
