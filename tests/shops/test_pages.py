@@ -29,6 +29,8 @@ def test_excluded_products_say_why_and_offer_no_send_button(client, demo, title,
     product = Product.objects.get(title=title)
     body = client.get(f"/products/{product.pk}/").content.decode()
     assert reason in body and 'data-test="send-to-friend"' not in body
+    assert body.count(reason) == 1  # said once above the table, not again on every style's row
+    assert 'data-test="other-gifts"' in body  # and a way on, not a dead end
 
 
 def test_a_sku_over_the_price_limit_is_marked_but_the_product_stays_giftable(client, demo):
