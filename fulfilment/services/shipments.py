@@ -570,6 +570,7 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
 
 # Scans that need the parcel in the courier's hands first: handed over (交给快递) or picked up (揽收).
 NEEDS_HANDOVER = ("in_transit", "delivered")
+PICKED_UP = "collected"  # the courier's pickup scan (揽收): it hands the parcel over by itself
 
 
 def shipment_drive_choices(*, shipment: Shipment, statuses) -> tuple[str, ...]:
@@ -577,7 +578,7 @@ def shipment_drive_choices(*, shipment: Shipment, statuses) -> tuple[str, ...]:
     if shipment.status == Shipment.Status.CANCELLED:
         return ()
     if shipment.status == Shipment.Status.HANDED_OVER:
-        return tuple(statuses)
+        return tuple(s for s in statuses if s != PICKED_UP)  # the courier has it: no second pickup
     return tuple(s for s in statuses if s not in NEEDS_HANDOVER)
 
 

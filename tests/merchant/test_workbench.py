@@ -281,9 +281,14 @@ def test_driving_a_sandbox_parcel_goes_through_the_signed_webhook_to_delivered(c
     page = client.get(wb("wb-parcel", a.pk)).content.decode()
     assert 'data-test="sandbox-drive"' in page
 
+    assert 'value="collected"' in page and 'value="delivered"' not in page  # not on its way yet
     for status in ("collected", "in_transit", "delivered"):
         client.post(wb("wb-parcel-drive", a.pk), {"status": status})
+        if status == "collected":  # picked up: no second pickup offered, the way on is
+            page = client.get(wb("wb-parcel", a.pk)).content.decode()
+            assert 'value="collected"' not in page and 'value="delivered"' in page
     again = client.post(wb("wb-parcel-drive", a.pk), {"status": "delivered"}, follow=True)
+    assert "已交快递" not in client.get(wb("wb-parcel", a.pk)).content.decode()  # 已签收 says it
 
     assert Slot.objects.get(pk=a.pk).status == "delivered"
     events = TrackingEvent.objects.filter(shipment__slot=a)
@@ -513,15 +518,20 @@ def test_the_recipient_is_not_shown_a_cancelled_tracking_number(
 ):
     from fulfilment.services.shipments import slot_refund_after_sales
 
-    [slot] = to_ship(shop_sku, 1)
+    [slot], [shipped] = to_ship(shop_sku, 1), to_ship(shop_sku, 1)
+    Slot.objects.filter(pk=shipped.pk).update(recipient=slot.recipient)  # one friend, two gifts
     waybill = Shipment.objects.get(slot=slot).waybill_no
     client.force_login(slot.recipient)
+    # Waiting at the shop, the waybill is not shown (the parcel is not moving yet); on its way it is.
+    parcels_hand_over(user=owner, slot_ids=[shipped.pk])
     page = client.get(reverse("received")).content.decode()
-    assert waybill in page and "（沙箱快递）" in page  # the courier as people name it
+    assert waybill not in page and Shipment.objects.get(slot=shipped).waybill_no in page
+    assert "（沙箱快递）" in page  # the courier as people name it
     english = client.get(reverse("received"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "(sandbox courier)" in english.lower()  # half-width brackets in English
     with django_capture_on_commit_callbacks(execute=True):
         slot_refund_after_sales(slot=slot, actor=owner)
+    assert Shipment.objects.get(slot=slot).status == "cancelled"
     assert waybill not in client.get(reverse("received")).content.decode()
 
 
