@@ -17,3 +17,11 @@ def test_a_sandbox_payment_callback_is_taken_on_a_site_that_refuses_testserver_a
     gift.refresh_from_db()
     assert gift.status == GiftStatus.SENT
     assert Payment.objects.get(gift=gift).status == Payment.Status.PAID
+
+
+@pytest.mark.django_db
+def test_the_sandbox_cashier_offers_a_way_back_before_paying(client, make_gift, sender):
+    gift = make_gift(paid=False)
+    client.force_login(sender)
+    page = client.get(f"/sandbox/cashier/{gift.payment.out_trade_no}/").content.decode()
+    assert 'data-test="confirm-pay"' in page and f'href="/products/{gift.sku.product_id}/"' in page
