@@ -2,7 +2,7 @@
   const env = document.getElementById('envelope');
   const panel = document.getElementById('claim-panel');
   const seal = document.getElementById('open-envelope');
-  const opened = !seal || sessionStorage.getItem('opened:' + location.pathname);
+  const opened = !seal || localStorage.getItem('opened:' + location.pathname);
   function open(focus) {
     if (!seal) return;
     env.classList.remove('closed'); panel.hidden = false;
@@ -13,7 +13,7 @@
   if (opened) { open(false); } else { panel.hidden = true; }
   seal?.addEventListener('click', () => {
     if (!env.classList.contains('closed')) return;
-    sessionStorage.setItem('opened:' + location.pathname, '1');
+    localStorage.setItem('opened:' + location.pathname, '1');
     open(true);
   });
 })();

@@ -3,6 +3,7 @@ screenshot per page and width for a person to look at (tests/screenshots/)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -177,3 +178,18 @@ def test_envelope_opens_from_the_keyboard_and_every_stop_shows_its_focus(scenery
     for field in ("sku_id", "name", "phone", "province", "city", "detail", "save_address", "收下礼物"):
         assert any(field in w for w in seen), f"{field} not reached by Tab: {seen}"
     bob.shot("keyboard-focus")
+
+
+def test_an_opened_envelope_stays_open_on_the_next_visit(scenery, people):
+    """Opened once on this phone, the envelope is open when the link is opened again, in another tab
+    or after signing in elsewhere: the seal is for the first look, not every look."""
+    bob = people("bob", phone=True)
+    bob.log_in()
+    path = scenery["open_single"].claim_path()
+    bob.goto(path)
+    bob.page.locator("button#open-envelope").click()
+    expect(bob.page.locator("#claim-panel")).to_be_visible()
+    again = bob.context.new_page()
+    again.goto(bob.base_url + path)
+    expect(again.locator("#envelope")).not_to_have_class(re.compile(r"\bclosed\b"))
+    expect(again.locator("#claim-panel")).to_be_visible()
