@@ -192,3 +192,55 @@ def test_an_sms_provider_without_its_keys_or_a_template_id_stops_the_deploy_chec
     assert aliyun.returncode != 0 and "SMS_ALIYUN_ACCESS_KEY_ID" in aliyun.stderr
     unknown = _production("check", "--deploy", SMS_PROVIDER="carrier-pigeon", **STAGING)
     assert unknown.returncode != 0 and "carrier-pigeon" in unknown.stderr
+
+
+def test_gunicorn_s_config_keeps_the_site_s_time_zone():
+    """gunicorn.conf.py stamps the master's lines in the site's zone without loading the settings."""
+    import runpy
+
+    from django.conf import settings
+
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["TIME_ZONE"] == settings.TIME_ZONE
+
+
+def test_gunicorn_s_master_loads_no_settings_so_an_env_option_reaches_the_workers(tmp_path):
+    """An `--env` value reaches the master's own lines and the workers' settings alike: the master
+    loaded nothing of the settings that the workers would inherit (a reload would not reach them either)."""
+    import time
+
+    import requests
+
+    from tests.servers import free_port, wait_for
+
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_FORMAT", "DJANGO_SETTINGS_MODULE")}
+    env["DJANGO_SETTINGS_MODULE"] = "giftshop.settings.local"  # plain lines unless told otherwise
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [str(Path(sys.executable).parent / "gunicorn"), "giftshop.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+            + ["-e", "LOG_FORMAT=json"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def answers() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(answers, what="gunicorn to answer /healthz", timeout=60)
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    import json
+
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assert {"gunicorn.error", "giftshop.request"} <= {line["logger"] for line in lines}, log_path.read_text()[:2000]
+    assert not [line for line in log_path.read_text().splitlines() if line.startswith(("[", "20"))]  # no text lines
