@@ -47,7 +47,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says: the same icon.
     path(
         "favicon.ico",
-        RedirectView.as_view(permanent=True, get_redirect_url=lambda *a, **k: static("img/gift-icon.svg")),
+        RedirectView.as_view(permanent=False, get_redirect_url=lambda *a, **k: static("img/gift-icon.svg")),
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     # Uploaded photos, where the app serves them itself (MEDIA_SERVE; a relative MEDIA_URL).

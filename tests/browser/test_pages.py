@@ -193,3 +193,5 @@ def test_an_opened_envelope_stays_open_on_the_next_visit(scenery, people):
     again.goto(bob.base_url + path)
     expect(again.locator("#envelope")).not_to_have_class(re.compile(r"\bclosed\b"))
     expect(again.locator("#claim-panel")).to_be_visible()
+    kept = again.evaluate("JSON.stringify(Object.entries(localStorage))")
+    assert scenery["open_single"].claim_token not in kept  # the link's secret is not kept on the phone

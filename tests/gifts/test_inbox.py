@@ -37,3 +37,10 @@ def test_a_link_off_the_site_is_not_followed(client, recipient):
     client.force_login(recipient)
     r = client.get(f"/inbox/{note.pk}/")
     assert r.status_code == 302 and r["Location"] == "/inbox/"
+
+
+def test_notices_written_before_they_named_the_gift_still_read_in_english():
+    from gifts.templatetags.notices import in_language
+
+    assert in_language("你收下的礼物已发货", "en") == "Your gift has shipped"
+    assert in_language("你送出的礼物已发货：围巾", "en") == "The gift you sent has shipped: 围巾"
