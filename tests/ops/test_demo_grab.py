@@ -82,7 +82,7 @@ def test_the_demo_on_sqlite_grabs_a_group_gift_slot_once_per_account(tmp_path):
     assert [status for status, _ in accepted["answers"]] == [202, 202], accepted["answers"]
     # Eager Celery: each accept's job ran (and was deleted) once the accept committed.
     assert [status for status, _, _ in accepted["slots"]] == ["to_ship", "to_ship"], accepted
-    assert {full for _, full, _ in accepted["slots"]} == {"李雷 13800000002 北京市北京市朝阳区建国路 1 号"}
+    assert {full for _, full, _ in accepted["slots"]} == {"李雷 13800000002 北京市朝阳区建国路 1 号"}
     assert [events for _, _, events in accepted["slots"]] == [1, 1]
     assert accepted["gift"] == "claimed" and accepted["jobs_left"] == 0
 
