@@ -200,7 +200,7 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
         slot_transition(
             locked, SlotStatus.SHIPPED, actor=actor, data={"carrier": carrier_name, "tracking_no": tracking_no}
         )
-        _notify_shipped(locked)
+        _notify_shipped(locked, waybill=tracking_no)
     slot.status = locked.status
     return slot
 
@@ -210,12 +210,12 @@ def slot_ship_manually(*, slot: Slot, carrier_name: str, tracking_no: str, actor
 _EARLIER_TITLES = (gettext_noop("你收下的礼物已发货"), gettext_noop("你送出的礼物已发货"))
 
 
-def _notify_shipped(slot: Slot) -> None:
+def _notify_shipped(slot: Slot, *, waybill: str) -> None:
     """Tell the recipient (with the waybill, to follow the parcel) and the sender (without: the parcel's
-    progress is on the gift's page) which gift is on its way."""
+    progress is on the gift's page) which gift is on its way. `waybill`: the parcel's, as the caller
+    has it in hand."""
     gift = slot.gift
     title = Sku.objects.filter(pk=slot.sku_id).values_list("product__title", flat=True).first() or ""
-    waybill = Shipment.objects.filter(slot_id=slot.pk).values_list("waybill_no", flat=True).first()
     notify(
         user=slot.recipient,
         kind=Notification.Kind.SHIPPED,
@@ -332,7 +332,7 @@ def tracking_apply(
             return "recorded"
         if slot.status == SlotStatus.TO_SHIP:
             slot_transition(slot, SlotStatus.SHIPPED, data={"event_id": event_id})
-            _notify_shipped(slot)
+            _notify_shipped(slot, waybill=shipment.waybill_no)
         if target == SlotStatus.DELIVERED and slot.status == SlotStatus.SHIPPED:
             slot_transition(slot, SlotStatus.DELIVERED, data={"event_id": event_id})
             notify(
@@ -568,7 +568,7 @@ def _hand_over_one(*, slot_id: int, actor) -> str:
             data={"handed_over": True, "carrier": shipment.carrier, "waybill_no": shipment.waybill_no},
             expect=[SlotStatus.TO_SHIP],
         )
-        _notify_shipped(slot)
+        _notify_shipped(slot, waybill=shipment.waybill_no)
     log.info("parcel handed over slot=%s", slot_id)
     return HANDED_OVER
 
