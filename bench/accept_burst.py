@@ -26,6 +26,7 @@ from bench.common import (
     bulk_users,
     catalogue,
     log,
+    noop_bracket,
     paid_gift,
     sql,
     tokens_seen,
@@ -96,7 +97,7 @@ def run(server: Server) -> dict:
             f"statuses {one.statuses}, accepted {one_done}"
         )
         # The no-op right before and right after the spread burst (the one it is compared with), the
-        # ratio against their mean: this machine's speed wanders by a tenth within a minute.
+        # ratio against their mean (noop_bracket).
         noop_before = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=10)
         lines = [
             f"{token} /api/v1/claims/{spread[i % SPREAD_GIFTS].claim_token}/accept/"
@@ -111,18 +112,18 @@ def run(server: Server) -> dict:
     finally:
         body.unlink(missing_ok=True)
     noop = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=10)
-    noop_rps = round((noop_before.rps + noop.rps) / 2, 1)
+    noops = noop_bracket(noop_before, noop)
     log(f"accept burst: no-op {noop_before.rps} req/s before the spread burst, {noop.rps} after")
     big.refresh_from_db()
     return {
         "accepts_per_side": ACCEPTS,
         "one_gift": {**one.as_dict(), "accepted": one_done, "gift_status": big.status},
         "spread": {**many.as_dict(), "accepted": many_done, "gifts": SPREAD_GIFTS},
-        "noop": {"rps": noop_rps, "before": noop_before.as_dict(), "after": noop.as_dict()},
-        "ratio_accept_to_noop": round(many.rps / noop_rps, 3),
+        "noop": noops,
+        "ratio_accept_to_noop": round(many.rps / noops["rps"], 3),
         "ratio_one_gift_to_spread": round(one.rps / many.rps, 3),
         "target_met": {
-            "accept_ge_15pct_noop": many.rps / noop_rps >= 0.15,
+            "accept_ge_15pct_noop": many.rps / noops["rps"] >= 0.15,
             "one_gift_ge_80pct_spread": one.rps / many.rps >= 0.8,
             "every_slot_accepted": one_done == ACCEPTS and many_done == per * SPREAD_GIFTS,
         },

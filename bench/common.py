@@ -349,6 +349,13 @@ class WrkResult:
         return self.__dict__.copy()
 
 
+def noop_bracket(before: WrkResult, after: WrkResult) -> dict:
+    """The no-op read right before and right after what it is compared with: both readings, and their
+    mean (`rps`), which the ratio is taken against. This machine's speed wanders by a tenth within a
+    minute: one reading taken elsewhere in the run put the grab's ratio anywhere from 46% to 58%."""
+    return {"rps": round((before.rps + after.rps) / 2, 1), "before": before.as_dict(), "after": after.as_dict()}
+
+
 def wrk(
     url: str,
     *,

@@ -22,6 +22,7 @@ from bench.common import (
     catalogue,
     db_params,
     log,
+    noop_bracket,
     paid_gift,
     pg_env,
     sql,
@@ -185,9 +186,7 @@ def run(server: Server) -> dict:
         tokens_file=tokens_file,
     )
 
-    # The no-op right before and right after the storm, its ratio against their mean: this machine's
-    # speed wanders by a tenth within a minute, and one reading taken later (after two more storms)
-    # put the ratio anywhere from 46% to 58% for the same code.
+    # The no-op right before and right after the storm, the ratio against their mean (noop_bracket).
     log(f"grab storm: no-op ceiling before the storm, GET /healthz, {CONNECTIONS} connections, {NOOP_S} s")
     noop_before = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=NOOP_S)
     log(f"grab storm: {ATTEMPTS:,} grabs, {CONNECTIONS} connections, each request another account")
@@ -211,7 +210,7 @@ def run(server: Server) -> dict:
     )
 
     noop = wrk(f"{server.base}/healthz", connections=CONNECTIONS, threads=THREADS, duration_s=NOOP_S)
-    noop_rps = round((noop_before.rps + noop.rps) / 2, 1)
+    noops = noop_bracket(noop_before, noop)
     log(f"grab storm: no-op {noop_before.rps} req/s before the storm, {noop.rps} after (p99 {noop.p99_ms} ms)")
     log(f"grab storm: CPU per request, ms: grab {_cpu_line(grab)}; no-op {_cpu_line(noop)}")
 
@@ -263,7 +262,7 @@ def run(server: Server) -> dict:
     pg_winners, pg_distinct = _winners(pg_gift.pk)
     log(f"grab storm: pgbench {pg['tps']} tps (avg {pg['latency_avg_ms']} ms), its gift got {pg_winners} winners")
 
-    met_ratio = grab.rps / noop_rps >= 0.5
+    met_ratio = grab.rps / noops["rps"] >= 0.5
     return {
         "slots": SLOTS,
         "attempts": grab.requests,
@@ -284,9 +283,9 @@ def run(server: Server) -> dict:
             "no_5xx": not flushed.statuses.get("5xx"),
         },
         "wins_only": {**wins.as_dict(), "gifts": WIN_GIFTS},
-        "noop": {"rps": noop_rps, "before": noop_before.as_dict(), "after": noop.as_dict()},
+        "noop": noops,
         "pgbench": {**pg, "winners": pg_winners, "winners_distinct": pg_distinct},
-        "ratio_grab_to_noop": round(grab.rps / noop_rps, 3),
+        "ratio_grab_to_noop": round(grab.rps / noops["rps"], 3),
         "ratio_grab_to_pgbench": round(grab.rps / pg["tps"], 3),
         "target_met": {
             "throughput_ge_50pct_noop": met_ratio,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def _noop_row(label: str, noop: dict) -> tuple[str, str, str, str]:
+    """The no-op's two readings around what it is compared with, and their mean (bench.common.noop_bracket)."""
+    return label, f"{noop['before']['rps']:,} / {noop['after']['rps']:,} (mean {noop['rps']:,})", "", ""
+
+
 def _rows(results: dict) -> list[tuple[str, str, str, str]]:
     b = results["benchmarks"]
     rows: list[tuple[str, str, str, str]] = []
@@ -26,12 +31,7 @@ def _rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "1000 / 1000",
                 yes(g["winners_ok"]),
             ),
-            (
-                "no-op /healthz req/s before / after the storm (same tool)",
-                f"{g['noop']['before']['rps']:,} / {g['noop']['after']['rps']:,} (mean {g['noop']['rps']:,})",
-                "",
-                "",
-            ),
+            _noop_row("no-op /healthz req/s before / after the storm (same tool)", g["noop"]),
             ("pgbench grab SQL tps", f"{g['pgbench']['tps']:,}", "", ""),
             (
                 "ratio grab / no-op",
@@ -76,12 +76,7 @@ def _rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "",
                 "",
             ),
-            (
-                "no-op /healthz req/s before / after the 20-gift burst",
-                f"{a['noop']['before']['rps']:,} / {a['noop']['after']['rps']:,} (mean {a['noop']['rps']:,})",
-                "",
-                "",
-            ),
+            _noop_row("no-op /healthz req/s before / after the 20-gift burst", a["noop"]),
             (
                 "ratio accept / no-op",
                 f"{a['ratio_accept_to_noop']:.0%}",
